@@ -1,0 +1,32 @@
+"""The ``ductwork`` command line: one Typer sub-app per noun, thin over app.services."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from app.cli import common, component, compute, pipeline, runs
+
+__all__ = ["cli", "main"]
+
+cli = typer.Typer(
+    name="ductwork",
+    help="Ductwork: machine-learning pipelines with step reuse and per-step compute on Ray.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+cli.callback()(common.global_options)
+cli.add_typer(component.app, name="component", help="Register and inspect components.")
+cli.add_typer(pipeline.app, name="pipeline", help="Register, list, export and fork pipelines.")
+cli.add_typer(compute.app, name="compute", help="Manage compute targets.")
+cli.add_typer(runs.app, name="runs", help="Browse, inspect and clone previous runs.")
+for module in (common, pipeline, runs):
+    for register in getattr(module, "TOP_LEVEL", ()):
+        register(cli)
+
+
+def main() -> None:
+    """Console-script entry point: every error meant for a person exits 2 without a traceback."""
+    sys.exit(common.run_cli(cli))

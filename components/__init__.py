@@ -1,0 +1,1 @@
+"""The component model: specs, loaders, the Python SDK, and the built-in library."""
