@@ -24,6 +24,7 @@ __all__ = [
     "LiteralValue",
     "ParentInput",
     "JobOutput",
+    "ExternalData",
     "Binding",
     "PipelineInput",
     "PipelineOutput",
@@ -165,7 +166,17 @@ class JobOutput:
     output: str
 
 
-Binding = Union[LiteralValue, ParentInput, JobOutput]
+@dataclass(frozen=True)
+class ExternalData:
+    """A job input bound directly to data: ``{type: uri_folder, path: ./data}`` in a job's
+    ``inputs`` (Azure allows this as well as a pipeline-level input). ``path`` is absolute
+    once loaded from a file (remote URIs are kept as written)."""
+
+    path: str
+    type: str = "uri_folder"
+
+
+Binding = Union[LiteralValue, ParentInput, JobOutput, ExternalData]
 
 
 @dataclass(frozen=True)
