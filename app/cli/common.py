@@ -1,50 +1,119 @@
-"""Options and error handling shared by every command."""
+"""Options, output helpers and error handling shared by every command.
+
+Output rules: tables and messages go through Rich; with ``--json`` only JSON is written
+to stdout and everything else (warnings, notes) goes to stderr. Every
+``DuctworkError`` is printed without a traceback and exits 2; usage errors exit 2.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from components.errors import DuctworkError
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from app.services.workspace import Workspace
 
-_state: dict[str, Any] = {"home": None}
+__all__ = [
+    "console",
+    "err_console",
+    "global_options",
+    "workspace",
+    "print_json",
+    "print_table",
+    "print_error",
+    "warn",
+    "note",
+    "JSON_OPTION",
+    "run_cli",
+    "EXIT_OK",
+    "EXIT_RUN_FAILED",
+    "EXIT_INVALID",
+]
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_INVALID = 2
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+_state: dict[str, Any] = {"home": None, "workspace": None}
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON on stdout (nothing else).")
 
 
 def global_options(
-    home: Optional[Path] = typer.Option(
+    home: Optional[Path] = typer.Option(  # noqa: UP045  (Typer reads the annotation at runtime)
         None, "--home", help="Workspace folder (default: $DUCTWORK_HOME or ./.ductwork).", envvar="DUCTWORK_HOME"
     ),
 ) -> None:
     """Ductwork: machine-learning pipelines with step reuse and per-step compute on Ray."""
     _state["home"] = home
+    _state["workspace"] = None
 
 
-def workspace():
-    """The workspace chosen by --home / DUCTWORK_HOME / ./.ductwork, opened (created on first use)."""
-    from app.services.workspace import open_workspace
+def workspace() -> Workspace:
+    """The workspace chosen by --home / DUCTWORK_HOME / ./.ductwork, opened once per process
+    (created on first use)."""
+    if _state["workspace"] is None:
+        from app.services.workspace import open_workspace
 
-    return open_workspace(_state["home"])
+        _state["workspace"] = open_workspace(_state["home"])
+    return _state["workspace"]
 
 
 def print_json(obj: Any) -> None:
     """Machine-clean JSON on stdout (nothing else is printed there with --json)."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    sys.stdout.flush()
 
 
-def run_cli(cli: typer.Typer) -> int:
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "") -> None:
+    """A Rich table on stdout; ``empty`` is printed instead when there are no rows."""
+    rows = list(rows)
+    if not rows and empty:
+        console.print(empty, highlight=False)
+        return
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` on stderr, never interpreted as Rich markup."""
+    err_console.print(Text.assemble(("error: ", "bold red"), message))
+
+
+def warn(message: str) -> None:
+    """``warning: <message>`` on stderr."""
+    err_console.print(Text.assemble(("warning: ", "yellow"), message))
+
+
+def note(message: str, *, as_json: bool = False) -> None:
+    """A human message: stdout normally, stderr when stdout carries JSON."""
+    (err_console if as_json else console).print(Text(message))
+
+
+def run_cli(cli: typer.Typer, args: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 failed run, 2 invalid input or usage."""
     try:
-        cli(standalone_mode=False)
+        rc = cli(args=list(args) if args is not None else None, standalone_mode=False, prog_name="ductwork")
     except DuctworkError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-        return 2
+        print_error(str(exc))
+        return EXIT_INVALID
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -53,14 +122,19 @@ def run_cli(cli: typer.Typer) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return 2
-        raise
-    return 0
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument, bad value
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print_error(str(exc))
+        return EXIT_INVALID
+    finally:
+        ws = _state.get("workspace")
+        if ws is not None:
+            ws.registry.close()
+            _state["workspace"] = None
+    return rc if isinstance(rc, int) else EXIT_OK
 
 
 TOP_LEVEL: tuple = ()

@@ -1,0 +1,34 @@
+"""``Registry``: components, pipelines, compute targets and templates over one SQLAlchemy engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from registry.compute_targets import ComputeStore
+from registry.database import create_tables, make_engine
+from registry.templates import TemplateStore
+
+__all__ = ["Registry"]
+
+
+class Registry(ComputeStore, TemplateStore):
+    """The registry of one workspace.
+
+    ``url`` is any SQLAlchemy URL (SQLite file by default, with WAL and a busy timeout).
+    ``snapshots_dir`` is where registered components' code folders are copied.
+    Tables are created on first use; every method opens and closes its own session and
+    returns detached "Public" models or spec values, never a session object.
+    """
+
+    def __init__(self, url: str, snapshots_dir: Path | str | None = None):
+        self.url = url
+        self.engine = make_engine(url)
+        self.snapshots_dir = Path(snapshots_dir) if snapshots_dir is not None else None
+        create_tables(self.engine)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"

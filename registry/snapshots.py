@@ -1,0 +1,45 @@
+"""Code snapshots: a registered component's code folder, copied once per code digest.
+
+``<snapshots>/<code digest>/`` is written to a temporary sibling and renamed into
+place, so a crash never leaves half a snapshot under its final name, and two
+processes registering the same code at once both end up with one complete copy.
+Caches and VCS folders are left out, exactly as the code digest leaves them out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from components.errors import DuctworkError
+
+__all__ = ["snapshot_code"]
+
+
+def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str, ignore: frozenset[str]) -> Path:
+    """Copy ``folder`` to ``snapshots_dir/code_digest`` unless it is already there; return that path.
+
+    ``ignore`` holds file and folder names to leave out (caches, VCS folders).
+    """
+    target = snapshots_dir / code_digest
+    if target.is_dir():
+        return target
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DuctworkError(
+            f"code folder '{folder}' does not exist or is not a folder. "
+            "Fix 'code:' in the component (it is relative to the component file)."
+        )
+    snapshots_dir.mkdir(parents=True, exist_ok=True)
+    staging = snapshots_dir / f".tmp-{code_digest}-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(folder, staging, ignore=lambda _dir, names: [n for n in names if n in ignore], symlinks=False)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        # Another process renamed its complete copy first: keep theirs.
+        shutil.rmtree(staging, ignore_errors=True)
+        if not target.is_dir():
+            raise
+    return target
