@@ -1,0 +1,139 @@
+"""The artifact store: fresh output folders, atomic content-addressed commits, existence checks.
+
+A step writes into fresh, empty folders under the store's temp area. Only after it succeeds
+is each output hashed and moved with one ``rename`` into ``artifacts/<digest>``; the caller
+writes the reuse record after that. A crash at any point leaves no record, or a complete
+artifact — never a record pointing at half a folder. Identical outputs are stored once.
+
+``ArtifactStore`` is the interface (kept small and path-shaped, so an fsspec-backed store
+can follow); ``LocalArtifactStore`` keeps everything in two local folders.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from engine.hashing import content_digest, tree_size
+
+__all__ = ["ArtifactInfo", "ArtifactStore", "LocalArtifactStore"]
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """A committed output: its content digest and size in bytes."""
+
+    digest: str
+    size: int
+
+
+class ArtifactStore(Protocol):
+    """Where outputs are written, committed and found again."""
+
+    def new_step_area(self, run_id: str, job: str) -> Path:
+        """A fresh, empty scratch folder for one attempt of one step."""
+        ...
+
+    def commit(self, path: Path) -> ArtifactInfo:
+        """Hash ``path`` and move it atomically under its digest; identical content is kept once."""
+        ...
+
+    def path(self, digest: str) -> Path:
+        """Where the artifact ``digest`` lives."""
+        ...
+
+    def exists(self, digest: str, size: int | None = None) -> bool:
+        """Whether the artifact is present (and, when given, has ``size`` bytes)."""
+        ...
+
+    def verify(self, digest: str) -> bool:
+        """Full check: the artifact's content still hashes to ``digest``."""
+        ...
+
+    def evict(self, digest: str) -> None:
+        """Remove a missing or corrupt artifact so that it is produced again."""
+        ...
+
+    def discard(self, path: Path) -> None:
+        """Remove a step's scratch folder (what was not committed)."""
+        ...
+
+
+class LocalArtifactStore:
+    """Artifacts in ``artifacts_dir/<digest>``, scratch in ``tmp_dir`` (same file system for rename)."""
+
+    def __init__(self, artifacts_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str]):
+        self.artifacts_dir = Path(artifacts_dir)
+        self.tmp_dir = Path(tmp_dir)
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def new_step_area(self, run_id: str, job: str) -> Path:
+        area = self.tmp_dir / run_id / f"{job}-{uuid.uuid4().hex[:8]}"
+        area.mkdir(parents=True)
+        return area
+
+    def commit(self, path: Path) -> ArtifactInfo:
+        digest, size = content_digest(path)
+        target = self.artifacts_dir / digest
+        if target.exists():
+            if tree_size(target) == size:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                return ArtifactInfo(digest, size)
+            self.evict(digest)  # damaged copy: replace it with the fresh one
+        _make_read_only(path)
+        try:
+            os.rename(path, target)
+        except OSError:
+            if target.exists():  # another process committed the same content first
+                _remove(path)
+            else:  # a different file system: copy beside the target, then rename
+                staging = self.artifacts_dir / f".staging-{uuid.uuid4().hex}"
+                shutil.copytree(path, staging) if path.is_dir() else shutil.copy2(path, staging)
+                os.rename(staging, target)
+                _remove(path)
+        return ArtifactInfo(digest, size)
+
+    def path(self, digest: str) -> Path:
+        return self.artifacts_dir / digest
+
+    def exists(self, digest: str, size: int | None = None) -> bool:
+        found = tree_size(self.artifacts_dir / digest)
+        return found is not None and (size is None or found == size)
+
+    def verify(self, digest: str) -> bool:
+        target = self.artifacts_dir / digest
+        return target.exists() and content_digest(target)[0] == digest
+
+    def evict(self, digest: str) -> None:
+        target = self.artifacts_dir / digest
+        if target.exists():
+            trash = self.tmp_dir / f".evicted-{uuid.uuid4().hex}"
+            os.rename(target, trash)
+            _remove(trash)
+
+    def discard(self, path: Path) -> None:
+        _remove(path)
+
+
+def _make_read_only(path: Path) -> None:
+    """Files of a committed artifact are read-only, so a careless step cannot change its inputs."""
+    ro = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    if path.is_file():
+        os.chmod(path, ro)
+        return
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            os.chmod(os.path.join(folder, name), ro)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -1,0 +1,135 @@
+"""The records a run leaves behind: runs, step runs, reuse records, artifacts, metrics.
+
+Plain values shared by the scheduler, both run stores and the service layer. Times are
+seconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "RUN_STATUSES",
+    "STEP_STATUSES",
+    "RunRecord",
+    "StepRunRecord",
+    "OutputRef",
+    "ReuseRecord",
+    "ArtifactRecord",
+    "MetricRecord",
+    "StoreBatch",
+]
+
+RUN_STATUSES = ("running", "completed", "failed", "cancelled", "interrupted")
+STEP_STATUSES = ("pending", "running", "completed", "reused", "failed", "cancelled", "skipped")
+
+
+@dataclass
+class RunRecord:
+    """One execution of one pipeline version with parameter values."""
+
+    id: str
+    pipeline: str
+    version: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    started_at: float | None = None
+    ended_at: float | None = None
+    host: str = ""
+    driver_pid: int | None = None
+    error: str | None = None
+    force: bool = False
+    source: str | None = None  #: the pipeline file or registry reference it was started from
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """A committed output as a step run sees it: artifact digest, size, and the file inside
+    the artifact folder for a ``uri_file`` output."""
+
+    digest: str
+    size: int
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"digest": self.digest, "size": self.size, "file": self.file}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutputRef:
+        return cls(data["digest"], int(data["size"]), data.get("file"))
+
+
+@dataclass
+class StepRunRecord:
+    """One job in one run."""
+
+    run_id: str
+    job: str
+    component: str = ""
+    status: str = "pending"
+    signature: str | None = None
+    ingredients: dict[str, Any] | None = None
+    reused_from: str | None = None
+    compute: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+    node_id: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    log_path: str | None = None
+    reason: str | None = None
+    outputs: dict[str, OutputRef] = field(default_factory=dict)
+    attempts: int = 0
+    duration_s: float | None = None  #: time the step itself ran (for a reused step: the original's)
+    position: int = 0  #: the step's place in the pipeline's topological order
+
+
+@dataclass(frozen=True)
+class ReuseRecord:
+    """A committed, reusable result: written only after every output is in the artifact store."""
+
+    signature: str
+    run_id: str
+    job: str
+    outputs: dict[str, OutputRef]
+    duration_s: float = 0.0
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    digest: str
+    size: int
+    run_id: str
+    job: str
+    output: str
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    run_id: str
+    job: str
+    name: str
+    value: float
+    step: int | None = None
+    ts: float = 0.0
+
+
+@dataclass
+class StoreBatch:
+    """Writes applied in one short transaction: upserts of runs and step runs, new reuse
+    records, artifacts, metrics and input-digest memos, and evictions of reuse records."""
+
+    runs: list[RunRecord] = field(default_factory=list)
+    step_runs: list[StepRunRecord] = field(default_factory=list)
+    reuse: list[ReuseRecord] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    metrics: list[MetricRecord] = field(default_factory=list)
+    memo: dict[str, tuple[str, int]] = field(default_factory=dict)
+    evict: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.runs, self.step_runs, self.reuse, self.artifacts, self.metrics, self.memo, self.evict))

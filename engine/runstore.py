@@ -1,0 +1,166 @@
+"""The run store interface and its in-memory implementation.
+
+``DuckDBRunStore`` (engine/duckdb_store.py) is the real one; both pass the same contract
+tests. Ray tasks never see a store: the driver records what they return.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine.records import MetricRecord, ReuseRecord, RunRecord, StepRunRecord, StoreBatch
+
+__all__ = ["RunFilter", "RunStore", "InMemoryRunStore"]
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list: by pipeline name, status and start time (epoch seconds)."""
+
+    pipeline: str | None = None
+    status: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def matches(self, run: RunRecord) -> bool:
+        started = run.started_at or 0.0
+        return (
+            (self.pipeline is None or run.pipeline == self.pipeline)
+            and (self.status is None or run.status == self.status)
+            and (self.since is None or started >= self.since)
+            and (self.until is None or started < self.until)
+        )
+
+
+class RunStore(Protocol):
+    """Where runs, step runs, reuse records, artifacts, metrics and digest memos are kept."""
+
+    def apply(self, batch: StoreBatch) -> None:
+        """Apply every write of ``batch`` in one transaction."""
+        ...
+
+    def find_reuse(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
+        """The reuse records of those signatures that have one."""
+        ...
+
+    def latest_step_runs(self, pipeline: str, jobs: Iterable[str]) -> dict[str, StepRunRecord]:
+        """Per job, the most recent step run of ``pipeline`` that has a signature."""
+        ...
+
+    def latest_component_runs(self, components: Iterable[str]) -> dict[str, StepRunRecord]:
+        """Per component name, the most recent step run with a signature (any pipeline)."""
+        ...
+
+    def get_memo(self, keys: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """Memoised (digest, size) of external inputs, by their stat key."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        ...
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        ...
+
+    def metrics(self, run_id: str) -> list[MetricRecord]:
+        ...
+
+    def list_runs(self, filter: RunFilter = RunFilter(), limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """Runs matching ``filter``, newest first."""
+        ...
+
+    def count_runs(self, filter: RunFilter = RunFilter()) -> int:
+        ...
+
+    def resolve_run_id(self, prefix: str) -> list[str]:
+        """Run ids starting with ``prefix`` (so people may type a short id)."""
+        ...
+
+
+class InMemoryRunStore:
+    """A run store in dictionaries: for tests and for debugging runs that need no history."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunRecord] = {}
+        self._steps: dict[tuple[str, str], StepRunRecord] = {}
+        self._reuse: dict[str, ReuseRecord] = {}
+        self._artifacts: dict[str, object] = {}
+        self._metrics: list[MetricRecord] = []
+        self._memo: dict[str, tuple[str, int]] = {}
+
+    def apply(self, batch: StoreBatch) -> None:
+        with self._lock:
+            for run in batch.runs:
+                self._runs[run.id] = copy.deepcopy(run)
+            for step in batch.step_runs:
+                self._steps[(step.run_id, step.job)] = copy.deepcopy(step)
+            for signature in batch.evict:
+                self._reuse.pop(signature, None)
+            for rec in batch.reuse:
+                self._reuse[rec.signature] = rec
+            for art in batch.artifacts:
+                self._artifacts.setdefault(art.digest, art)
+            self._metrics.extend(batch.metrics)
+            self._memo.update(batch.memo)
+
+    def find_reuse(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
+        with self._lock:
+            return {s: self._reuse[s] for s in signatures if s in self._reuse}
+
+    def _latest(self, key_of, wanted: set[str]) -> dict[str, StepRunRecord]:
+        best: dict[str, tuple[tuple[float, int], StepRunRecord]] = {}
+        for step in self._steps.values():
+            k = key_of(step)
+            if k not in wanted or step.signature is None or step.ingredients is None:
+                continue
+            run = self._runs.get(step.run_id)
+            rank = (step.started_at or 0.0, (run.started_at or 0.0) if run else 0.0)
+            if k not in best or rank > best[k][0]:
+                best[k] = (rank, step)
+        return {k: copy.deepcopy(v[1]) for k, v in best.items()}
+
+    def latest_step_runs(self, pipeline: str, jobs: Iterable[str]) -> dict[str, StepRunRecord]:
+        with self._lock:
+            runs = {rid for rid, run in self._runs.items() if run.pipeline == pipeline}
+            wanted = set(jobs)
+            return self._latest(lambda s: s.job if s.run_id in runs else None, wanted)
+
+    def latest_component_runs(self, components: Iterable[str]) -> dict[str, StepRunRecord]:
+        with self._lock:
+            return self._latest(lambda s: s.component.split(":", 1)[0], set(components))
+
+    def get_memo(self, keys: Iterable[str]) -> dict[str, tuple[str, int]]:
+        with self._lock:
+            return {k: self._memo[k] for k in keys if k in self._memo}
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            return copy.deepcopy(run) if run else None
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        with self._lock:
+            found = [s for k, s in self._steps.items() if k[0] == run_id]
+            return [copy.deepcopy(s) for s in sorted(found, key=lambda s: (s.position, s.job))]
+
+    def metrics(self, run_id: str) -> list[MetricRecord]:
+        with self._lock:
+            return [m for m in self._metrics if m.run_id == run_id]
+
+    def list_runs(self, filter: RunFilter = RunFilter(), limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        with self._lock:
+            runs = sorted((r for r in self._runs.values() if filter.matches(r)),
+                          key=lambda r: (r.started_at or 0.0, r.id), reverse=True)
+            return [copy.deepcopy(r) for r in runs[offset:offset + limit]]
+
+    def count_runs(self, filter: RunFilter = RunFilter()) -> int:
+        with self._lock:
+            return sum(1 for r in self._runs.values() if filter.matches(r))
+
+    def resolve_run_id(self, prefix: str) -> list[str]:
+        with self._lock:
+            return sorted(rid for rid in self._runs if rid.startswith(prefix))
