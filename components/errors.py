@@ -25,6 +25,8 @@ class Problem:
     field: str | None = None
     line: int | None = None  #: 1-based
     column: int | None = None  #: 1-based
+    #: "error" (the default) or "warning"; ``validate_pipeline(..., include_warnings=True)`` returns both
+    severity: str = "error"
 
     def location(self) -> str:
         parts: list[str] = []
@@ -43,7 +45,8 @@ class Problem:
 
     def __str__(self) -> str:
         loc = self.location()
-        return f"{loc}: {self.message}" if loc else self.message
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        return f"{loc}: {message}" if loc else message
 
 
 class ValidationError(DuctworkError):

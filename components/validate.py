@@ -1,0 +1,383 @@
+"""Check components and pipelines, reporting every problem at once.
+
+- ``validate_component(spec)``: a component on its own (command placeholders,
+  optional inputs outside ``$[[…]]``, defaults against min/max/enum,
+  resources, function entry point). The loader runs it on every file.
+- ``validate_pipeline(spec, resolve, compute_names)``: a pipeline with its
+  components resolved: unknown components, undeclared/missing inputs and
+  outputs (with "did you mean"), type mismatches, min/max/enum, dangling
+  bindings, cycles, compute targets, remote or missing data paths.
+  It returns errors only; pass ``include_warnings=True`` to also get
+  ``Problem(severity="warning")`` items (Azure-only fields, ``azureml:``
+  compute names that fall back, environments that cannot be built).
+- ``resolve_pipeline(spec, resolve)``: every ``ComponentRef`` replaced by
+  its ``ComponentSpec``.
+- ``compute_for_job(...)``: the one compute-resolution rule (job → component
+  → pipeline default → workspace default), shared with the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from components.errors import DuctworkError, Problem, ValidationError
+from components.fields import check_name, did_you_mean, is_remote_path
+from components.spec import (
+    ComponentRef,
+    ComponentSpec,
+    ExternalData,
+    InputSpec,
+    JobOutput,
+    JobSpec,
+    LiteralValue,
+    ParentInput,
+    PipelineInput,
+    PipelineSettings,
+    PipelineSpec,
+)
+
+__all__ = [
+    "Resolver",
+    "validate_component",
+    "validate_pipeline",
+    "resolve_pipeline",
+    "compute_for_job",
+    "check_value",
+]
+
+Resolver = Callable[[ComponentRef], ComponentSpec]
+
+_PLACEHOLDER = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.S)
+_REFERENCE = re.compile(r"^(inputs|outputs)\.([A-Za-z_][\w-]*)$")
+
+
+def _describe(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+def check_value(value: Any, inp: InputSpec) -> str | None:
+    """Why a literal cannot be the value of parameter ``inp`` (type, min/max, enum), or ``None``."""
+    from components.loader import check_literal
+
+    value, problem = check_literal(value, inp.type)
+    if problem:
+        return f"{problem}; expected {'an' if inp.type == 'integer' else 'a'} {inp.type}"
+    if inp.min is not None and isinstance(value, (int, float)) and value < inp.min:
+        return f"{value!r} is below the minimum {inp.min}"
+    if inp.max is not None and isinstance(value, (int, float)) and value > inp.max:
+        return f"{value!r} is above the maximum {inp.max}"
+    if inp.enum is not None and value not in inp.enum:
+        return f"{_describe(value)} is not one of {', '.join(_describe(e) for e in inp.enum)}"
+    return None
+
+
+def validate_component(spec: ComponentSpec) -> list[Problem]:
+    """Problems of one component on its own (no registry needed)."""
+    file = str(spec.source) if spec.source else None
+    where = f"component '{spec.ref}'" if spec.version else f"component '{spec.name}'"
+    problems: list[Problem] = []
+
+    def add(message: str, field: str | None = None) -> None:
+        problems.append(Problem(message, file=file, field=field))
+
+    if (name_problem := check_name(spec.name)) is not None:
+        add(f"{where}: {name_problem}", "name")
+    for inp in spec.inputs.values():
+        if inp.default is not None and inp.is_parameter and (why := check_value(inp.default, inp)):
+            add(f"{where} input '{inp.name}': default {why}", f"inputs.{inp.name}")
+    if spec.kind == "command":
+        if not spec.command:
+            add(f"{where} has no command", "command")
+        else:
+            problems.extend(_command_problems(spec, where, file))
+    else:
+        problems.extend(_function_problems(spec, where, file))
+    res = spec.resources
+    if res is not None:
+        for key in ("cpus", "gpus", "memory"):
+            value = getattr(res, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                add(f"{where} resources.{key} is {value!r}; expected a number that is 0 or more", f"resources.{key}")
+        for name, amount in res.custom.items():
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+                add(f"{where} resources.custom '{name}' is {amount!r}; expected a number that is 0 or more",
+                    f"resources.custom.{name}")
+    return problems
+
+
+def _command_problems(spec: ComponentSpec, where: str, file: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    command = spec.command or ""
+    optional_spans = [m.span() for m in _OPTIONAL_BLOCK.finditer(command)]
+    for match in _PLACEHOLDER.finditer(command):
+        expr = match.group(1)
+        ref = _REFERENCE.match(expr)
+        if not ref:
+            problems.append(Problem(
+                f"{where} command uses '${{{{{expr}}}}}', which is not a placeholder; use ${{{{inputs.NAME}}}} "
+                "or ${{outputs.NAME}}", file=file, field="command"))
+            continue
+        section, name = ref.groups()
+        declared = spec.inputs if section == "inputs" else spec.outputs
+        if name not in declared:
+            problems.append(Problem(
+                f"{where} command uses '${{{{{section}.{name}}}}}', but {section[:-1]} '{name}' is not declared."
+                f"{did_you_mean(name, declared) or ' Declare it under ' + repr(section) + '.'}",
+                file=file, field="command"))
+            continue
+        inside = any(a <= match.start() and match.end() <= b for a, b in optional_spans)
+        if section == "inputs" and spec.inputs[name].optional and not inside:
+            problems.append(Problem(
+                f"{where} command uses optional input '{name}' outside '$[[ ... ]]'; wrap the part that "
+                f"needs it, e.g. $[[--{name} ${{{{inputs.{name}}}}}]], so it is dropped when no value is given",
+                file=file, field="command"))
+    return problems
+
+
+def _function_problems(spec: ComponentSpec, where: str, file: str | None) -> list[Problem]:
+    if spec.function is None:
+        return [Problem(f"{where} is a function component without a function entry", file=file, field="function")]
+    if spec.code is None or not Path(spec.code).is_dir():
+        return [Problem(f"{where}: code folder '{spec.code}' does not exist", file=file, field="code")]
+    base = Path(spec.code).joinpath(*spec.function.module.split("."))
+    if not base.with_suffix(".py").is_file() and not (base / "__init__.py").is_file():
+        return [Problem(f"{where}: module '{spec.function.module}' is not in the code folder '{spec.code}' "
+                        f"(looked for '{base.with_suffix('.py')}')", file=file, field="function")]
+    return []
+
+
+def compute_for_job(job: JobSpec, component: ComponentSpec | None, settings: PipelineSettings,
+                    compute_names: Iterable[str], default_compute: str = "local") -> tuple[str, list[Problem]]:
+    """The compute target a job runs on, and problems (errors or warnings) found choosing it.
+
+    Order: job ``compute`` → component ``compute`` → ``settings.default_compute``
+    → ``default_compute``. An ``azureml:NAME`` that is defined locally as NAME
+    is used; one that is not is skipped with a warning (so Azure files run
+    unchanged). Any other unknown name is an error listing the known targets.
+    """
+    names = list(compute_names)
+    problems: list[Problem] = []
+    chain = [(job.compute, "compute"), (component.compute if component else None, "component compute"),
+             (settings.default_compute, "settings.default_compute")]
+    for name, label in chain:
+        if name is None:
+            continue
+        if name in names:
+            return name, problems
+        if name.startswith("azureml:"):
+            short = name[len("azureml:"):]
+            if short in names:
+                return short, problems
+            problems.append(Problem(
+                f"job '{job.name}' {label} '{name}' is an Azure compute target that is not defined here; "
+                f"using the default instead (define '{short}' with 'ductwork compute add' to use it)",
+                job=job.name, field="compute", severity="warning"))
+            continue
+        known = ", ".join(sorted(names)) or "none"
+        problems.append(Problem(
+            f"job '{job.name}' {label} '{name}' is not a known compute target.{did_you_mean(name, names)} "
+            f"Known targets: {known}", job=job.name, field="compute"))
+        return default_compute, problems
+    return default_compute, problems
+
+
+def _resolve(job: JobSpec, resolve: Resolver) -> tuple[ComponentSpec | None, str | None]:
+    comp = job.component
+    if isinstance(comp, ComponentSpec):
+        return comp, None
+    try:
+        return resolve(comp), None
+    except KeyError as err:
+        message = err.args[0] if err.args else f"component '{comp}' is not registered"
+        return None, f"job '{job.name}' component '{comp}' cannot be found: {message}"
+    except DuctworkError as err:
+        return None, f"job '{job.name}' component '{comp}' cannot be loaded: {err}"
+
+
+def _path_problem(path: str, subject: str, set_name: str | None) -> str | None:
+    fix = f"pass a local path with --set {set_name}=PATH" if set_name else "use a local path"
+    if is_remote_path(path):
+        return f"{subject} has the remote data path '{path}', which cannot be read here; {fix}"
+    if not os.path.exists(path):
+        return f"{subject} path '{path}' does not exist; create it or {fix}"
+    return None
+
+
+def _cycles(spec: PipelineSpec) -> list[list[str]]:
+    deps = {name: sorted({b.job for b in job.inputs.values() if isinstance(b, JobOutput) and b.job in spec.jobs})
+            for name, job in spec.jobs.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in deps[node]:
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):]
+                if frozenset(cycle) not in seen_sets:
+                    seen_sets.add(frozenset(cycle))
+                    found.append(list(reversed(cycle)))
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for name in spec.jobs:
+        if name not in state:
+            visit(name)
+    return found
+
+
+def _check_binding(job: JobSpec, name: str, inp: InputSpec, binding: Any, spec: PipelineSpec,
+                   components: dict[str, ComponentSpec | None], comp_ref: str) -> list[str]:
+    subject = f"job '{job.name}' input '{name}'"
+    if inp.is_data:
+        kind = f"a data input ({inp.type})"
+    else:
+        kind = f"{'an' if inp.type == 'integer' else 'a'} {inp.type} parameter"
+    if isinstance(binding, ExternalData):
+        if not inp.is_data:
+            return [f"{subject} is {kind} but is bound to the data path '{binding.path}'; give it a value"]
+        problem = _path_problem(binding.path, subject, None)
+        return [problem] if problem else []
+    if isinstance(binding, LiteralValue):
+        value = binding.value
+        if inp.is_data:
+            return [f"{subject} is {kind} but is bound to the literal {_describe(value)}; bind it to data "
+                    "({type: uri_folder, path: ./data}), a pipeline input or an upstream output"]
+        why = check_value(value, inp)
+        return [f"{subject} of component '{comp_ref}': {why}"] if why else []
+    if isinstance(binding, ParentInput):
+        parent = spec.inputs.get(binding.name)
+        if parent is None:
+            return [f"{subject} is bound to pipeline input '{binding.name}', which the pipeline does not declare."
+                    f"{did_you_mean(binding.name, spec.inputs) or ' Declare it under the pipeline inputs.'}"]
+        return _check_parent(subject, kind, inp, parent, comp_ref)
+    if isinstance(binding, JobOutput):
+        upstream = spec.jobs.get(binding.job)
+        if upstream is None:
+            return [f"{subject} is bound to an output of job '{binding.job}', which the pipeline does not have."
+                    f"{did_you_mean(binding.job, spec.jobs)}"]
+        up = components.get(binding.job)
+        problems = []
+        if up is not None and binding.output not in up.outputs:
+            known = ", ".join(up.outputs) or "none"
+            problems.append(
+                f"{subject} is bound to output '{binding.output}' of job '{binding.job}', which component "
+                f"'{up.ref}' does not declare.{did_you_mean(binding.output, up.outputs)} Its outputs: {known}")
+        if not inp.is_data:
+            problems.append(f"{subject} is {kind} but is bound to output '{binding.output}' of job "
+                            f"'{binding.job}', which is a folder or file; bind it to a value or a pipeline input")
+        return problems
+    return [f"{subject} has an unknown binding {binding!r}"]
+
+
+def _check_parent(subject: str, kind: str, inp: InputSpec, parent: PipelineInput, comp_ref: str) -> list[str]:
+    if inp.is_data != parent.is_data:
+        what = "data (a path)" if parent.is_data else f"the value {_describe(parent.value)}"
+        return [f"{subject} is {kind} but is bound to pipeline input '{parent.name}', which holds {what}"]
+    if inp.is_data:
+        return []
+    if parent.type is not None and parent.type != inp.type and not (parent.type == "integer" and inp.type == "number"):
+        return [f"{subject} is {kind} but pipeline input '{parent.name}' is declared {parent.type}"]
+    if parent.value is not None and (why := check_value(parent.value, inp)):
+        return [f"{subject} of component '{comp_ref}' is bound to pipeline input '{parent.name}': {why}"]
+    return []
+
+
+def validate_pipeline(spec: PipelineSpec, resolve: Resolver, compute_names: Iterable[str], *,
+                      default_compute: str = "local", include_warnings: bool = False) -> list[Problem]:
+    """Every problem of a pipeline, in job order (errors only unless ``include_warnings``)."""
+    file = str(spec.source) if spec.source else None
+    names = list(compute_names)
+    out: list[Problem] = []
+
+    def add(message: str, job: str | None = None, field: str | None = None, severity: str = "error") -> None:
+        out.append(Problem(message, file=file, job=job, field=field, severity=severity))
+
+    for warning in spec.warnings:
+        add(warning, severity="warning")
+    for pinp in spec.inputs.values():
+        if pinp.path is not None and (why := _path_problem(pinp.path, f"pipeline input '{pinp.name}'", pinp.name)):
+            add(why, field=f"inputs.{pinp.name}")
+    components: dict[str, ComponentSpec | None] = {}
+    for job in spec.jobs.values():
+        comp, problem = _resolve(job, resolve)
+        components[job.name] = comp
+        if problem:
+            add(problem, job.name, "component")
+    published: dict[str, str] = {}
+    for job in spec.jobs.values():
+        comp = components[job.name]
+        _, compute_problems = compute_for_job(job, comp, spec.settings, names, default_compute)
+        out.extend(replace(p, file=file) for p in compute_problems)
+        for oname, target in job.outputs.items():
+            if target is None:
+                continue
+            if target not in spec.outputs:
+                add(f"job '{job.name}' output '{oname}' is bound to pipeline output '{target}', which the pipeline "
+                    f"does not declare.{did_you_mean(target, spec.outputs) or ' Declare it under the pipeline outputs.'}",
+                    job.name, f"outputs.{oname}")
+            elif target in published:
+                add(f"pipeline output '{target}' is bound twice (by job '{published[target]}' and job '{job.name}'); "
+                    "bind it once", job.name, f"outputs.{oname}")
+            published[target] = job.name
+        if comp is None:
+            continue
+        ref = comp.ref
+        for iname, binding in job.inputs.items():
+            if iname not in comp.inputs:
+                add(f"job '{job.name}' input '{iname}' is not declared by component '{ref}'."
+                    f"{did_you_mean(iname, comp.inputs) or ' Its inputs: ' + (', '.join(comp.inputs) or 'none')}",
+                    job.name, f"inputs.{iname}")
+                continue
+            for message in _check_binding(job, iname, comp.inputs[iname], binding, spec, components, ref):
+                add(message, job.name, f"inputs.{iname}")
+        for oname in job.outputs:
+            if oname not in comp.outputs:
+                add(f"job '{job.name}' output '{oname}' is not declared by component '{ref}'."
+                    f"{did_you_mean(oname, comp.outputs) or ' Its outputs: ' + (', '.join(comp.outputs) or 'none')}",
+                    job.name, f"outputs.{oname}")
+        for iname, inp in comp.inputs.items():
+            if inp.required and iname not in job.inputs:
+                add(f"job '{job.name}' does not bind required input '{iname}' ({inp.type}) of component '{ref}'; "
+                    "bind it under the job's inputs", job.name, f"inputs.{iname}")
+        if comp.environment.kind == "unsupported" and isinstance(job.component, ComponentRef):
+            add(f"job '{job.name}' component '{ref}' has an environment that cannot be built here "
+                f"({comp.environment.reference!r}); it runs in the current environment", job.name,
+                "environment", "warning")
+    for cycle in _cycles(spec):
+        path = " → ".join([*cycle, cycle[0]])
+        add(f"cycle: {path}; a job cannot depend on its own output, directly or through other jobs",
+            cycle[0], "inputs")
+    bound = set(published)
+    for oname in spec.outputs:
+        if oname not in bound:
+            add(f"pipeline output '{oname}' is not bound by any job; bind a job output to "
+                f"${{{{parent.outputs.{oname}}}}} or remove it", field=f"outputs.{oname}", severity="warning")
+    return out if include_warnings else [p for p in out if p.severity != "warning"]
+
+
+def resolve_pipeline(spec: PipelineSpec, resolve: Resolver) -> PipelineSpec:
+    """``spec`` with every ``ComponentRef`` replaced by its ``ComponentSpec`` (``ValidationError`` if unknown)."""
+    file = str(spec.source) if spec.source else None
+    jobs: dict[str, JobSpec] = {}
+    problems: list[Problem] = []
+    for name, job in spec.jobs.items():
+        comp, problem = _resolve(job, resolve)
+        if problem:
+            problems.append(Problem(problem, file=file, job=name, field="component"))
+            continue
+        jobs[name] = job if comp is job.component else replace(job, component=comp)
+    if problems:
+        raise ValidationError(problems)
+    return replace(spec, jobs=jobs)

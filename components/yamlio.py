@@ -1,0 +1,172 @@
+"""YAML reading that remembers where every key and value came from.
+
+``load_yaml_file(path)`` and ``load_yaml_text(text, file)`` return plain Python
+data in which every mapping is a :class:`MarkedMap` (a ``dict`` that also knows
+the 1-based line/column of each key and value), so the loader can attach a
+precise location to every :class:`~components.errors.Problem`.
+
+Anything that is not a readable YAML mapping — a syntax error, tabs used for
+indentation, a duplicate key, an empty file, binary junk, a list at the top
+level — raises ``ValidationError`` with one problem that names the file, line
+and column and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.errors import Problem, ValidationError
+
+__all__ = ["Mark", "MarkedMap", "load_yaml_file", "load_yaml_text", "mark_of"]
+
+#: (line, column), both 1-based
+Mark = tuple[int, int]
+
+
+class MarkedMap(dict):
+    """A ``dict`` from YAML that knows where it, its keys and its values start."""
+
+    mark: Mark | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_marks: dict[Any, Mark] = {}
+        self.value_marks: dict[Any, Mark] = {}
+
+    def key_mark(self, key: Any) -> Mark | None:
+        """Where ``key`` is written, or where this mapping starts if unknown."""
+        return self.key_marks.get(key, self.mark)
+
+    def value_mark(self, key: Any) -> Mark | None:
+        """Where the value of ``key`` is written (falls back to the key's mark)."""
+        return self.value_marks.get(key) or self.key_mark(key)
+
+
+def mark_of(data: Any, key: Any = None, *, value: bool = True) -> Mark | None:
+    """The location of ``data[key]`` (or of ``data`` itself) if ``data`` came from YAML."""
+    if not isinstance(data, MarkedMap):
+        return None
+    if key is None:
+        return data.mark
+    return data.value_mark(key) if value else data.key_mark(key)
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: Mark, second: Mark):
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
+class _MarkedLoader(yaml.SafeLoader):
+    """A SafeLoader whose mappings are :class:`MarkedMap` and refuse duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MarkedMap:  # type: ignore[override]
+        self.flatten_mapping(node)
+        result = MarkedMap()
+        result.mark = _mark(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    "found an unhashable key", key_node.start_mark) from None
+            if key in result:
+                raise _DuplicateKey(key, result.key_marks[key], _mark(key_node))
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_marks[key] = _mark(key_node)
+            result.value_marks[key] = _mark(value_node)
+        return result
+
+
+def _construct_marked_map(loader: _MarkedLoader, node: yaml.MappingNode) -> Any:
+    return loader.construct_mapping(node, deep=True)
+
+
+_MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_marked_map)
+
+
+def _syntax_problem(err: yaml.YAMLError, file: str, text: str) -> Problem:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    what = getattr(err, "problem", None) or str(err)
+    context = getattr(err, "context", None)
+    detail = f"{context}, {what}" if context else what
+    hint = "check the indentation and quoting near that line"
+    if line is not None:
+        lines = text.splitlines()
+        bad_line = lines[line - 1] if 0 < line <= len(lines) else ""
+        if "\t" in bad_line or "'\\t'" in str(what):
+            hint = "YAML does not allow tabs for indentation; indent with spaces"
+        elif "${{" in bad_line or "$[[" in bad_line:
+            hint = "quote values that contain '${{' or ': ' inside flow mappings"
+    return Problem(f"malformed YAML: {detail} (line {line}, column {column}); {hint}",
+                   file=file, line=line, column=column)
+
+
+def load_yaml_text(text: str, file: str = "<text>", *, require_mapping: bool = True) -> Any:
+    """Parse YAML ``text``; mappings become :class:`MarkedMap`.
+
+    Raises ``ValidationError`` with one located problem if it cannot be parsed,
+    or (with ``require_mapping``) if the top level is not a mapping.
+    """
+    try:
+        documents = list(yaml.load_all(text, Loader=_MarkedLoader))  # noqa: S506 - SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise ValidationError([Problem(
+            f"malformed YAML: key '{dup.key}' appears twice (line {dup.first[0]} and line {dup.second[0]}); "
+            "keep only one", file=file, line=dup.second[0], column=dup.second[1])]) from None
+    except yaml.YAMLError as err:
+        raise ValidationError([_syntax_problem(err, file, text)]) from None
+    except (ValueError, RecursionError) as err:  # e.g. bad dates or timestamps, deep nesting
+        raise ValidationError([Problem(f"malformed YAML: {err}", file=file)]) from None
+    if len(documents) > 1:
+        raise ValidationError([Problem(
+            f"malformed YAML: the file holds {len(documents)} documents separated by '---'; "
+            "put one component or pipeline per file", file=file)])
+    data = documents[0] if documents else None
+    if not require_mapping:
+        return data
+    if data is None:
+        raise ValidationError([Problem(
+            "the file is empty; expected a mapping such as 'type: command' or 'type: pipeline'", file=file)])
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        shown = repr(data)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValidationError([Problem(
+            f"the top level of the file is a {kind} ({shown}); expected a mapping of fields "
+            "such as 'type: command' or 'type: pipeline'", file=file, line=1, column=1)])
+    return data
+
+
+def load_yaml_file(path: str | Path, *, require_mapping: bool = True) -> Any:
+    """Read and parse a YAML file; see :func:`load_yaml_text`."""
+    file = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise ValidationError([Problem(f"file '{file}' does not exist; check the path", file=file)])
+    if p.is_dir():
+        raise ValidationError([Problem(f"'{file}' is a folder; expected a YAML file", file=file)])
+    raw = p.read_bytes()
+    if b"\x00" in raw:
+        raise ValidationError([Problem(
+            "the file is binary (it contains NUL bytes), not YAML text; check that you passed the right file",
+            file=file)])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ValidationError([Problem(
+            f"the file is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}, line {line}); "
+            "save it as UTF-8", file=file, line=line)]) from None
+    return load_yaml_text(text, file, require_mapping=require_mapping)
