@@ -73,9 +73,9 @@ class ComponentBase(SQLModel):
     kind: str = "command"
     display_name: str = ""
     description: str = ""
-    digest: str  #: content digest of the canonical spec plus its code
+    digest: str  #: ``components.digest.spec_digest``: canonical spec (all but version) plus its code
     code_digest: str | None = None  #: digest of the code folder, names ``snapshots/<code_digest>``
-    snapshot: str | None = None  #: absolute path of the code snapshot, if the component has code
+    source: str | None = None  #: the file it was registered from, for people
     spec: dict[str, Any] = _json()  #: canonical spec (``components.serialize.component_to_dict``)
     created_at: datetime = _created()
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from registry.component_store import ComponentStore
 from registry.compute_targets import ComputeStore
 from registry.database import create_tables, make_engine
+from registry.pipeline_store import PipelineStore
 from registry.templates import TemplateStore
 
 __all__ = ["Registry"]
 
 
-class Registry(ComputeStore, TemplateStore):
+class Registry(ComponentStore, PipelineStore, ComputeStore, TemplateStore):
     """The registry of one workspace.
 
     ``url`` is any SQLAlchemy URL (SQLite file by default, with WAL and a busy timeout).

@@ -13,16 +13,21 @@ import shutil
 import uuid
 from pathlib import Path
 
+from components.digest import IGNORED_NAMES
 from components.errors import DuctworkError
 
-__all__ = ["snapshot_code"]
+__all__ = ["snapshot_code", "IGNORED_SUFFIXES"]
+
+#: File endings left out of snapshots, as ``components.digest`` leaves them out of code digests.
+IGNORED_SUFFIXES = (".pyc", ".pyo")
 
 
-def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str, ignore: frozenset[str]) -> Path:
-    """Copy ``folder`` to ``snapshots_dir/code_digest`` unless it is already there; return that path.
+def _ignored(_dir: str, names: list[str]) -> list[str]:
+    return [n for n in names if n in IGNORED_NAMES or n.endswith(IGNORED_SUFFIXES)]
 
-    ``ignore`` holds file and folder names to leave out (caches, VCS folders).
-    """
+
+def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str) -> Path:
+    """Copy ``folder`` to ``snapshots_dir/code_digest`` unless it is already there; return that path."""
     target = snapshots_dir / code_digest
     if target.is_dir():
         return target
@@ -34,7 +39,7 @@ def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str, ignore: f
         )
     snapshots_dir.mkdir(parents=True, exist_ok=True)
     staging = snapshots_dir / f".tmp-{code_digest}-{uuid.uuid4().hex[:8]}"
-    shutil.copytree(folder, staging, ignore=lambda _dir, names: [n for n in names if n in ignore], symlinks=False)
+    shutil.copytree(folder, staging, ignore=_ignored, symlinks=False, ignore_dangling_symlinks=True)
     try:
         os.rename(staging, target)
     except OSError:

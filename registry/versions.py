@@ -1,8 +1,9 @@
 """Version strings: ordering, "latest", and the next automatic version.
 
 Numeric parts compare as numbers ("10" > "9", "1.10" > "1.9"); text parts compare
-as text and sort before numbers, so ``"2"`` is newer than an automatic ``"2a1f…"``
-only when their numeric prefixes say so. Pure functions, no I/O.
+as text and sort before numbers ("1.0-rc" < "1.0.1"). Automatic component versions
+(``auto-<digest>``) are ordered by age instead, in ``registry.component_store``.
+Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from components.errors import DuctworkError
-
-__all__ = ["version_key", "latest_version", "next_version", "split_ref"]
+__all__ = ["version_key", "latest_version", "next_version"]
 
 _PART = re.compile(r"\d+|[^\d.\-_+]+")
 
@@ -38,20 +37,3 @@ def next_version(versions: Iterable[str]) -> str:
     """The next automatic version: one more than the largest plain integer version, or ``"1"``."""
     numbers = [int(v) for v in versions if str(v).isdigit()]
     return str(max(numbers) + 1) if numbers else "1"
-
-
-def split_ref(text: str) -> tuple[str, str | None]:
-    """``"name"``, ``"name@latest"``, ``"name:3"``, ``"azureml:name:3"`` → ``(name, version or None)``."""
-    text = text.strip()
-    if text.startswith("azureml:"):
-        text = text[len("azureml:") :]
-    if "@" in text:
-        name, _, label = text.partition("@")
-        if label not in ("", "latest"):
-            raise DuctworkError(
-                f"reference '{text}' uses label '@{label}'; only '@latest' is supported. "
-                f"Use 'NAME:VERSION' or 'NAME@latest'."
-            )
-        return name, None
-    name, sep, version = text.partition(":")
-    return name, (version if sep and version else None)

@@ -137,4 +137,23 @@ def run_cli(cli: typer.Typer, args: Sequence[str] | None = None) -> int:
     return rc if isinstance(rc, int) else EXIT_OK
 
 
-TOP_LEVEL: tuple = ()
+def init(as_json: bool = JSON_OPTION) -> None:
+    """Create the workspace (if needed) and show where everything lives."""
+    ws = workspace()
+    paths = {
+        "home": ws.home, "registry": ws.db_url, "runs": ws.runs_db, "artifacts": ws.artifacts_dir,
+        "snapshots": ws.snapshots_dir, "logs": ws.logs_dir,
+    }
+    if as_json:
+        print_json({k: str(v) for k, v in paths.items()} | {"created": ws.created})
+        return
+    note(f"{'created' if ws.created else 'workspace'} {ws.home}")
+    for key, value in list(paths.items())[1:]:
+        note(f"  {key}: {value}")
+
+
+def _register(cli: typer.Typer) -> None:
+    cli.command("init")(init)
+
+
+TOP_LEVEL = (_register,)

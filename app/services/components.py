@@ -1,0 +1,265 @@
+"""Components: register, list, show, resolve and validate — shared by the CLI and the app.
+
+Paths given to :func:`register_paths` / :func:`validate_paths` may be component YAML
+files, pipeline YAML files (validate only), folders of them, or Python modules with
+``@command_component`` functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.services.workspace import Workspace
+from components.errors import DuctworkError, Problem, ValidationError
+from components.spec import ComponentRef, ComponentSpec
+from registry import ComponentPublic, NotFoundError
+from registry.component_store import ComponentRegistration
+
+__all__ = [
+    "FileReport",
+    "SourceFile",
+    "collect_files",
+    "load_component_source",
+    "register_paths",
+    "register_spec",
+    "list_components",
+    "show_component",
+    "get_component_spec",
+    "component_resolver",
+    "parse_ref",
+    "validate_paths",
+    "component_to_json",
+]
+
+YAML_SUFFIXES = (".yml", ".yaml")
+_SKIPPED_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".ductwork", ".ipynb_checkpoints"}
+
+
+@dataclass
+class FileReport:
+    """The outcome of validating one file: what it is, and every problem and warning in it."""
+
+    path: Path
+    kind: str | None = None  #: "component", "pipeline", "python" or None when unreadable
+    refs: list[str] = field(default_factory=list)  #: component ``name:version`` or pipeline name
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form for ``--json``."""
+        return {
+            "path": str(self.path),
+            "kind": self.kind,
+            "ok": self.ok,
+            "refs": self.refs,
+            "problems": [
+                {"message": p.message, "file": p.file, "job": p.job, "field": p.field, "line": p.line,
+                 "column": p.column, "text": str(p)}
+                for p in self.problems
+            ],
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found under a path the user named, with its kind guessed from its content."""
+
+    path: Path
+    kind: str  #: "component", "pipeline", "python", or "other" (a YAML file that is neither)
+    data: Any = None  #: the parsed YAML mapping, when it is YAML
+
+
+def parse_ref(text: str, what: str = "component") -> tuple[str, str | None]:
+    """``name``, ``name:3``, ``name@latest`` (``azureml:`` prefix accepted) → ``(name, version or None)``."""
+    from components.pipeline_loader import parse_component_ref
+
+    ref = parse_component_ref(text)
+    if ref is None:
+        raise DuctworkError(
+            f"'{text}' is not a {what} reference. Write NAME, NAME:VERSION or NAME@latest (e.g. train_model:3)."
+        )
+    return ref.name, ref.version
+
+
+def _yaml_kind(data: Any) -> str:
+    if not isinstance(data, dict):
+        return "other"
+    kind = data.get("type")
+    if kind == "pipeline" or (kind is None and "jobs" in data):
+        return "pipeline"
+    if kind is not None or "command" in data or "inputs" in data or "function" in data:
+        return "component"
+    return "other"
+
+
+def _classify(path: Path) -> SourceFile:
+    from components.yamlio import load_yaml_file
+
+    if path.suffix == ".py":
+        return SourceFile(path, "python")
+    data = load_yaml_file(path)  # raises ValidationError with line and column
+    return SourceFile(path, _yaml_kind(data), data)
+
+
+def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand ``paths`` (files and folders; folders searched recursively for YAML files) into files.
+
+    Missing paths and unsupported file types become problems, reported with the rest.
+    """
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.suffix in YAML_SUFFIXES and p.is_file() and not _SKIPPED_DIRS.intersection(p.relative_to(path).parts)
+            )
+            if not found:
+                problems.append(Problem(f"folder '{raw}' holds no .yml or .yaml files", file=str(raw)))
+            files.extend(p.absolute() for p in found)
+        elif path.is_file():
+            if path.suffix not in (*YAML_SUFFIXES, ".py"):
+                problems.append(Problem(
+                    f"'{raw}' is neither a YAML file (.yml, .yaml) nor a Python module (.py)", file=str(raw)
+                ))
+            else:
+                files.append(path.absolute())
+        else:
+            problems.append(Problem(f"'{raw}' does not exist; check the path", file=str(raw)))
+    return list(dict.fromkeys(files)), problems
+
+
+def load_component_source(source: SourceFile) -> list[ComponentSpec]:
+    """The components a file defines: one for a component YAML file, one per decorated function
+    for a Python module. Raises ValidationError with every problem."""
+    if source.kind == "python":
+        from app.services.python_components import load_python_components
+
+        return load_python_components(source.path)
+    from components.loader import component_from_dict
+
+    return [component_from_dict(source.data, source.path.parent, source.path)]
+
+
+def register_spec(ws: Workspace, spec: ComponentSpec) -> ComponentRegistration:
+    """Register one loaded component (code snapshotted; identical content is a no-op)."""
+    return ws.registry.register_component(spec)
+
+
+def register_paths(ws: Workspace, paths: Sequence[str | Path]) -> list[ComponentRegistration]:
+    """Register every component in ``paths`` (YAML files, folders of them, Python modules).
+
+    All files are read first: if any has a problem, nothing is registered and every
+    problem is raised at once. Pipeline files inside a folder are skipped.
+    """
+    files, problems = collect_files(paths)
+    specs: list[ComponentSpec] = []
+    explicit = {Path(p).expanduser().absolute() for p in paths}
+    for path in files:
+        try:
+            source = _classify(path)
+            if source.kind != "component" and source.kind != "python":
+                if path in explicit:
+                    what = "a pipeline; register it with 'ductwork pipeline register'" if source.kind == "pipeline" \
+                        else "not a component (no 'type: command', 'command' or 'inputs')"
+                    problems.append(Problem(f"'{path.name}' is {what}", file=str(path)))
+                continue
+            specs.extend(load_component_source(source))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    if not specs:
+        raise DuctworkError(f"no components found in {', '.join(map(str, paths))}")
+    conflicts = [msg for spec in specs if (msg := ws.registry.component_conflict(spec))]
+    if conflicts:
+        raise DuctworkError("\n".join(conflicts))
+    return [register_spec(ws, spec) for spec in specs]
+
+
+def list_components(ws: Workspace, search: str | None = None, all_versions: bool = False) -> list[ComponentPublic]:
+    """Registered components (latest version of each unless ``all_versions``), filtered by ``search``."""
+    return ws.registry.list_components(search=search, all_versions=all_versions)
+
+
+def show_component(ws: Workspace, ref: str) -> ComponentPublic:
+    """One registered component version from ``NAME``, ``NAME:VERSION`` or ``NAME@latest``."""
+    name, version = parse_ref(ref)
+    return ws.registry.get_component(name, version)
+
+
+def get_component_spec(ws: Workspace, ref: str | ComponentRef) -> ComponentSpec:
+    """A registered component as a spec whose ``code`` is its snapshot."""
+    if isinstance(ref, str):
+        name, version = parse_ref(ref)
+    else:
+        name, version = ref.name, ref.version
+    return ws.registry.component_spec(name, version)
+
+
+def component_resolver(ws: Workspace) -> Callable[[ComponentRef], ComponentSpec]:
+    """``ComponentRef → ComponentSpec`` over the registry, memoised for the resolver's lifetime.
+
+    Unknown names or versions raise ``NotFoundError``, a ``KeyError`` with a "did you mean".
+    """
+    memo: dict[tuple[str, str | None], ComponentSpec] = {}
+
+    def resolve(ref: ComponentRef) -> ComponentSpec:
+        key = (ref.name, ref.version)
+        if key not in memo:
+            memo[key] = ws.registry.component_spec(ref.name, ref.version)
+        return memo[key]
+
+    return resolve
+
+
+def component_to_json(record: ComponentPublic, *, with_spec: bool = True) -> dict[str, Any]:
+    """JSON-ready form of a registered component (``--json``)."""
+    data = record.model_dump(mode="json", exclude={"spec"} if not with_spec else None)
+    data["ref"] = record.ref
+    return data
+
+
+def validate_paths(ws: Workspace, paths: Iterable[str | Path]) -> list[FileReport]:
+    """Check every file in ``paths``: components by themselves, pipelines against the registered
+    components and the workspace's compute targets. One report per file, every problem in it."""
+    from app.services.pipelines import check_pipeline
+
+    paths = list(paths)
+    files, problems = collect_files(paths)
+    reports = [FileReport(Path(p.file or "?"), problems=[p]) for p in problems]
+    for path in files:
+        report = FileReport(path)
+        reports.append(report)
+        try:
+            source = _classify(path)
+            report.kind = source.kind
+            if source.kind == "pipeline":
+                spec, issues = check_pipeline(ws, source.path, data=source.data)
+                report.refs.append(spec.name)
+                report.warnings.extend(spec.warnings)
+                report.problems.extend(p for p in issues if p.severity != "warning")
+                report.warnings.extend(str(p) for p in issues if p.severity == "warning")
+            elif source.kind in ("component", "python"):
+                for spec in load_component_source(source):
+                    report.refs.append(spec.ref)
+                    report.warnings.extend(spec.warnings)
+            else:
+                report.problems.append(Problem(
+                    "not a component or pipeline: expected 'type: command' (a component) or 'type: pipeline' "
+                    "with 'jobs'", file=str(path),
+                ))
+        except ValidationError as exc:
+            report.problems.extend(exc.problems)
+        except NotFoundError as exc:
+            report.problems.append(Problem(str(exc), file=str(path)))
+    return reports

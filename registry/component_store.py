@@ -1,0 +1,208 @@
+"""Components in the registry: immutable by name + version + content digest.
+
+Registering stores the canonical spec (``components.serialize.component_to_dict``)
+with ``code`` relative to the code folder, and copies that folder to
+``<snapshots>/<code digest>/``; loading a registered component puts ``code`` at the
+snapshot, so later edits of the user's folder never change a registered component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from components.digest import code_digest, spec_digest
+from components.errors import DuctworkError
+from components.loader import component_from_dict
+from components.serialize import component_to_dict
+from components.spec import ComponentSpec
+from registry.errors import ConflictError, NotFoundError, did_you_mean
+from registry.models import ComponentPublic, ComponentRecord
+from registry.snapshots import snapshot_code
+from registry.versions import next_version, version_key
+
+__all__ = ["ComponentStore", "ComponentRegistration", "AUTO_PREFIX", "newest_first"]
+
+#: Versions the loader gives components that declare none (``auto-<digest prefix>``).
+AUTO_PREFIX = "auto-"
+
+
+@dataclass(frozen=True)
+class ComponentRegistration:
+    """What :meth:`ComponentStore.register_component` did: ``created`` False means identical content
+    was already registered under that name and version (a no-op)."""
+
+    component: ComponentPublic
+    created: bool
+    warnings: tuple[str, ...] = ()  #: the loader's warnings about the registered file
+
+    @property
+    def message(self) -> str:
+        ref = self.component.ref
+        return f"registered component '{ref}'" if self.created else f"component '{ref}' is already registered (unchanged)"
+
+
+def _order_key(record: ComponentRecord | ComponentPublic) -> tuple:
+    """Explicit versions outrank automatic ones; explicit ones by number, automatic ones by age."""
+    auto = record.version.startswith(AUTO_PREFIX)
+    return (not auto, () if auto else version_key(record.version), record.created_at)
+
+
+def newest_first(records: list) -> list:
+    """Records of one name, newest version first."""
+    return sorted(records, key=_order_key, reverse=True)
+
+
+class ComponentStore:
+    """Component operations; mixed into :class:`registry.Registry`."""
+
+    engine: Engine
+    snapshots_dir: Path | None
+
+    def register_component(self, spec: ComponentSpec) -> ComponentRegistration:
+        """Register ``spec`` (with its code snapshotted). Same name + version with the same content is a
+        no-op; with different content it is refused, naming both digests and a free version."""
+        if spec.version is None:
+            raise DuctworkError(f"component '{spec.name}' has no version; load it with components.loader first")
+        digest = spec_digest(spec)
+        existing = self._find_component(spec.name, spec.version)
+        if existing is not None:
+            return replace(self._same_or_refuse(existing, digest), warnings=spec.warnings)
+        folder_digest, snapshot = self._snapshot(spec)
+        stored = component_to_dict(replace(spec, code=snapshot), relative_to=snapshot) if snapshot else None
+        record = ComponentRecord(
+            name=spec.name,
+            version=str(spec.version),
+            kind=spec.kind,
+            display_name=spec.display_name,
+            description=spec.description,
+            digest=digest,
+            code_digest=folder_digest,
+            source=str(spec.source) if spec.source else None,
+            spec=stored if stored is not None else component_to_dict(spec),
+        )
+        with Session(self.engine) as session:
+            session.add(record)
+            try:
+                session.commit()
+            except IntegrityError:  # another process registered the same name:version just now
+                session.rollback()
+                existing = self._find_component(spec.name, spec.version)
+                if existing is None:
+                    raise
+                return replace(self._same_or_refuse(existing, digest), warnings=spec.warnings)
+            session.refresh(record)
+            return ComponentRegistration(ComponentPublic.model_validate(record), created=True, warnings=spec.warnings)
+
+    def get_component(self, name: str, version: str | None = None) -> ComponentPublic:
+        """A registered version (``None`` → latest); unknown names/versions raise NotFoundError."""
+        with Session(self.engine) as session:
+            records = session.exec(select(ComponentRecord).where(ComponentRecord.name == name)).all()
+            if not records:
+                names = session.exec(select(ComponentRecord.name).distinct()).all()
+                raise NotFoundError(f"component '{name}' not found.{did_you_mean(name, names)}" + _hint(names))
+            if version is None:
+                return ComponentPublic.model_validate(newest_first(list(records))[0])
+            for record in records:
+                if record.version == str(version):
+                    return ComponentPublic.model_validate(record)
+            versions = [r.version for r in newest_first(list(records))]
+            raise NotFoundError(
+                f"component '{name}' has no version '{version}'.{did_you_mean(str(version), versions)} "
+                f"Registered versions: {', '.join(versions)}."
+            )
+
+    def component_spec(self, name: str, version: str | None = None) -> ComponentSpec:
+        """A registered component as a spec, its ``code`` pointing at the snapshot."""
+        return self.load_component_record(self.get_component(name, version))
+
+    def load_component_record(self, record: ComponentPublic) -> ComponentSpec:
+        """The spec stored in ``record``, with ``code`` at its snapshot."""
+        base = self._snapshot_path(record.code_digest) if record.code_digest else Path.cwd()
+        if record.code_digest and not base.is_dir():
+            raise DuctworkError(
+                f"the code snapshot of component '{record.ref}' is missing ('{base}'). "
+                "The workspace folder was moved or pruned; register the component again under a new version."
+            )
+        return component_from_dict(record.spec, base, None)
+
+    def list_components(self, search: str | None = None, all_versions: bool = False) -> list[ComponentPublic]:
+        """Components by name (latest version of each unless ``all_versions``), optionally only those
+        whose name, display name or description contains ``search`` (case-insensitive)."""
+        with Session(self.engine) as session:
+            records = [ComponentPublic.model_validate(r) for r in session.exec(select(ComponentRecord)).all()]
+        by_name: dict[str, list[ComponentPublic]] = {}
+        for record in records:
+            by_name.setdefault(record.name, []).append(record)
+        out: list[ComponentPublic] = []
+        for name in sorted(by_name):
+            ordered = newest_first(by_name[name])
+            out.extend(ordered if all_versions else ordered[:1])
+        if search:
+            needle = search.lower()
+            out = [r for r in out if needle in f"{r.name} {r.display_name} {r.description}".lower()]
+        return out
+
+    def component_versions(self, name: str) -> list[str]:
+        """Registered versions of ``name``, newest first (empty when unknown)."""
+        with Session(self.engine) as session:
+            records = session.exec(select(ComponentRecord).where(ComponentRecord.name == name)).all()
+            return [r.version for r in newest_first(list(records))]
+
+    def component_names(self) -> list[str]:
+        """Every registered component name, sorted."""
+        with Session(self.engine) as session:
+            return sorted(session.exec(select(ComponentRecord.name).distinct()).all())
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _find_component(self, name: str, version: str) -> ComponentPublic | None:
+        with Session(self.engine) as session:
+            record = session.exec(
+                select(ComponentRecord).where(ComponentRecord.name == name, ComponentRecord.version == str(version))
+            ).first()
+            return ComponentPublic.model_validate(record) if record is not None else None
+
+    def component_conflict(self, spec: ComponentSpec) -> str | None:
+        """Why registering ``spec`` would be refused (same name and version, other content), or ``None``."""
+        existing = self._find_component(spec.name, str(spec.version)) if spec.version is not None else None
+        return self._conflict(existing, spec_digest(spec)) if existing is not None else None
+
+    def _conflict(self, existing: ComponentPublic, digest: str) -> str | None:
+        if existing.digest == digest:
+            return None
+        if existing.version.startswith(AUTO_PREFIX):  # only if two digests share their first 12 hex digits
+            suggestion = "add an explicit 'version:'"
+        else:
+            suggestion = f"e.g. version: {next_version(self.component_versions(existing.name))}"
+        return (
+            f"component '{existing.ref}' is already registered with different content "
+            f"(digest {existing.digest[:12]}… ≠ {digest[:12]}…). Register it as a new version, {suggestion}"
+        )
+
+    def _same_or_refuse(self, existing: ComponentPublic, digest: str) -> ComponentRegistration:
+        conflict = self._conflict(existing, digest)
+        if conflict is not None:
+            raise ConflictError(conflict)
+        return ComponentRegistration(existing, created=False)
+
+    def _snapshot_path(self, folder_digest: str) -> Path:
+        if self.snapshots_dir is None:
+            raise DuctworkError("this registry has no snapshots folder; open it through open_workspace()")
+        return self.snapshots_dir / folder_digest
+
+    def _snapshot(self, spec: ComponentSpec) -> tuple[str | None, Path | None]:
+        if spec.code is None:
+            return None, None
+        folder_digest = code_digest(spec.code)
+        return folder_digest, snapshot_code(Path(spec.code), self._snapshot_path(folder_digest).parent, folder_digest)
+
+
+def _hint(names: list[str]) -> str:
+    if not names:
+        return " No components are registered yet: 'ductwork component register PATH'."
+    return ""
