@@ -174,10 +174,13 @@ def compute_for_job(job: JobSpec, component: ComponentSpec | None, settings: Pip
             short = name[len("azureml:"):]
             if short in names:
                 return short, problems
+            pipeline_level = label.startswith("settings")
             problems.append(Problem(
-                f"job '{job.name}' {label} '{name}' is an Azure compute target that is not defined here; "
-                f"using the default instead (define '{short}' with 'ductwork compute add' to use it)",
-                job=job.name, field="compute", severity="warning"))
+                f"{'' if pipeline_level else f'job {job.name!r} '}{label} '{name}' is an Azure compute target "
+                f"that is not defined here; using the default instead (define '{short}' with "
+                "'ductwork compute add' to use it)",
+                job=None if pipeline_level else job.name, field=label if pipeline_level else "compute",
+                severity="warning"))
             continue
         known = ", ".join(sorted(names)) or "none"
         problems.append(Problem(
@@ -319,7 +322,7 @@ def validate_pipeline(spec: PipelineSpec, resolve: Resolver, compute_names: Iter
     for job in spec.jobs.values():
         comp = components[job.name]
         _, compute_problems = compute_for_job(job, comp, spec.settings, names, default_compute)
-        out.extend(replace(p, file=file) for p in compute_problems)
+        out.extend(replace(p, file=file) for p in compute_problems if replace(p, file=file) not in out)
         for oname, target in job.outputs.items():
             if target is None:
                 continue
