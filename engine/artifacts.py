@@ -26,10 +26,12 @@ __all__ = ["ArtifactInfo", "ArtifactStore", "LocalArtifactStore"]
 
 @dataclass(frozen=True)
 class ArtifactInfo:
-    """A committed output: its content digest and size in bytes."""
+    """A committed output: its content digest, size in bytes, and whether this commit
+    created it (``False``: identical content was already stored)."""
 
     digest: str
     size: int
+    created: bool = False
 
 
 class ArtifactStore(Protocol):
@@ -83,8 +85,8 @@ class LocalArtifactStore:
         target = self.artifacts_dir / digest
         if target.exists():
             if tree_size(target) == size:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-                return ArtifactInfo(digest, size)
+                _remove(path)
+                return ArtifactInfo(digest, size, created=False)
             self.evict(digest)  # damaged copy: replace it with the fresh one
         _make_read_only(path)
         try:
@@ -92,12 +94,13 @@ class LocalArtifactStore:
         except OSError:
             if target.exists():  # another process committed the same content first
                 _remove(path)
+                return ArtifactInfo(digest, size, created=False)
             else:  # a different file system: copy beside the target, then rename
                 staging = self.artifacts_dir / f".staging-{uuid.uuid4().hex}"
                 shutil.copytree(path, staging) if path.is_dir() else shutil.copy2(path, staging)
                 os.rename(staging, target)
                 _remove(path)
-        return ArtifactInfo(digest, size)
+        return ArtifactInfo(digest, size, created=True)
 
     def path(self, digest: str) -> Path:
         return self.artifacts_dir / digest

@@ -1,0 +1,232 @@
+"""Executors: where step tasks run. They only start, submit, wait and cancel; the one
+scheduling loop (engine/scheduler.py) decides what is ready and records what happened.
+
+``InProcessExecutor`` runs tasks in threads of this process (tests, debugging).
+``RayExecutor`` runs each task as a Ray task with its compute target's resource request;
+it imports and starts Ray only when ``start`` is called, so a fully reused run never does.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import pickle
+import shutil
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from components.errors import DuctworkError
+from engine.compute import ResourceRequest
+from engine.runtime import StepOutcome, StepTask, run_step
+
+__all__ = ["Executor", "InProcessExecutor", "RayExecutor", "check_picklable"]
+
+
+class Executor(Protocol):
+    """The small interface the scheduler drives."""
+
+    name: str
+    capture_fds: bool  #: whether tasks may redirect descriptors 1 and 2 (own process)
+
+    def start(self, requests: Mapping[str, ResourceRequest]) -> None:
+        """Start or join the runtime; fail at once when a request can never be satisfied."""
+        ...
+
+    def submit(self, task: StepTask, request: ResourceRequest, retries: int) -> Any:
+        """Submit one attempt; returns a handle."""
+        ...
+
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
+        """Outcomes of the handles that finished within ``timeout`` seconds (maybe none)."""
+        ...
+
+    def cancel(self, handle: Any) -> None:
+        """Stop a running attempt at once."""
+        ...
+
+    def shutdown(self) -> None:
+        """Release what ``start`` acquired; leave no process behind."""
+        ...
+
+
+def check_picklable(task: StepTask) -> None:
+    """Refuse, before anything is sent to Ray, a task that cannot be pickled."""
+    if task.qualname and ("<lambda>" in task.qualname or "<locals>" in task.qualname):
+        raise DuctworkError(
+            f"job '{task.job}': function '{task.module}.{task.qualname}' is a lambda or is defined inside "
+            "another function (a closure), so a Ray worker cannot import it. Define the component as a "
+            "top-level function in its module.")
+    try:
+        pickle.dumps(task)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure
+        raise DuctworkError(
+            f"job '{task.job}': its arguments cannot be pickled for Ray ({exc}). Parameters must be plain "
+            "values (numbers, text, booleans); lambdas, closures and open files cannot be sent.") from None
+
+
+class InProcessExecutor:
+    """Runs tasks in a thread pool of this process: no Ray, no resource accounting."""
+
+    name = "in-process"
+    capture_fds = False
+
+    def __init__(self, max_workers: int | None = None):
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self._pool: cf.ThreadPoolExecutor | None = None
+
+    def start(self, requests: Mapping[str, ResourceRequest]) -> None:
+        if self._pool is None:
+            self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="ductwork-step")
+
+    def submit(self, task: StepTask, request: ResourceRequest, retries: int) -> Any:
+        assert self._pool is not None, "start() first"
+        return self._pool.submit(run_step, task)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
+        done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        out = []
+        for fut in done:
+            try:
+                out.append((fut, fut.result()))
+            except cf.CancelledError:
+                out.append((fut, StepOutcome(ok=False, error="cancelled", ended_at=time.time())))
+            except Exception as exc:  # noqa: BLE001 - run_step itself broke
+                out.append((fut, StepOutcome(ok=False, error=f"{type(exc).__name__}: {exc}", ended_at=time.time())))
+        return out
+
+    def cancel(self, handle: Any) -> None:
+        handle.cancel()  # a started thread cannot be stopped; its command's process group is killed
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+class RayExecutor:
+    """Ray tasks with per-step resource requests. ``address=None`` (and no ``RAY_ADDRESS``)
+    starts an embedded local Ray with explicit settings and shuts it down afterwards."""
+
+    name = "ray"
+    capture_fds = True
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None,
+                 object_store_memory: int = 256 * 2**20):
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.num_cpus = num_cpus or os.cpu_count() or 1
+        self.temp_dir = temp_dir or f"/tmp/ductwork-ray-{os.getpid()}"
+        self.object_store_memory = object_store_memory
+        self._owned = False
+        self._remote = None
+        self._ray = None
+
+    def start(self, requests: Mapping[str, ResourceRequest]) -> None:
+        import ray
+
+        self._ray = ray
+        if not ray.is_initialized():
+            common = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+            if self.address:
+                try:
+                    ray.init(address=self.address, **common)
+                except Exception as exc:  # noqa: BLE001 - connection problems of every kind
+                    raise DuctworkError(
+                        f"cannot join the Ray cluster at '{self.address}': {exc}. Check that `ray start --head` "
+                        "runs there and that ~/.ray/auth_token matches the cluster's token, or leave out "
+                        "--address to run on an embedded local Ray.") from None
+            else:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False, _temp_dir=self.temp_dir,
+                         object_store_memory=self.object_store_memory, **common)
+                self._owned = True
+        self._remote = ray.remote(run_step)
+        check_feasible(requests, ray.nodes())
+
+    def submit(self, task: StepTask, request: ResourceRequest, retries: int) -> Any:
+        check_picklable(task)
+        options: dict[str, Any] = {"num_cpus": request.cpus, "num_gpus": request.gpus,
+                                   "max_retries": retries, "retry_exceptions": False}
+        if request.memory:
+            options["memory"] = request.memory
+        if request.custom:
+            options["resources"] = dict(request.custom)
+        return self._remote.options(**options).remote(task)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
+        ray = self._ray
+        ready, rest = ray.wait(handles, num_returns=1, timeout=timeout)
+        if ready and rest:
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+            ready += more
+        return [(ref, self._outcome(ref)) for ref in ready]
+
+    def _outcome(self, ref: Any) -> StepOutcome:
+        from ray import exceptions as rex
+
+        try:
+            return self._ray.get(ref)
+        except rex.TaskCancelledError:
+            return StepOutcome(ok=False, error="cancelled", ended_at=time.time())
+        except rex.OutOfMemoryError:
+            return StepOutcome(ok=False, error="worker killed: out of memory", ended_at=time.time())
+        except (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError):
+            return StepOutcome(ok=False, error="worker crashed", ended_at=time.time())
+        except rex.RayTaskError as exc:
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            return StepOutcome(ok=False, error=f"{type(cause).__name__}: {str(cause).splitlines()[-1][:300]}",
+                               ended_at=time.time())
+        except rex.RayError as exc:
+            return StepOutcome(ok=False, error=f"Ray error: {type(exc).__name__}", ended_at=time.time())
+
+    def cancel(self, handle: Any) -> None:
+        try:
+            self._ray.cancel(handle, force=True)
+        except Exception:  # noqa: BLE001 - already finished
+            pass
+
+    def shutdown(self) -> None:
+        if self._ray is not None and self._owned:
+            self._ray.shutdown()
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self._owned = False
+
+
+_RESOURCE_NAMES = {"cpus": "CPU", "gpus": "GPU", "memory": "memory"}
+
+
+def _needs(request: ResourceRequest) -> dict[str, float]:
+    need = {"CPU": request.cpus, "GPU": request.gpus}
+    if request.memory:
+        need["memory"] = float(request.memory)
+    need.update({k: float(v) for k, v in request.custom.items()})
+    return {k: v for k, v in need.items() if v}
+
+
+def _offer(resources: Mapping[str, float]) -> str:
+    parts = []
+    for key in sorted(resources):
+        if key.startswith("node:") or key in ("object_store_memory",) or key.startswith("accelerator_type"):
+            continue
+        value = resources[key]
+        parts.append(f"{value / 2**30:.1f} GiB memory" if key == "memory" else f"{value:g} {key}")
+    return ", ".join(parts) or "nothing"
+
+
+def check_feasible(requests: Mapping[str, ResourceRequest], nodes: list[dict[str, Any]]) -> None:
+    """Fail before anything starts when a request fits no live node (Ray would wait forever)."""
+    alive = [n for n in nodes if n.get("Alive")]
+    problems = []
+    for job, request in requests.items():
+        need = _needs(request)
+        if not any(all(n.get("Resources", {}).get(k, 0) >= v for k, v in need.items()) for n in alive):
+            problems.append(f"job '{job}' asks for {request.describe()}")
+    if problems:
+        offers = "\n".join(f"  - node {n.get('NodeID', '?')[:12]} ({n.get('NodeManagerAddress', '?')}): "
+                           f"{_offer(n.get('Resources', {}))}" for n in alive)
+        raise DuctworkError(
+            "no node of the Ray cluster can ever satisfy these resource requests:\n  - "
+            + "\n  - ".join(problems)
+            + f"\nThe cluster offers:\n{offers or '  (no live nodes)'}\n"
+            "Choose a smaller compute target for those jobs (`ductwork compute list`), or add a node that "
+            "offers the resource (`ray start --resources '{\"highmem\": 1}'`).")

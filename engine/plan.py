@@ -1,0 +1,227 @@
+"""Plan a run: which steps are reused, which run and why, on which compute — without running
+anything and without Ray. The scheduler asks the same ``Planner`` about steps whose inputs
+only become known while the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.spec import ExternalData, JobOutput, LiteralValue, ParentInput
+from engine.artifacts import ArtifactStore
+from engine.fingerprint import ComponentFingerprints
+from engine.graph import PipelineGraph, StepNode
+from engine.inputs import ExternalDigests, PipelineValues
+from engine.records import OutputRef, ReuseRecord, StepRunRecord
+from engine.runstore import RunStore
+from engine.signature import (
+    StepIngredients,
+    diff_ingredients,
+    environment_fingerprint,
+    parameters_after_defaults,
+)
+
+__all__ = ["Decision", "RunPlan", "Planner", "plan_run", "StepInputs"]
+
+REUSE, RUN, WAIT = "reuse", "run", "wait"
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """A step's bound inputs: parameter values, data paths, and where each data input came from."""
+
+    parameters: dict[str, Any]
+    paths: dict[str, str | None]
+    digests: dict[str, str | None]
+    sources: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happens to one step: ``reuse`` (with the record), ``run`` or ``wait`` (for upstream)."""
+
+    job: str
+    action: str
+    reason: str
+    compute: str
+    resources: str
+    ingredients: StepIngredients | None = None
+    reuse: ReuseRecord | None = None
+
+    @property
+    def signature(self) -> str | None:
+        return self.ingredients.signature if self.ingredients else None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Every step's decision, in topological order."""
+
+    steps: Mapping[str, Decision]
+    evicted: tuple[str, ...] = field(default=())
+
+    def count(self, action: str) -> int:
+        return sum(1 for d in self.steps.values() if d.action == action)
+
+    @property
+    def fully_reused(self) -> bool:
+        return all(d.action == REUSE for d in self.steps.values())
+
+
+class Planner:
+    """Signatures, reuse lookups and explanations for the steps of one run."""
+
+    def __init__(self, graph: PipelineGraph, values: PipelineValues, store: RunStore,
+                 artifacts: ArtifactStore, externals: ExternalDigests, fingerprints: ComponentFingerprints,
+                 force: bool = False):
+        self.graph, self.values, self.store, self.artifacts = graph, values, store, artifacts
+        self.externals, self.fingerprints, self.force = externals, fingerprints, force
+        self.evicted: list[str] = []
+        jobs = list(graph.steps)
+        self.previous: dict[str, StepRunRecord] = store.latest_step_runs(graph.pipeline.name, jobs)
+        missing = {graph.steps[j].component.name for j in jobs if j not in self.previous}
+        self.by_component = store.latest_component_runs(missing) if missing else {}
+        paths = [p for p in values.paths.values() if p]
+        paths += [b.path for n in graph.steps.values() for b in n.job.inputs.values() if isinstance(b, ExternalData)]
+        externals.prepare(paths)
+
+    # -------------------------------------------------------------- ingredients
+    def step_inputs(self, node: StepNode, outputs_of: Callable[[str], Mapping[str, OutputRef]]) -> StepInputs:
+        """Bind a step's inputs; ``outputs_of(job)`` gives an upstream step's committed outputs."""
+        given: dict[str, Any] = {}
+        paths: dict[str, str | None] = {}
+        digests: dict[str, str | None] = {}
+        sources: dict[str, str] = {}
+        for name, ispec in node.component.inputs.items():
+            binding = node.job.inputs.get(name)
+            if ispec.is_data:
+                path = digest = None
+                if isinstance(binding, JobOutput):
+                    ref = outputs_of(binding.job)[binding.output]
+                    base = self.artifacts.path(ref.digest)
+                    path, digest = str(base / ref.file if ref.file else base), ref.digest
+                    sources[name] = f"job:{binding.job}.{binding.output}"
+                else:
+                    if isinstance(binding, ParentInput):
+                        path = self.values.paths.get(binding.name)
+                        if path is None and binding.name in self.values.literals:
+                            path = self.values.literals[binding.name]
+                    elif isinstance(binding, ExternalData):
+                        path = binding.path
+                    elif isinstance(binding, LiteralValue) and binding.value is not None:
+                        path = str(binding.value)
+                    if path is not None:
+                        digest = self.externals.digest(path)
+                        sources[name] = f"path:{path}"
+                paths[name], digests[name] = path, digest
+            elif binding is not None:
+                if isinstance(binding, ParentInput):
+                    given[name] = self.values.literals.get(binding.name, self.values.paths.get(binding.name))
+                elif isinstance(binding, LiteralValue):
+                    given[name] = binding.value
+        return StepInputs(parameters_after_defaults(node.component, given), paths, digests, sources)
+
+    def ingredients(self, node: StepNode, bound: StepInputs) -> StepIngredients:
+        fp = self.fingerprints.of(node.component)
+        return StepIngredients(
+            component=node.component.name, version=node.component.version, component_digest=fp.digest,
+            parameters=bound.parameters, inputs=bound.digests,
+            environment=environment_fingerprint(node.component.environment),
+            code_manifest=fp.manifest, input_sources=bound.sources,
+        )
+
+    # -------------------------------------------------------------- decisions
+    def _decision(self, node: StepNode, action: str, reason: str, ing: StepIngredients | None = None,
+                  reuse: ReuseRecord | None = None) -> Decision:
+        return Decision(node.name, action, reason, node.compute.name, node.request.describe(), ing, reuse)
+
+    def forced_reason(self, node: StepNode) -> str | None:
+        if self.force:
+            return "forced (--force)"
+        if self.graph.pipeline.settings.force_rerun:
+            return "forced (settings.force_rerun)"
+        if node.force_rerun:
+            return "forced (force_rerun on the job)"
+        if not node.component.is_deterministic:
+            return "not deterministic"
+        return None
+
+    def explain_miss(self, node: StepNode, ing: StepIngredients) -> str:
+        """Why a step with these ingredients is not reused: a diff against its closest earlier run."""
+        prev = self.previous.get(node.name) or self.by_component.get(node.component.name)
+        if prev is None or not prev.ingredients:
+            return "first run"
+        reasons = diff_ingredients(StepIngredients.from_dict(prev.ingredients), ing)
+        if reasons:
+            return "; ".join(reasons)
+        if ing.signature in self.evicted:
+            return "cached output missing"
+        return f"no reusable result (the step {prev.status} in run {prev.run_id})"
+
+    def check_reuse(self, node: StepNode, ing: StepIngredients, record: ReuseRecord | None) -> Decision:
+        """A hit needs a record AND every output present with its recorded size."""
+        if record is not None:
+            gone = [name for name in node.component.outputs
+                    if name not in record.outputs
+                    or not self.artifacts.exists(record.outputs[name].digest, record.outputs[name].size)]
+            if not gone:
+                return self._decision(node, REUSE, f"reused from run {record.run_id}", ing, record)
+            self.evicted.append(ing.signature)
+            return self._decision(node, RUN, f"cached output missing ({', '.join(gone)})", ing)
+        return self._decision(node, RUN, self.explain_miss(node, ing), ing)
+
+    def decide(self, node: StepNode, ing: StepIngredients, fresh_inputs: bool = False) -> Decision:
+        """Decide a step whose inputs are all committed. ``fresh_inputs``: an input was created in
+        this run, so no earlier step run can have seen it (no lookup needed)."""
+        forced = self.forced_reason(node)
+        if forced:
+            return self._decision(node, RUN, forced, ing)
+        if fresh_inputs:
+            return self._decision(node, RUN, self.explain_miss(node, ing), ing)
+        found = self.store.find_reuse([ing.signature])
+        return self.check_reuse(node, ing, found.get(ing.signature))
+
+    def plan(self) -> RunPlan:
+        """Decide every step whose inputs are known now; the rest ``wait`` for their upstream."""
+        hits: dict[str, ReuseRecord] = self.store.find_reuse(
+            p.signature for p in self.previous.values() if p.signature)
+        looked_up: set[str] = set(hits)
+        looked_up.update(p.signature for p in self.previous.values() if p.signature)
+        decisions: dict[str, Decision] = {}
+        while True:
+            unknown: dict[str, str] = {}
+            for name, node in self.graph.steps.items():
+                if name in decisions:
+                    continue
+                ups = [decisions.get(u) for u in node.upstream]
+                if any(d is None for d in ups):
+                    continue
+                waiting = [d.job for d in ups if d is not None and d.action != REUSE]
+                if waiting:
+                    decisions[name] = self._decision(node, WAIT, f"waits for {', '.join(waiting)}")
+                    continue
+                ing = self.ingredients(node, self.step_inputs(node, lambda j: decisions[j].reuse.outputs))
+                forced = self.forced_reason(node)
+                if forced:
+                    decisions[name] = self._decision(node, RUN, forced, ing)
+                elif ing.signature in hits or ing.signature in looked_up:
+                    decisions[name] = self.check_reuse(node, ing, hits.get(ing.signature))
+                else:
+                    unknown[name] = ing.signature
+            if not unknown:
+                break
+            hits.update(self.store.find_reuse(unknown.values()))
+            looked_up.update(unknown.values())
+        ordered = {name: decisions[name] for name in self.graph.steps}
+        return RunPlan(ordered, tuple(self.evicted))
+
+
+def plan_run(graph: PipelineGraph, values: PipelineValues, store: RunStore, artifacts: ArtifactStore,
+             force: bool = False) -> RunPlan:
+    """The plan of a run (nothing is executed, Ray is not started)."""
+    from engine.fingerprint import ComponentFingerprints
+
+    planner = Planner(graph, values, store, artifacts, ExternalDigests(store), ComponentFingerprints(), force)
+    return planner.plan()

@@ -1,0 +1,252 @@
+"""What runs inside a task: one ``StepTask`` in, one ``StepOutcome`` out.
+
+A command step runs as a subprocess in a fresh scratch copy of its code, in its own
+process group that dies with its worker; a function step is imported from its code folder
+and called in the worker. Either way stdout and stderr go to the step's own log file, and
+metrics come back in the outcome: a task never opens the run store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.digest import IGNORED_NAMES
+from engine.metrics import METRICS_ENV, current_metrics_file, read_metrics
+
+__all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes"]
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """Everything a worker needs to run one attempt of one step (plain data, picklable)."""
+
+    run_id: str
+    job: str
+    kind: str  #: "command" or "function"
+    area: str  #: the attempt's scratch folder (code copy, metrics, process-group file)
+    log_path: str
+    code_dir: str | None = None
+    command: str | None = None  #: already substituted
+    module: str | None = None
+    qualname: str | None = None
+    code_digest: str = ""  #: a function module is re-imported when this changes
+    arguments: dict[str, Any] = field(default_factory=dict)  #: function keyword arguments
+    output_dirs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    attempt: int = 1
+    capture_fds: bool = True  #: redirect descriptors 1 and 2 (a Ray worker; not in-process threads)
+
+    @property
+    def metrics_path(self) -> str:
+        return os.path.join(self.area, "metrics.jsonl")
+
+    @property
+    def pgid_path(self) -> str:
+        return os.path.join(self.area, "pgid")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """How an attempt ended. ``error`` is a one-line summary; details are in the log."""
+
+    ok: bool
+    exit_code: int | None = None
+    error: str | None = None
+    node_id: str | None = None
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    metrics: tuple[dict[str, Any], ...] = ()
+
+
+def run_step(task: StepTask) -> StepOutcome:
+    """Run one attempt; never raises for a failure of the step itself."""
+    started = time.time()
+    node = _node_id()
+    with open(os.path.join(task.area, "started"), "w") as fh:
+        fh.write(str(started))
+    os.makedirs(os.path.dirname(task.log_path), exist_ok=True)
+    with open(task.log_path, "a", encoding="utf-8") as log:
+        log.write(f"# ductwork: job '{task.job}' of run {task.run_id}, attempt {task.attempt}, "
+                  f"node {node}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        if task.command:
+            log.write(f"# command: {task.command}\n")
+        log.flush()
+        try:
+            if task.kind == "command":
+                exit_code, error = _run_command(task, log)
+            else:
+                exit_code, error = _run_function(task, log)
+        except Exception as exc:  # noqa: BLE001 - the step failed; say how, in its log
+            log.write(traceback.format_exc())
+            exit_code, error = None, f"{type(exc).__name__}: {exc}"
+        metrics, notes = read_metrics(task.metrics_path)
+        for note in notes:
+            log.write(f"# ductwork: {note}\n")
+    return StepOutcome(ok=error is None, exit_code=exit_code, error=error, node_id=node,
+                       started_at=started, ended_at=time.time(), metrics=tuple(metrics))
+
+
+def _node_id() -> str:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        try:
+            return ray.get_runtime_context().get_node_id()
+        except Exception:  # noqa: BLE001 - outside a task
+            return "local"
+    return "local"
+
+
+def _step_env(task: StepTask) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(task.env)
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env[METRICS_ENV] = task.metrics_path
+    env["PYTHONUNBUFFERED"] = "1"
+    env["DUCTWORK_RUN_ID"] = task.run_id
+    env["DUCTWORK_JOB"] = task.job
+    return env
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGKILL when the worker that started it dies (Linux)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
+    cwd = os.path.join(task.area, "code")
+    if task.code_dir:
+        shutil.copytree(task.code_dir, cwd, ignore=shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc"),
+                        dirs_exist_ok=False)
+    else:
+        os.makedirs(cwd)
+    shell = shutil.which("bash") or "/bin/sh"
+    proc = subprocess.Popen(
+        [shell, "-c", task.command or ""], cwd=cwd, env=_step_env(task), stdin=subprocess.DEVNULL,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+    with open(task.pgid_path, "w") as fh:
+        fh.write(str(proc.pid))
+    try:
+        code = proc.wait()
+    finally:
+        kill_process_group(proc.pid)  # whatever the command left running in its group
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(task.pgid_path)
+    if code == 0:
+        return 0, None
+    if code < 0:
+        return code, f"killed by signal {signal.Signals(-code).name}"
+    return code, f"exit code {code}"
+
+
+def kill_process_group(pgid: int) -> None:
+    """SIGKILL a whole process group, if it still exists."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def kill_step_processes(area: str) -> bool:
+    """Kill the process group of a command step started in ``area`` (on timeout or cancel)."""
+    try:
+        with open(os.path.join(area, "pgid")) as fh:
+            pgid = int(fh.read().strip())
+    except (FileNotFoundError, ValueError):
+        return False
+    kill_process_group(pgid)
+    return True
+
+
+# ---------------------------------------------------------------- function components
+_loaded: dict[tuple[str, str], tuple[str, Any]] = {}
+_code_dirs: set[str] = set()
+_call_lock = threading.Lock()
+
+
+def _import_function(task: StepTask):
+    code_dir = os.path.abspath(task.code_dir or ".")
+    key = (code_dir, f"{task.module}:{task.qualname}")
+    cached = _loaded.get(key)
+    if cached and cached[0] == task.code_digest:
+        return cached[1]
+    _code_dirs.add(code_dir)
+    prefixes = tuple(d + os.sep for d in _code_dirs)
+    top = (task.module or "").split(".")[0]
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None) or ""
+        if file.startswith(prefixes) and (file.startswith(code_dir + os.sep) or name.split(".")[0] == top):
+            del sys.modules[name]
+    if code_dir in sys.path:
+        sys.path.remove(code_dir)
+    sys.path.insert(0, code_dir)
+    importlib.invalidate_caches()
+    obj: Any = importlib.import_module(task.module or "")
+    for part in (task.qualname or "").split("."):
+        obj = getattr(obj, part)
+    obj = getattr(obj, "__wrapped__", obj)  # the plain function under @command_component
+    _loaded[key] = (task.code_digest, obj)
+    return obj
+
+
+@contextlib.contextmanager
+def _captured(log, capture_fds: bool):
+    """Send this process's stdout/stderr (descriptors 1 and 2 in a worker) to the step log."""
+    if not capture_fds:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def _run_function(task: StepTask, log) -> tuple[int | None, str | None]:
+    func = _import_function(task)
+    token = current_metrics_file.set(task.metrics_path)
+    env_before = {k: os.environ.get(k) for k in task.env}
+    lock = contextlib.nullcontext() if task.capture_fds else _call_lock
+    try:
+        with lock, _captured(log, task.capture_fds):
+            os.environ.update(task.env)
+            result = func(**task.arguments)
+            sys.stdout.flush()
+    finally:
+        current_metrics_file.reset(token)
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if result is not None and "output" in task.output_dirs:
+        with open(os.path.join(task.output_dirs["output"], "value.json"), "w", encoding="utf-8") as fh:
+            json.dump(result, fh, default=str)
+    return 0, None

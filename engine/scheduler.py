@@ -1,0 +1,440 @@
+"""The one scheduling loop: it owns the ready set, asks the planner about each step whose
+inputs are committed, submits the rest to an executor, commits outputs, records everything
+(batched), skips what depends on a failure, enforces timeouts and handles cancellation.
+
+Executors only submit, wait and cancel. The executor is created only when something has
+to run, so a fully reused run never imports or starts Ray.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.errors import DuctworkError
+from engine.artifacts import ArtifactStore
+from engine.command import render_command
+from engine.executors import Executor, check_picklable
+from engine.fingerprint import ComponentFingerprints
+from engine.graph import PipelineGraph, StepNode
+from engine.inputs import ExternalDigests, PipelineValues
+from engine.plan import REUSE, RUN, Decision, Planner
+from engine.records import (
+    ArtifactRecord,
+    MetricRecord,
+    OutputRef,
+    ReuseRecord,
+    RunRecord,
+    StepRunRecord,
+    StoreBatch,
+)
+from engine.runstore import RunStore
+from engine.runtime import StepOutcome, StepTask, kill_step_processes
+
+__all__ = ["RunEvent", "RunResult", "execute_run", "new_run_id"]
+
+FINAL_OK = ("completed", "reused")
+FINAL = ("completed", "reused", "failed", "cancelled", "skipped")
+NOT_RETRIED = ("worker crashed", "cancelled")
+
+
+def new_run_id() -> str:
+    """Sortable, readable and unique: ``20250101-120000-1a2b3c``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A change the live display shows: ``kind`` is ``planned``, ``step`` or ``finished``."""
+
+    kind: str
+    run: RunRecord
+    step: StepRunRecord | None = None
+
+
+@dataclass
+class RunResult:
+    """How a run ended, with every step run (in topological order)."""
+
+    run: RunRecord
+    steps: list[StepRunRecord]
+    saved_s: float = 0.0
+    error: str | None = None  #: why the run failed before any step could start
+
+    @property
+    def ok(self) -> bool:
+        return self.run.status == "completed"
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.steps if s.status == status)
+
+
+@dataclass
+class _Attempt:
+    job: str
+    task: StepTask
+    area: Path
+    decision: Decision
+    started_at: float | None = None
+
+
+@dataclass
+class _Driver:
+    graph: PipelineGraph
+    values: PipelineValues
+    store: RunStore
+    artifacts: ArtifactStore
+    logs_dir: Path
+    executor_factory: Callable[[], Executor]
+    force: bool
+    run: RunRecord
+    on_event: Callable[[RunEvent], None] | None
+    flush_interval: float
+    planner: Planner = field(init=False)
+    states: dict[str, StepRunRecord] = field(default_factory=dict)
+    running: dict[Any, _Attempt] = field(default_factory=dict)
+    to_decide: collections.deque[str] = field(default_factory=collections.deque)
+    fresh: set[str] = field(default_factory=set)
+    decided: set[str] = field(default_factory=set)
+    saved_s: float = 0.0
+    stopped_by: str | None = None
+    executor: Executor | None = None
+    batch: StoreBatch = field(default_factory=StoreBatch)
+    changed: dict[str, None] = field(default_factory=dict)
+    last_flush: float = 0.0
+
+    # ------------------------------------------------------------------ recording
+    def emit(self, step: StepRunRecord | None = None, kind: str = "step") -> None:
+        if step is not None:
+            self.changed[step.job] = None
+        if self.on_event is not None:
+            self.on_event(RunEvent(kind, self.run, step))
+
+    def flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_flush < self.flush_interval:
+            return
+        self.batch.step_runs.extend(self.states[name] for name in self.changed)
+        self.changed.clear()
+        if self.batch:
+            self.store.apply(self.batch)
+        self.batch = StoreBatch()
+        self.last_flush = now
+
+    # ------------------------------------------------------------------ decisions
+    def outputs_of(self, job: str) -> dict[str, OutputRef]:
+        return self.states[job].outputs
+
+    def apply_decision(self, decision: Decision) -> None:
+        if decision.job in self.decided:
+            return
+        self.decided.add(decision.job)
+        st = self.states[decision.job]
+        st.reason = decision.reason
+        if decision.ingredients is not None:
+            st.signature = decision.ingredients.signature
+            st.ingredients = decision.ingredients.to_dict()
+        if decision.action == REUSE and decision.reuse is not None:
+            now = time.time()
+            st.status, st.reused_from, st.outputs = "reused", decision.reuse.run_id, dict(decision.reuse.outputs)
+            st.started_at = st.ended_at = now
+            st.duration_s = 0.0
+            self.saved_s += decision.reuse.duration_s
+            self.emit(st)
+            self.step_done(decision.job)
+        elif decision.action == RUN:
+            self.emit(st)
+            self.launch(decision)
+
+    def decide_ready(self, job: str) -> None:
+        if job in self.decided or self.states[job].status != "pending":
+            return
+        node = self.graph.steps[job]
+        bound = self.planner.step_inputs(node, self.outputs_of)
+        ing = self.planner.ingredients(node, bound)
+        fresh = any(d in self.fresh for d in bound.digests.values() if d)
+        self.apply_decision(self.planner.decide(node, ing, fresh_inputs=fresh))
+
+    def step_done(self, job: str) -> None:
+        """A step completed or was reused: queue every downstream step whose inputs are all committed."""
+        for down in self.graph.downstream.get(job, ()):
+            if self.states[down].status != "pending":
+                continue
+            if all(self.states[u].status in FINAL_OK for u in self.graph.steps[down].upstream):
+                self.to_decide.append(down)
+
+    def step_failed(self, job: str, status: str = "failed") -> None:
+        for down in self.graph.descendants(job):
+            st = self.states[down]
+            if st.status == "pending":
+                st.status, st.reason = "skipped", f"upstream {job} {status}"
+                self.emit(st)
+        if status == "failed" and not self.graph.pipeline.settings.continue_on_step_failure:
+            self.stop(f"run stopped after {job} failed (continue_on_step_failure: false)")
+
+    def stop(self, reason: str, status: str = "skipped") -> None:
+        self.stopped_by = self.stopped_by or reason
+        self.to_decide.clear()
+        for st in self.states.values():
+            if st.status == "pending":
+                st.status, st.reason = status, reason
+                self.emit(st)
+
+    # ------------------------------------------------------------------ execution
+    def build_task(self, node: StepNode, area: Path, attempt: int) -> StepTask:
+        comp = node.component
+        bound = self.planner.step_inputs(node, self.outputs_of)
+        out_dirs: dict[str, str] = {}
+        out_paths: dict[str, str] = {}
+        for name, ospec in comp.outputs.items():
+            folder = area / "outputs" / name
+            folder.mkdir(parents=True)
+            out_dirs[name] = str(folder)
+            out_paths[name] = str(folder / name) if ospec.type == "uri_file" else str(folder)
+        log_path = str(self.logs_dir / self.run.id / f"{node.name}.log")
+        common = dict(run_id=self.run.id, job=node.name, area=str(area), log_path=log_path,
+                      code_dir=str(comp.code) if comp.code else None, output_dirs=out_dirs,
+                      env={k: str(v) for k, v in node.job.environment_variables.items()}, attempt=attempt,
+                      capture_fds=self.executor.capture_fds if self.executor else False)
+        if comp.kind == "function":
+            if comp.function is None:
+                raise DuctworkError(f"job '{node.name}': function component '{comp.ref}' names no function")
+            args: dict[str, Any] = dict(bound.parameters)
+            args.update({k: v for k, v in bound.paths.items() if v is not None})
+            args.update(out_paths)
+            return StepTask(kind="function", module=comp.function.module, qualname=comp.function.qualname,
+                            code_digest=self.planner.fingerprints.of(comp).digest, arguments=args, **common)
+        values: dict[str, Any] = {k: v for k, v in bound.parameters.items() if v is not None}
+        values.update({k: v for k, v in bound.paths.items() if v is not None})
+        command = render_command(comp.command or "", values, out_paths, set(bound.paths), node.name, comp.ref)
+        return StepTask(kind="command", command=command, **common)
+
+    def launch(self, decision: Decision) -> None:
+        node, st = self.graph.steps[decision.job], self.states[decision.job]
+        if self.executor is None:
+            self.start_executor()
+        area = self.artifacts.new_step_area(self.run.id, node.name)
+        st.attempts += 1
+        try:
+            task = self.build_task(node, area, st.attempts)
+            handle = self.executor.submit(task, node.request, node.job.retries)
+        except DuctworkError as exc:
+            self.artifacts.discard(area)
+            self.fail(node.name, str(exc), None)
+            return
+        self.running[handle] = _Attempt(node.name, task, area, decision)
+        st.status, st.log_path = "running", task.log_path
+        st.started_at = st.started_at or time.time()
+        self.emit(st)
+
+    def start_executor(self) -> None:
+        pending = {n: self.graph.steps[n].request for n, st in self.states.items() if st.status == "pending"}
+        executor = self.executor_factory()
+        self.executor = executor
+        executor.start(pending)
+
+    def fail(self, job: str, error: str, outcome: StepOutcome | None) -> None:
+        st = self.states[job]
+        st.status, st.error = "failed", error
+        st.ended_at = (outcome.ended_at if outcome and outcome.ended_at else None) or time.time()
+        if outcome is not None:
+            st.exit_code, st.node_id = outcome.exit_code, outcome.node_id or st.node_id
+        if st.started_at:
+            st.duration_s = round(st.ended_at - st.started_at, 3)
+        self.emit(st)
+        self.step_failed(job)
+
+    def commit(self, attempt: _Attempt, outcome: StepOutcome) -> None:
+        node, st = self.graph.steps[attempt.job], self.states[attempt.job]
+        outputs: dict[str, OutputRef] = {}
+        now = time.time()
+        for name, ospec in node.component.outputs.items():
+            folder = Path(attempt.task.output_dirs[name])
+            if ospec.type == "uri_file" and not (folder / name).exists():
+                raise DuctworkError(f"output '{name}' (uri_file) was not written: the step must create the file "
+                                    f"at the path it was given as ${{{{outputs.{name}}}}}")
+            info = self.artifacts.commit(folder)
+            if info.created:
+                self.fresh.add(info.digest)
+            outputs[name] = OutputRef(info.digest, info.size, name if ospec.type == "uri_file" else None)
+            self.batch.artifacts.append(ArtifactRecord(info.digest, info.size, self.run.id, node.name, name, now))
+        st.outputs = outputs
+        st.status, st.exit_code, st.node_id = "completed", outcome.exit_code, outcome.node_id
+        st.started_at = outcome.started_at or st.started_at
+        st.ended_at = outcome.ended_at or now
+        st.duration_s = round(st.ended_at - (st.started_at or st.ended_at), 3)
+        self.batch.metrics.extend(MetricRecord(self.run.id, node.name, m["name"], m["value"], m["step"],
+                                               m.get("ts") or now) for m in outcome.metrics)
+        if node.component.is_deterministic and st.signature:
+            self.batch.reuse.append(ReuseRecord(st.signature, self.run.id, node.name, outputs,
+                                                st.duration_s or 0.0, now))
+
+    def on_outcome(self, handle: Any, outcome: StepOutcome) -> None:
+        attempt = self.running.pop(handle)
+        st = self.states[attempt.job]
+        node = self.graph.steps[attempt.job]
+        if outcome.ok:
+            try:
+                self.commit(attempt, outcome)
+            except (DuctworkError, OSError) as exc:
+                self.artifacts.discard(attempt.area)
+                self.fail(attempt.job, str(exc), outcome)
+                return
+            self.artifacts.discard(attempt.area)
+            self.emit(st)
+            self.step_done(attempt.job)
+            return
+        kill_step_processes(str(attempt.area))
+        self.artifacts.discard(attempt.area)
+        if outcome.error not in NOT_RETRIED and st.attempts <= node.job.retries and self.stopped_by is None:
+            st.reason = f"retry {st.attempts} of {node.job.retries} after: {outcome.error}"
+            self.launch(attempt.decision)
+            return
+        self.fail(attempt.job, outcome.error or "failed", outcome)
+
+    def check_timeouts(self) -> None:
+        now = time.time()
+        for handle, attempt in list(self.running.items()):
+            timeout = self.graph.steps[attempt.job].job.timeout
+            if not timeout:
+                continue
+            if attempt.started_at is None:
+                try:
+                    attempt.started_at = os.stat(attempt.area / "started").st_mtime
+                except FileNotFoundError:
+                    continue
+            if now - attempt.started_at > timeout:
+                self.executor.cancel(handle)
+                kill_step_processes(str(attempt.area))
+                del self.running[handle]
+                self.artifacts.discard(attempt.area)
+                self.fail(attempt.job, f"timed out after {timeout:g} s (limits.timeout); the step was cancelled",
+                          StepOutcome(ok=False, ended_at=now))
+
+    def cancel_all(self, reason: str) -> None:
+        for handle, attempt in list(self.running.items()):
+            if self.executor is not None:
+                self.executor.cancel(handle)
+            kill_step_processes(str(attempt.area))
+            self.artifacts.discard(attempt.area)
+            st = self.states[attempt.job]
+            st.status, st.reason, st.ended_at = "cancelled", reason, time.time()
+            self.emit(st)
+        self.running.clear()
+        self.stop(reason, status="cancelled")
+
+    def loop(self) -> None:
+        while True:
+            while self.to_decide:
+                self.decide_ready(self.to_decide.popleft())
+            if not self.running:
+                break
+            wait = 0.2
+            if any(self.graph.steps[a.job].job.timeout for a in self.running.values()):
+                wait = 0.05
+            for handle, outcome in self.executor.wait(list(self.running), wait):
+                if handle in self.running:
+                    self.on_outcome(handle, outcome)
+            self.check_timeouts()
+            self.flush()
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def execute_run(
+    graph: PipelineGraph,
+    values: PipelineValues,
+    *,
+    store: RunStore,
+    artifacts: ArtifactStore,
+    logs_dir: str | os.PathLike[str],
+    executor_factory: Callable[[], Executor],
+    force: bool = False,
+    run_id: str | None = None,
+    source: str | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+    flush_interval: float = 0.25,
+) -> RunResult:
+    """Run a compiled pipeline: reuse what can be reused, execute the rest, record everything.
+
+    Ctrl-C (and SIGTERM, in the main thread) cancels the run: running steps are stopped, the
+    run is recorded ``cancelled`` and the executor is shut down.
+    """
+    now = time.time()
+    run = RunRecord(id=run_id or new_run_id(), pipeline=graph.pipeline.name, version=graph.pipeline.version,
+                    params=values.as_params(), status="running", started_at=now, host=socket.gethostname(),
+                    driver_pid=os.getpid(), force=force, source=source)
+    driver = _Driver(graph, values, store, artifacts, Path(logs_dir), executor_factory, force, run, on_event,
+                     flush_interval)
+    externals = ExternalDigests(store)
+    driver.planner = Planner(graph, values, store, artifacts, externals, ComponentFingerprints(), force)
+    plan = driver.planner.plan()
+    for position, (name, decision) in enumerate(plan.steps.items()):
+        node = graph.steps[name]
+        if node.component.kind == "function" and node.component.function is not None:
+            qual = node.component.function.qualname
+            if decision.action != REUSE and ("<lambda>" in qual or "<locals>" in qual):
+                check_picklable(StepTask(run.id, name, "function", "", "", qualname=qual,
+                                         module=node.component.function.module))
+        driver.states[name] = StepRunRecord(
+            run_id=run.id, job=name, component=node.component.ref, status="pending", compute=node.compute.name,
+            resources=node.request.to_dict(), position=position, reason=decision.reason)
+    driver.batch.runs.append(run)
+    driver.batch.memo.update(externals.new_memo)
+    driver.batch.evict.extend(plan.evicted)
+    driver.emit(kind="planned")
+    for decision in plan.steps.values():
+        if decision.action == REUSE:
+            driver.apply_decision(decision)
+    pending_run = [d for d in plan.steps.values() if d.action == RUN]
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_handlers = {}
+    error: str | None = None
+    try:
+        if driver.running or pending_run or any(st.status == "pending" for st in driver.states.values()):
+            driver.flush(force=True)  # the run is visible as running before anything starts
+            if in_main:
+                for sig in (signal.SIGTERM, signal.SIGHUP):
+                    previous_handlers[sig] = signal.signal(sig, _raise_interrupt)
+            try:
+                driver.start_executor()
+            except DuctworkError as exc:
+                error = str(exc)
+                driver.stop("not started: " + error.splitlines()[0])
+            else:
+                for decision in pending_run:
+                    driver.apply_decision(decision)
+                driver.loop()
+    except KeyboardInterrupt:
+        driver.cancel_all("run cancelled")
+        run.status = "cancelled"
+    finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+        statuses = {st.status for st in driver.states.values()}
+        if run.status != "cancelled":
+            run.status = "failed" if error or statuses & {"failed", "skipped", "cancelled"} else "completed"
+        run.ended_at = time.time()
+        run.error = error or driver.stopped_by
+        driver.batch.runs.append(run)
+        try:
+            if driver.executor is not None:
+                try:
+                    driver.executor.shutdown()
+                except Exception:  # noqa: BLE001 - the run's record matters more
+                    pass
+        finally:
+            driver.flush(force=True)
+        driver.emit(kind="finished")
+    return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
