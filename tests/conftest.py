@@ -1,0 +1,51 @@
+"""Shared fixtures: a workspace in tmp_path, the real CLI as a subprocess, and copies of resources."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    """A fresh workspace (registry, folders, ``local`` compute target) under ``tmp_path/home``."""
+    from app.services.workspace import open_workspace
+
+    workspace = open_workspace(tmp_path / "home")
+    yield workspace
+    workspace.registry.close()
+
+
+@pytest.fixture
+def basic(tmp_path: Path) -> Path:
+    """A private copy of ``tests/resources/basic`` (components, pipeline, data) that a test may edit."""
+    return Path(shutil.copytree(RESOURCES / "basic", tmp_path / "basic"))
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``python -m app.cli --home <tmp_path/home> ARGS`` (the real entry point); returns the result.
+
+    ``home=`` picks another workspace (``None`` passes no --home), ``env=`` adds variables.
+    """
+
+    def run(*args: str, home: Path | None | str = "default", env: dict[str, str] | None = None,
+            cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        prefix = ["--home", str(tmp_path / "home")] if home == "default" else (["--home", str(home)] if home else [])
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("DUCTWORK_")}
+        environment.update({"PYTHONPATH": str(REPO), "COLUMNS": "200", "NO_COLOR": "1", **(env or {})})
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *prefix, *map(str, args)],
+            capture_output=True, text=True, cwd=cwd or tmp_path, env=environment, timeout=timeout,
+        )
+
+    return run
