@@ -7,9 +7,10 @@ function becomes; a ``PipelineSpec`` is what a pipeline YAML file or a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal
 
 __all__ = [
     "PARAMETER_TYPES",
@@ -176,7 +177,7 @@ class ExternalData:
     type: str = "uri_folder"
 
 
-Binding = Union[LiteralValue, ParentInput, JobOutput, ExternalData]
+Binding = LiteralValue | ParentInput | JobOutput | ExternalData
 
 
 @dataclass(frozen=True)
