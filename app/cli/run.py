@@ -1,5 +1,182 @@
-"""Placeholder; filled in by its owner. ``TOP_LEVEL`` lists functions that add top-level commands."""
+"""``ductwork run``: compile, plan and execute a pipeline, with a live table of its steps."""
 
 from __future__ import annotations
 
-TOP_LEVEL: tuple = ()
+import time
+from typing import Any, Optional
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from app.cli.common import (
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    JSON_OPTION,
+    console,
+    err_console,
+    print_json,
+    warn,
+    workspace,
+)
+
+__all__ = ["TOP_LEVEL", "run", "RunDisplay"]
+
+STATUS_STYLE = {"completed": "green", "reused": "cyan", "running": "yellow", "failed": "bold red",
+                "skipped": "dim", "cancelled": "magenta", "pending": "dim"}
+MAX_ROWS = 40
+EXIT_CANCELLED = 130
+
+
+class RunDisplay:
+    """A Rich live table of the run's steps: status, compute, reused/why, duration."""
+
+    def __init__(self, console_) -> None:
+        self.console = console_
+        self.steps: dict[str, Any] = {}
+        self.run: Any = None
+        self.live: Live | None = None
+        self.started = time.monotonic()
+
+    def __enter__(self) -> RunDisplay:
+        self.live = Live(self.render(), console=self.console, refresh_per_second=4, transient=False)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.update(self.render())
+            self.live.__exit__(*exc)
+
+    def on_event(self, event: Any) -> None:
+        self.run = event.run
+        if event.step is not None:
+            self.steps[event.step.job] = event.step
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def render(self) -> Any:
+        table = Table(title=f"run {self.run.id} · {self.run.pipeline}" if self.run else "planning…",
+                      title_justify="left")
+        for col in ("step", "status", "compute", "why", "duration"):
+            table.add_column(col, overflow="fold")
+        steps = list(self.steps.values())
+        if len(steps) > MAX_ROWS:
+            rank = {"running": 0, "failed": 1, "pending": 3}
+            steps = sorted(steps, key=lambda s: rank.get(s.status, 2))[:MAX_ROWS]
+        for s in steps:
+            if s.status == "running" and s.started_at:
+                duration = f"{time.time() - s.started_at:.1f}s"
+            else:
+                duration = f"{s.duration_s:.2f}s" if s.duration_s else ""
+            why = s.error if s.status == "failed" else (s.reason or "")
+            table.add_row(s.job, Text(s.status, style=STATUS_STYLE.get(s.status, "")), s.compute or "",
+                          why, duration)
+        hidden = len(self.steps) - len(steps)
+        counts = {}
+        for s in self.steps.values():
+            counts[s.status] = counts.get(s.status, 0) + 1
+        line = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        footer = Text(f"{line}  ({hidden} more steps not shown)" if hidden else line, style="dim")
+        return Group(table, footer)
+
+
+def _print_summary(ws, result: Any, wall: float) -> None:
+    from app.services.runs import step_log
+
+    out = console
+    for step in result.steps:
+        if step.status != "failed":
+            continue
+        out.print(Text.assemble(("\nstep failed: ", "bold red"), f"job '{step.job}' (component '{step.component}'), ",
+                                f"exit code {step.exit_code}" if step.exit_code is not None else "no exit code",
+                                f": {step.error}"))
+        try:
+            tail = step_log(ws, result.run.id, step.job, tail=20)
+        except Exception:  # noqa: BLE001 - no log (failed before it started)
+            tail = ""
+        if tail:
+            out.print(Text(f"last log lines ({step.log_path}):", style="dim"))
+            out.print(Text(tail), highlight=False)
+    if result.error:
+        out.print(Text.assemble(("\nerror: ", "bold red"), result.error))
+    ran = result.count("completed")
+    style = {"completed": "green", "failed": "bold red", "cancelled": "magenta"}.get(result.run.status, "")
+    out.print(Text.assemble(
+        (f"\nrun {result.run.id} {result.run.status}", style),
+        f": {ran} run, {result.count('reused')} reused, {result.count('failed')} failed, "
+        f"{result.count('skipped')} skipped in {wall:.1f} s",
+        f" (reuse saved ≈ {result.saved_s:.1f} s)" if result.saved_s else ""))
+    if result.run.status == "failed":
+        out.print(Text(f"rerun the same command to execute only what is left; logs: "
+                       f"ductwork runs logs {result.run.id} JOB", style="dim"))
+
+
+def run(
+    pipeline: str = typer.Argument(..., help="Pipeline YAML file, or a registered pipeline NAME[:VERSION]."),
+    set_: Optional[list[str]] = typer.Option(  # noqa: UP045
+        None, "--set", help="Override a pipeline input: NAME=VALUE (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Run every step, reusing nothing."),
+    address: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--address", envvar="RAY_ADDRESS", help="Join this Ray cluster instead of starting a local Ray."),
+    plan_only: bool = typer.Option(False, "--plan", help="Show what would be reused and run, and why; run nothing."),
+    in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process, without Ray (debugging)."),
+    as_json: bool = JSON_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table; print only the summary."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", hidden=True),  # noqa: UP045
+) -> None:
+    """Run a pipeline: reuse every unchanged step, execute the rest on Ray with per-step compute."""
+    from app.services.runs import plan_pipeline, prepare_run, run_to_json, start_run
+    from engine.inputs import parse_set_option
+
+    params = dict(parse_set_option(item) for item in set_ or [])
+    ws = workspace()
+    if plan_only:
+        plan = plan_pipeline(ws, pipeline, params, force)
+        if as_json:
+            print_json({"steps": [{"name": d.job, "action": d.action, "reason": d.reason, "compute": d.compute,
+                                   "resources": d.resources, "signature": d.signature} for d in plan.steps.values()]})
+            return
+        table = Table(title="plan", title_justify="left")
+        for col in ("step", "action", "compute", "resources", "why"):
+            table.add_column(col, overflow="fold")
+        for d in plan.steps.values():
+            table.add_row(d.job, d.action, d.compute, d.resources, d.reason)
+        console.print(table)
+        return
+    prepared = prepare_run(ws, pipeline, params)
+    for message in prepared.graph.warnings:
+        warn(message)
+    started = time.monotonic()
+    live = not as_json and not quiet and console.is_terminal
+    display = RunDisplay(console)
+    kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared,
+                  executor="in-process" if in_process else "ray")
+    if live:
+        with display:
+            result = start_run(ws, pipeline, params, on_event=display.on_event, **kwargs)
+    else:
+        result = start_run(ws, pipeline, params, **kwargs)
+    wall = time.monotonic() - started
+    if as_json:
+        print_json(run_to_json(ws, result.run, result.steps))
+        if result.error:
+            err_console.print(Text.assemble(("error: ", "bold red"), result.error))
+    else:
+        if not live:
+            for s in result.steps:
+                console.print(Text.assemble(f"{s.job}: ", (s.status, STATUS_STYLE.get(s.status, "")),
+                                            f" — {s.error if s.status == 'failed' else s.reason or ''}"))
+        _print_summary(ws, result, wall)
+    status = result.run.status
+    raise typer.Exit(EXIT_OK if status == "completed" else EXIT_CANCELLED if status == "cancelled"
+                     else EXIT_RUN_FAILED)
+
+
+def _register(cli: typer.Typer) -> None:
+    cli.command("run")(run)
+
+
+TOP_LEVEL = (_register,)

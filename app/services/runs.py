@@ -1,0 +1,398 @@
+"""Runs: start (in this process or as a background driver), list, inspect, compare, cancel,
+read logs. The CLI's ``run``/``runs`` commands and the app's Runs page call these.
+
+How the app's runs get Ray: a run started from the app is its own driver process — the same
+code path as ``ductwork run`` — and that driver starts its own embedded local Ray (or joins
+``RAY_ADDRESS`` when one is set). We accept the ≈ 4 s / ≈ 1 GB start-up per run because:
+it is paid only when a step actually executes (a fully reused run never starts Ray), it is
+small beside the training steps that justify running at all, and each driver shuts its Ray
+down when it ends, so nothing is left running behind the app. A long-lived Ray owned by the
+Streamlit server would die with the server and leak workers across page reloads; a daemon
+started "on demand" would be a process nobody owns. A team that wants warm starts runs
+``ray start --head`` once and sets ``RAY_ADDRESS`` — both the CLI and the app then join it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.services.workspace import Workspace
+from components.errors import DuctworkError
+from components.spec import PipelineSpec
+from engine.artifacts import LocalArtifactStore
+from engine.compute import ComputeSpec
+from engine.records import MetricRecord, RunRecord, StepRunRecord
+from engine.runstore import RunFilter
+
+__all__ = [
+    "RunDetails",
+    "prepare_run",
+    "plan_pipeline",
+    "start_run",
+    "start_run_background",
+    "list_runs",
+    "count_runs",
+    "get_run",
+    "step_log",
+    "cancel_run",
+    "compare_runs",
+    "run_params",
+    "run_to_json",
+    "mark_interrupted_runs",
+    "run_store",
+]
+
+Executor = str  #: "ray" (default) or "in-process" (debugging, tests)
+
+
+def run_store(ws: Workspace):
+    """The workspace's DuckDB run store (opened per call: no connection is held)."""
+    from engine.duckdb_store import DuckDBRunStore
+
+    return DuckDBRunStore(ws.runs_db)
+
+
+def artifact_store(ws: Workspace) -> LocalArtifactStore:
+    return LocalArtifactStore(ws.artifacts_dir, ws.tmp_dir)
+
+
+def _computes(ws: Workspace) -> dict[str, ComputeSpec]:
+    return {t.name: ComputeSpec(t.name, t.cpus, t.gpus, t.memory, dict(t.resources or {}), t.price_per_hour)
+            for t in ws.registry.list_compute()}
+
+
+@dataclass
+class PreparedRun:
+    spec: PipelineSpec
+    graph: Any
+    values: Any
+    source: str | None
+
+
+def prepare_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mapping[str, Any] | None = None) -> PreparedRun:
+    """Load and validate the pipeline, compile it, and bind the run's input values."""
+    from app.services.components import component_resolver
+    from app.services.pipelines import load_pipeline
+    from engine.graph import compile_pipeline
+    from engine.inputs import bind_pipeline_inputs
+
+    spec = load_pipeline(ws, source)
+    graph = compile_pipeline(spec, component_resolver(ws), _computes(ws), validate=False)
+    values = bind_pipeline_inputs(spec, params)
+    label = None if isinstance(source, PipelineSpec) else str(Path(source).absolute()
+                                                              if Path(str(source)).is_file() else source)
+    return PreparedRun(spec, graph, values, label)
+
+
+def plan_pipeline(ws: Workspace, source: str | Path | PipelineSpec, params: Mapping[str, Any] | None = None,
+                  force: bool = False):
+    """What a run would reuse and run, and why — without running anything or starting Ray."""
+    from engine.plan import plan_run
+
+    prepared = prepare_run(ws, source, params)
+    return plan_run(prepared.graph, prepared.values, run_store(ws), artifact_store(ws), force)
+
+
+# ------------------------------------------------------------------------- drivers
+def _drivers_dir(ws: Workspace) -> Path:
+    path = ws.tmp_dir / "drivers"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _process_start(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        return None
+
+
+def _write_driver_file(ws: Workspace, run_id: str) -> Path:
+    path = _drivers_dir(ws) / f"{run_id}.json"
+    path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                "created": _process_start(os.getpid())}))
+    return path
+
+
+def mark_interrupted_runs(ws: Workspace) -> list[str]:
+    """Workspace open hook: a run whose driver process is gone is marked ``interrupted``.
+
+    Cheap when nothing is running: it lists ``tmp/drivers`` (one small file per live driver)
+    and opens the run store only when a driver has died.
+    """
+    folder = ws.tmp_dir / "drivers"
+    if not folder.is_dir():
+        return []
+    dead: list[str] = []
+    host = socket.gethostname()
+    for path in folder.glob("*.json"):
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("host") != host:
+            continue
+        started = _process_start(int(info.get("pid", -1)))
+        if started is None or (info.get("created") and abs(started - info["created"]) > 0.5):
+            dead.append(path.stem)
+    if not dead:
+        return []
+    from engine.records import StoreBatch
+
+    store = run_store(ws)
+    marked: list[str] = []
+    for run_id in dead:
+        run = store.get_run(run_id)
+        if run is not None and run.status == "running":
+            run.status, run.ended_at = "interrupted", run.ended_at or time.time()
+            run.error = run.error or "the driver process died before the run ended"
+            steps = [s for s in store.step_runs(run_id) if s.status in ("pending", "running")]
+            for step in steps:
+                step.status, step.reason = "cancelled", "driver died"
+            store.apply(StoreBatch(runs=[run], step_runs=steps))
+            marked.append(run_id)
+        with contextlib.suppress(FileNotFoundError):
+            (folder / f"{run_id}.json").unlink()
+    return marked
+
+
+def start_run(
+    ws: Workspace,
+    pipeline: str | Path | PipelineSpec,
+    params: Mapping[str, Any] | None = None,
+    force: bool = False,
+    address: str | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    *,
+    run_id: str | None = None,
+    executor: Executor = "ray",
+    prepared: PreparedRun | None = None,
+):
+    """Run a pipeline in this process (this process is the driver) and return its ``RunResult``.
+
+    ``executor="in-process"`` runs steps in threads of this process instead of Ray (debugging).
+    """
+    from engine.executors import InProcessExecutor, RayExecutor
+    from engine.scheduler import execute_run, new_run_id
+
+    prepared = prepared or prepare_run(ws, pipeline, params)
+    run_id = run_id or new_run_id()
+    if executor == "in-process":
+        factory = InProcessExecutor
+    elif executor == "ray":
+        def factory():
+            return RayExecutor(address=address)
+    else:
+        raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
+    driver_file = _write_driver_file(ws, run_id)
+    try:
+        return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
+                           logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
+                           source=prepared.source, on_event=on_event)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            driver_file.unlink()
+
+
+def start_run_background(
+    ws: Workspace,
+    pipeline: str | Path | PipelineSpec,
+    params: Mapping[str, Any] | None = None,
+    force: bool = False,
+    address: str | None = None,
+) -> str:
+    """Start a run as its own detached driver process (``ductwork run``); returns its run id.
+
+    The pipeline is validated here first, so mistakes are reported at once. The driver
+    survives page reloads; follow it with :func:`get_run`, stop it with :func:`cancel_run`.
+    """
+    from components.serialize import dump_yaml, pipeline_to_dict
+    from engine.scheduler import new_run_id
+
+    prepare_run(ws, pipeline, params)
+    run_id = new_run_id()
+    if isinstance(pipeline, PipelineSpec):
+        submitted = ws.tmp_dir / "submitted"
+        submitted.mkdir(parents=True, exist_ok=True)
+        target = submitted / f"{run_id}.yml"
+        target.write_text(dump_yaml(pipeline_to_dict(pipeline)))
+        source = str(target)
+    else:
+        source = str(Path(pipeline).absolute()) if Path(str(pipeline)).is_file() else str(pipeline)
+    cmd = [sys.executable, "-c", "from app.cli import main; main()", "--home", str(ws.home), "run", source,
+           "--run-id", run_id, "--quiet"]
+    for name, value in (params or {}).items():
+        cmd += ["--set", f"{name}={json.dumps(value) if not isinstance(value, str) else value}"]
+    if force:
+        cmd.append("--force")
+    if address:
+        cmd += ["--address", address]
+    log_dir = ws.logs_dir / run_id
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "driver.log", "ab") as log:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True, close_fds=True, cwd=os.getcwd())
+    return run_id
+
+
+# ------------------------------------------------------------------------- reading
+def _epoch(value: float | dt.datetime | None) -> float | None:
+    if value is None or isinstance(value, int | float):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()
+
+
+def _filter(pipeline: str | None, status: str | None, since: Any, until: Any) -> RunFilter:
+    return RunFilter(pipeline=pipeline, status=status, since=_epoch(since), until=_epoch(until))
+
+
+def list_runs(ws: Workspace, pipeline: str | None = None, status: str | None = None,
+              since: float | dt.datetime | None = None, until: float | dt.datetime | None = None,
+              limit: int = 50, offset: int = 0) -> list[RunRecord]:
+    """Runs, newest first, filtered by pipeline, status and start time."""
+    return run_store(ws).list_runs(_filter(pipeline, status, since, until), limit, offset)
+
+
+def count_runs(ws: Workspace, pipeline: str | None = None, status: str | None = None,
+               since: float | dt.datetime | None = None, until: float | dt.datetime | None = None) -> int:
+    return run_store(ws).count_runs(_filter(pipeline, status, since, until))
+
+
+@dataclass
+class RunDetails:
+    """A run with its step runs, metrics per job and output paths."""
+
+    run: RunRecord
+    steps: list[StepRunRecord]
+    metrics: dict[str, list[MetricRecord]] = field(default_factory=dict)
+    output_paths: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def step(self, job: str) -> StepRunRecord:
+        for s in self.steps:
+            if s.job == job:
+                return s
+        raise DuctworkError(f"run '{self.run.id}' has no job '{job}' (its jobs: "
+                            f"{', '.join(s.job for s in self.steps)})")
+
+
+def _resolve_id(store, run_id: str) -> str:
+    if store.get_run(run_id) is not None:
+        return run_id
+    found = store.resolve_run_id(run_id)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise DuctworkError(f"run '{run_id}' does not exist; `ductwork runs list` shows the run ids")
+    raise DuctworkError(f"run id '{run_id}' is ambiguous ({', '.join(found[:5])} ...); type more of it")
+
+
+def output_paths(ws: Workspace, step: StepRunRecord) -> dict[str, str]:
+    arts = ws.artifacts_dir
+    return {name: str(arts / ref.digest / ref.file if ref.file else arts / ref.digest)
+            for name, ref in step.outputs.items()}
+
+
+def get_run(ws: Workspace, run_id: str) -> RunDetails:
+    """One run (a unique prefix of its id is enough) with steps, metrics and output paths."""
+    store = run_store(ws)
+    rid = _resolve_id(store, run_id)
+    run = store.get_run(rid)
+    assert run is not None
+    steps = store.step_runs(rid)
+    metrics: dict[str, list[MetricRecord]] = {}
+    for m in store.metrics(rid):
+        metrics.setdefault(m.job, []).append(m)
+    return RunDetails(run, steps, metrics, {s.job: output_paths(ws, s) for s in steps})
+
+
+def step_log(ws: Workspace, run_id: str, job: str, tail: int | None = None) -> str:
+    """A step's log (stdout and stderr of the step and its subprocesses); ``tail``: last N lines."""
+    details = get_run(ws, run_id)
+    step = details.step(job)
+    path = Path(step.log_path) if step.log_path else ws.logs_dir / details.run.id / f"{job}.log"
+    if not path.exists():
+        why = "it was reused, not executed" if step.status == "reused" else f"it is {step.status}"
+        raise DuctworkError(f"job '{job}' of run '{details.run.id}' has no log: {why}"
+                            + (f" (reused from run {step.reused_from})" if step.reused_from else ""))
+    text = path.read_text(errors="replace")
+    if tail:
+        text = "\n".join(text.splitlines()[-tail:])
+    return text
+
+
+def cancel_run(ws: Workspace, run_id: str) -> bool:
+    """Ask a running run's driver to cancel (SIGINT): it stops its steps and records ``cancelled``."""
+    details = get_run(ws, run_id)
+    run = details.run
+    if run.status != "running":
+        raise DuctworkError(f"run '{run.id}' is not running (it is {run.status}); nothing to cancel")
+    if run.host != socket.gethostname() or not run.driver_pid:
+        raise DuctworkError(f"run '{run.id}' is driven from host '{run.host}'; cancel it there")
+    try:
+        os.kill(run.driver_pid, signal.SIGINT)
+    except ProcessLookupError:
+        mark_interrupted_runs(ws)
+        return False
+    return True
+
+
+def run_params(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """What a clone needs: the pipeline, its version, where it came from and the parameter values."""
+    run = get_run(ws, run_id).run
+    return {"pipeline": run.pipeline, "version": run.version, "source": run.source, "params": dict(run.params)}
+
+
+def compare_runs(ws: Workspace, a: str, b: str) -> dict[str, Any]:
+    """Differences between two runs: parameters, and per step status, signature, duration, metrics."""
+    ra, rb = get_run(ws, a), get_run(ws, b)
+    keys = sorted(set(ra.run.params) | set(rb.run.params))
+    params = {k: {"a": ra.run.params.get(k), "b": rb.run.params.get(k)}
+              for k in keys if ra.run.params.get(k) != rb.run.params.get(k)}
+    sa, sb = {s.job: s for s in ra.steps}, {s.job: s for s in rb.steps}
+    steps = []
+    for job in list(dict.fromkeys([*sa, *sb])):
+        x, y = sa.get(job), sb.get(job)
+        last = lambda d, j: {m.name: m.value for m in d.metrics.get(j, [])}  # noqa: E731
+        steps.append({
+            "name": job,
+            "status": {"a": x.status if x else None, "b": y.status if y else None},
+            "same_signature": bool(x and y and x.signature and x.signature == y.signature),
+            "duration_s": {"a": x.duration_s if x else None, "b": y.duration_s if y else None},
+            "metrics": {"a": last(ra, job), "b": last(rb, job)},
+        })
+    return {"a": ra.run.id, "b": rb.run.id, "params": params, "steps": steps}
+
+
+def _iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts else None
+
+
+def run_to_json(ws: Workspace, run: RunRecord, steps: list[StepRunRecord]) -> dict[str, Any]:
+    """The one JSON object of ``run --json`` and ``runs show --json``."""
+    return {
+        "id": run.id, "pipeline": run.pipeline, "version": run.version, "status": run.status,
+        "started_at": _iso(run.started_at), "ended_at": _iso(run.ended_at), "params": run.params,
+        "error": run.error,
+        "steps": [{
+            "name": s.job, "status": s.status, "reused": s.status == "reused", "signature": s.signature,
+            "compute": s.compute, "node_id": s.node_id, "duration_s": s.duration_s,
+            "outputs": output_paths(ws, s), "reason": s.reason, "reused_from": s.reused_from,
+            "error": s.error, "exit_code": s.exit_code, "log": s.log_path,
+        } for s in steps],
+    }
