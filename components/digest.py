@@ -44,7 +44,7 @@ __all__ = [
 #: Folder and file names never hashed (caches, VCS folders, editor junk).
 IGNORED_NAMES = frozenset({
     "__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache", ".mypy_cache",
-    ".ruff_cache",
+    ".ruff_cache", ".ductwork",
 })
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
 
