@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from components.digest import code_digest, spec_digest
+from components.digest import code_digest, files_digest, function_source_files, spec_digest
 from components.errors import DuctworkError
 from components.loader import component_from_dict
 from components.serialize import component_to_dict
@@ -196,10 +196,18 @@ class ComponentStore:
         return self.snapshots_dir / folder_digest
 
     def _snapshot(self, spec: ComponentSpec) -> tuple[str | None, Path | None]:
+        """Copy the code a component needs: a command's whole ``code`` folder; for a function
+        component only its module and the local modules it imports (what its digest covers), since
+        its folder is often a whole project."""
         if spec.code is None:
             return None, None
-        folder_digest = code_digest(spec.code)
-        return folder_digest, snapshot_code(Path(spec.code), self._snapshot_path(folder_digest).parent, folder_digest)
+        code = Path(spec.code)
+        if spec.kind == "function":
+            pairs = [(p.relative_to(code).as_posix(), p) for p in function_source_files(spec)]
+            digest = files_digest(pairs)
+            return digest, snapshot_code(code, self._snapshot_path(digest).parent, digest, [rel for rel, _ in pairs])
+        digest = code_digest(code)
+        return digest, snapshot_code(code, self._snapshot_path(digest).parent, digest)
 
 
 def _hint(names: list[str]) -> str:

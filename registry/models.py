@@ -74,7 +74,7 @@ class ComponentBase(SQLModel):
     display_name: str = ""
     description: str = ""
     digest: str  #: ``components.digest.spec_digest``: canonical spec (all but version) plus its code
-    code_digest: str | None = None  #: digest of the code folder, names ``snapshots/<code_digest>``
+    code_digest: str | None = None  #: digest of the snapshotted code (names ``snapshots/<code_digest>``)
     source: str | None = None  #: the file it was registered from, for people
     spec: dict[str, Any] = _json()  #: canonical spec (``components.serialize.component_to_dict``)
     created_at: datetime = _created()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from components.digest import IGNORED_NAMES
@@ -26,8 +27,10 @@ def _ignored(_dir: str, names: list[str]) -> list[str]:
     return [n for n in names if n in IGNORED_NAMES or n.endswith(IGNORED_SUFFIXES)]
 
 
-def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str) -> Path:
-    """Copy ``folder`` to ``snapshots_dir/code_digest`` unless it is already there; return that path."""
+def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str, files: Iterable[str] | None = None) -> Path:
+    """Copy ``folder`` (or only ``files``, paths relative to it) to ``snapshots_dir/code_digest``
+    unless it is already there; return that path. The snapshots folder itself is never copied,
+    even when it lies inside ``folder``."""
     target = snapshots_dir / code_digest
     if target.is_dir():
         return target
@@ -39,7 +42,19 @@ def snapshot_code(folder: Path, snapshots_dir: Path, code_digest: str) -> Path:
         )
     snapshots_dir.mkdir(parents=True, exist_ok=True)
     staging = snapshots_dir / f".tmp-{code_digest}-{uuid.uuid4().hex[:8]}"
-    shutil.copytree(folder, staging, ignore=_ignored, symlinks=False, ignore_dangling_symlinks=True)
+    if files is None:
+        inside = snapshots_dir.resolve()
+
+        def ignore(directory: str, names: list[str]) -> list[str]:
+            skipped = _ignored(directory, names)
+            return skipped + [n for n in names if (Path(directory) / n).resolve() == inside]
+
+        shutil.copytree(folder, staging, ignore=ignore, symlinks=False, ignore_dangling_symlinks=True)
+    else:
+        for rel in files:
+            target_file = staging / rel
+            target_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(folder / rel, target_file)
     try:
         os.rename(staging, target)
     except OSError:

@@ -23,6 +23,7 @@ __all__ = [
     "SourceFile",
     "collect_files",
     "load_component_source",
+    "load_python_components",
     "register_paths",
     "register_spec",
     "list_components",
@@ -142,12 +143,57 @@ def load_component_source(source: SourceFile) -> list[ComponentSpec]:
     """The components a file defines: one for a component YAML file, one per decorated function
     for a Python module. Raises ValidationError with every problem."""
     if source.kind == "python":
-        from app.services.python_components import load_python_components
-
         return load_python_components(source.path)
     from components.loader import component_from_dict
 
     return [component_from_dict(source.data, source.path.parent, source.path)]
+
+
+def load_python_components(path: Path) -> list[ComponentSpec]:
+    """The components a Python module defines at its top level (``@command_component`` functions and
+    ``load_component(...)`` results). The module is imported with its folder on ``sys.path``;
+    an import that fails becomes a problem naming the file and line, never a traceback."""
+    import hashlib
+    import importlib.util
+    import sys
+    import traceback
+
+    from components.sdk import Component
+
+    path = Path(path).absolute()
+    module_name = "_ductwork_module_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ValidationError([Problem(f"'{path.name}' cannot be imported as a Python module", file=str(path))])
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(path.parent))
+    sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except ValidationError:
+        raise
+    except DuctworkError as exc:
+        raise ValidationError([Problem(str(exc), file=str(path))]) from None
+    except (Exception, SystemExit) as exc:
+        line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+        if line is None:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+            line = frames[-1].lineno if frames else None
+        raise ValidationError([Problem(
+            f"importing '{path.name}' failed with {type(exc).__name__}: {exc}. Fix the module so that "
+            "it imports cleanly", file=str(path), line=line,
+        )]) from None
+    finally:
+        sys.modules.pop(module_name, None)
+        if str(path.parent) in sys.path:
+            sys.path.remove(str(path.parent))
+    specs = list({v.spec.ref: v.spec for v in vars(module).values() if isinstance(v, Component)}.values())
+    if not specs:
+        raise ValidationError([Problem(
+            f"'{path.name}' defines no components; decorate top-level functions with @command_component "
+            "(from components.sdk import command_component)", file=str(path),
+        )])
+    return specs
 
 
 def register_spec(ws: Workspace, spec: ComponentSpec) -> ComponentRegistration:
