@@ -72,3 +72,30 @@ def test_unknown_names_and_bad_files(cli, basic: Path, tmp_path: Path) -> None:
 
     pipeline = cli("component", "register", basic / "pipeline.yml")
     assert pipeline.returncode == 2 and "ductwork pipeline register" in pipeline.stderr
+
+
+def test_register_a_python_module_of_function_components(cli, basic: Path) -> None:
+    module = basic / "fn_src" / "count_words.py"
+    registered = cli("component", "register", module, "--json")
+    assert registered.returncode == 0, registered.stderr
+    refs = {r["ref"].split(":")[0]: r for r in json.loads(registered.stdout)}
+    assert {"count_words", "total"} <= set(refs) and refs["count_words"]["kind"] == "function"
+    assert refs["count_words"]["version"] == "1"
+
+    shown = json.loads(cli("component", "show", "count_words:1", "--json").stdout)
+    snapshot = Path(shown["snapshot"])
+    # only the function's module and the local modules it imports are snapshotted
+    files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
+    assert files == ["count_words.py", "helpers/__init__.py", "helpers/text.py"]
+    assert shown["spec"]["function"] == "count_words:count_words"
+
+    (basic / "fn_src" / "unrelated.py").write_text("# not imported by the function\n")
+    assert "(unchanged)" in cli("component", "register", module).stdout
+    (basic / "fn_src" / "helpers" / "text.py").write_text("def tokenize(text, lowercase=True):\n    return []\n")
+    changed = cli("component", "register", module)
+    assert changed.returncode == 2 and "component 'count_words:1' is already registered with different content" in changed.stderr
+
+    (basic / "broken.py").write_text("import not_a_module_anywhere\n")
+    broken = cli("component", "register", basic / "broken.py")
+    assert broken.returncode == 2
+    assert "broken.py:1" in broken.stderr and "ModuleNotFoundError" in broken.stderr and "Traceback" not in broken.stderr
