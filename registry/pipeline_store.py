@@ -36,6 +36,7 @@ class PipelineRegistration:
 
     pipeline: PipelinePublic
     created: bool
+    warnings: tuple[str, ...] = ()  #: set by the service layer: the loader's and validator's warnings
 
     @property
     def message(self) -> str:

@@ -25,6 +25,8 @@ def register(
     from app.services import pipelines as service
 
     result = service.register_pipeline(workspace(), file, name=name)
+    for message in result.warnings:
+        warn(message)
     if as_json:
         print_json({**service.pipeline_to_json(result.pipeline, with_spec=False), "created": result.created})
     else:

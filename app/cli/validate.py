@@ -28,7 +28,7 @@ def validate(
     else:
         for report in reports:
             for message in report.warnings:
-                warn(f"{report.path}: {message}")
+                warn(message)
             if report.ok:
                 what = ", ".join(f"{report.kind} '{ref}'" for ref in report.refs) or report.kind
                 note(f"ok: {report.path} ({what})")

@@ -31,6 +31,7 @@ __all__ = [
     "get_component_spec",
     "component_resolver",
     "parse_ref",
+    "warning_text",
     "validate_paths",
     "component_to_json",
 ]
@@ -76,6 +77,12 @@ class SourceFile:
     path: Path
     kind: str  #: "component", "pipeline", "python", or "other" (a YAML file that is neither)
     data: Any = None  #: the parsed YAML mapping, when it is YAML
+
+
+def warning_text(problem: Problem) -> str:
+    """A warning-severity problem as one line: ``location: message`` (no "warning:" prefix)."""
+    location = problem.location()
+    return f"{location}: {problem.message}" if location else problem.message
 
 
 def parse_ref(text: str, what: str = "component") -> tuple[str, str | None]:
@@ -291,14 +298,13 @@ def validate_paths(ws: Workspace, paths: Iterable[str | Path]) -> list[FileRepor
             report.kind = source.kind
             if source.kind == "pipeline":
                 spec, issues = check_pipeline(ws, source.path, data=source.data)
-                report.refs.append(spec.name)
-                report.warnings.extend(spec.warnings)
+                report.refs.append(spec.name)  # the validator's warnings include the loader's
                 report.problems.extend(p for p in issues if p.severity != "warning")
-                report.warnings.extend(str(p) for p in issues if p.severity == "warning")
+                report.warnings.extend(warning_text(p) for p in issues if p.severity == "warning")
             elif source.kind in ("component", "python"):
                 for spec in load_component_source(source):
                     report.refs.append(spec.ref)
-                    report.warnings.extend(spec.warnings)
+                    report.warnings.extend(f"{path}: {w}" for w in spec.warnings)
             else:
                 report.problems.append(Problem(
                     "not a component or pipeline: expected 'type: command' (a component) or 'type: pipeline' "

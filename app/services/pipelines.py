@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.services.components import component_resolver, parse_ref
+from app.services.components import component_resolver, parse_ref, warning_text
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
 from components.spec import ComponentRef, ComponentSpec, PipelineSpec
@@ -77,8 +77,9 @@ def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec) -> PipelineS
         spec = ws.registry.pipeline_spec(name, version)
         problems = _validate(ws, spec)
     _raise_errors(spec, problems)
-    warnings = tuple(str(p) for p in problems if p.severity == "warning")
-    return replace(spec, warnings=tuple(dict.fromkeys((*spec.warnings, *warnings))))
+    # the validator's warnings include the loader's (Azure-only fields), now with their file
+    warnings = tuple(dict.fromkeys(warning_text(p) for p in problems if p.severity == "warning"))
+    return replace(spec, warnings=warnings or spec.warnings)
 
 
 def resolve_pipeline_spec(ws: Workspace, spec: PipelineSpec) -> PipelineSpec:
@@ -130,9 +131,10 @@ def register_pipeline(
             raise DuctworkError(f"pipeline {problem}")
         spec = replace(spec, name=name)
     pinned = _pin_components(ws, spec)
-    return ws.registry.register_pipeline(
+    result = ws.registry.register_pipeline(
         pinned, layout=layout, forked_from=forked_from, cloned_from_run=cloned_from_run
     )
+    return replace(result, warnings=spec.warnings)
 
 
 def save_pipeline(
