@@ -1,12 +1,19 @@
 # Two commands for a new user: `make run` (the app on the embedded default) and `make test`.
-PYTHON ?= python3.11
+#   make run [HOST=127.0.0.1] [PORT=8501]   create .venv if needed, install Ductwork, start the web app
+#   make test                               install test dependencies (and Debian's chromium), ruff, pytest
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+HOST   ?= 127.0.0.1
+PORT   ?= 8501
+# The CPU build of torch that the built-in library's torch components and their tests use.
+TORCH  ?= torch==2.13.0
 
 .PHONY: run test install install-test browser lint bench clean
 
 $(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "Ductwork needs Python 3.11 or 3.12; run: make PYTHON=/path/to/python3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
@@ -15,13 +22,15 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test]' '$(TORCH)'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 
+install-test: $(VENV)/.installed-test
+
 run: install
-	$(VENV)/bin/ductwork ui
+	$(VENV)/bin/ductwork ui --host $(HOST) --port $(PORT)
 
 # Debian's chromium drives the real-browser tests (Playwright cannot download a browser here).
 browser:
