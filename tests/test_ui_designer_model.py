@@ -8,6 +8,7 @@ from app.ui import designer_model as dm
 from components.spec import (
     ComponentRef,
     ComponentSpec,
+    ExternalData,
     InputSpec,
     JobOutput,
     LiteralValue,
@@ -200,11 +201,10 @@ def test_parameters_compute_and_external_inputs():
     design = dm.set_parameter(design, "prep", "min_len", None)
     assert "min_len" not in design.pipeline.jobs["prep"].inputs
     design = dm.set_external_input(design, "prep", "raw", "/data/raw", "uri_folder")
-    assert design.pipeline.jobs["prep"].inputs["raw"] == ParentInput("prep_raw")
-    assert design.pipeline.inputs["prep_raw"].path == "/data/raw"
-    design = dm.set_external_input(design, "prep", "raw", "/data/other", "uri_folder")
-    assert list(design.pipeline.inputs) == ["prep_raw"] and design.pipeline.inputs["prep_raw"].path == "/data/other"
-    assert dm.effective_compute(design, "prep", PREP) == "default"
+    assert design.pipeline.jobs["prep"].inputs["raw"] == ExternalData("/data/raw", "uri_folder")
+    design = dm.set_input(design, "prep", "raw", ParentInput("raw"))
+    assert design.pipeline.jobs["prep"].inputs["raw"] == ParentInput("raw")
+    assert dm.effective_compute(design, "prep", PREP) == "local"
     design = dm.set_compute(design, "prep", "cpu-highmem")
     assert dm.effective_compute(design, "prep", PREP) == "cpu-highmem"
 
@@ -222,8 +222,9 @@ def test_layout_round_trips_and_missing_positions_are_laid_out_by_depth():
     design, _ = _design(PREP, TRAIN, EVAL)
     design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "training_data"))
     design = dm.move_jobs(design, {"prep": (10.26, 20.0), "nobody": (0, 0)})
-    saved = dm.layout_to_dict(design)
+    saved = dm.layout_to_dict(design)["nodes"]
     assert saved["prep"] == {"x": 10.3, "y": 20.0} and "nobody" not in saved
+    assert dm.layout_from_dict(dm.layout_to_dict(design)) == {k: (v["x"], v["y"]) for k, v in saved.items()}
     reopened = dm.design_from_pipeline(design.pipeline, {"prep": saved["prep"], "train": [300, 20]})
     assert reopened.layout["prep"] == (10.3, 20.0) and reopened.layout["train"] == (300.0, 20.0)
     assert "evaluate" in reopened.layout

@@ -32,11 +32,10 @@ from components.spec import (
     Binding,
     ComponentRef,
     ComponentSpec,
+    ExternalData,
     JobOutput,
     JobSpec,
     LiteralValue,
-    ParentInput,
-    PipelineInput,
     PipelineSpec,
 )
 
@@ -418,17 +417,8 @@ def set_parameter(design: Design, job: str, name: str, value: Any) -> Design:
 
 
 def set_external_input(design: Design, job: str, input_name: str, path: str, data_type: str) -> Design:
-    """Bind a data input to an external path through a pipeline input named ``<job>_<input>``.
-
-    The pipeline input carries the path (as in a pipeline YAML's ``inputs: {x: {type, path}}``),
-    so the path is visible and overridable at run time.
-    """
-    _require_job(design, job)
-    existing = design.pipeline.jobs[job].inputs.get(input_name)
-    name = existing.name if isinstance(existing, ParentInput) else f"{job}_{input_name}"
-    inputs = {**design.pipeline.inputs, name: PipelineInput(name=name, type=data_type, path=path)}
-    design = replace(design, pipeline=replace(design.pipeline, inputs=inputs))
-    return set_input(design, job, input_name, ParentInput(name))
+    """Bind a data input directly to an external file or folder (``{type, path}`` in YAML)."""
+    return set_input(design, job, input_name, ExternalData(path=path, type=data_type))
 
 
 def set_compute(design: Design, job: str, compute: str | None) -> Design:
@@ -437,14 +427,15 @@ def set_compute(design: Design, job: str, compute: str | None) -> Design:
     return _replace_job(design, replace(spec, compute=compute or None))
 
 
-def effective_compute(design: Design, job: str, component: ComponentSpec | None) -> str:
-    """The compute target the job will ask for: job → component → pipeline default → ``default``."""
+def effective_compute(design: Design, job: str, component: ComponentSpec | None, default: str = "local") -> str:
+    """The compute target the job will ask for: job → component → pipeline default → ``default``
+    (the workspace default)."""
     spec = _require_job(design, job)
     return (
         spec.compute
         or (component.compute if component else None)
         or design.pipeline.settings.default_compute
-        or "default"
+        or default
     )
 
 
@@ -465,9 +456,9 @@ def design_problems(design: Design) -> list[Problem]:
 # --------------------------------------------------------------------------- layout
 
 
-def layout_to_dict(design: Design) -> dict[str, dict[str, float]]:
-    """The layout as JSON-ready data: ``{job: {"x": .., "y": ..}}``."""
-    return {name: {"x": round(x, 1), "y": round(y, 1)} for name, (x, y) in design.layout.items()}
+def layout_to_dict(design: Design) -> dict[str, dict[str, dict[str, float]]]:
+    """The layout as the registry stores it: ``{"nodes": {job: {"x": .., "y": ..}}}``."""
+    return {"nodes": {name: {"x": round(x, 1), "y": round(y, 1)} for name, (x, y) in design.layout.items()}}
 
 
 def layout_from_dict(data: Mapping[str, Any]) -> dict[str, tuple[float, float]]:

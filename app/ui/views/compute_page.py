@@ -1,0 +1,147 @@
+"""Compute page: the workspace's compute targets (list, add, edit, remove) and, when
+connected, the Ray cluster's nodes and their resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app.ui.session import errors_shown_here, show_error, workspace
+
+__all__ = ["render", "parse_resources", "targets_table"]
+
+
+def parse_resources(text: str) -> dict[str, float]:
+    """``"highmem=1, tpu=2"`` → ``{"highmem": 1.0, "tpu": 2.0}``; a malformed entry is an error."""
+    from components.errors import DuctworkError
+
+    result: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            result[name.strip()] = float(value)
+        except ValueError:
+            raise DuctworkError(
+                f"custom resource '{item}' is not NAME=NUMBER; write e.g. 'highmem=1, tpu=2'"
+            ) from None
+    return result
+
+
+def targets_table(targets: list[Any]) -> pd.DataFrame:
+    """One row per compute target, memory in readable units."""
+    from registry.units import format_memory
+
+    return pd.DataFrame([{
+        "name": t.name, "CPUs": t.cpus, "GPUs": t.gpus, "memory": format_memory(t.memory) if t.memory else "—",
+        "custom resources": ", ".join(f"{k}={v:g}" for k, v in (t.resources or {}).items()) or "—",
+        "price / hour": t.price_per_hour, "description": t.description,
+    } for t in targets])
+
+
+def _form(ws: Any, target: Any | None) -> None:
+    from app.services.compute import add_compute, update_compute
+    from registry.units import format_memory
+
+    editing = target is not None
+    with st.form(f"compute_form_{target.name if editing else 'new'}", clear_on_submit=not editing):
+        name = st.text_input("Name", value=target.name if editing else "", disabled=editing,
+                             placeholder="gpu-large")
+        c1, c2, c3 = st.columns(3)
+        cpus = c1.number_input("CPUs", min_value=0.0, value=float(target.cpus) if editing else 1.0, step=1.0)
+        gpus = c2.number_input("GPUs", min_value=0.0, value=float(target.gpus) if editing else 0.0, step=1.0)
+        memory = c3.text_input("Memory", value=format_memory(target.memory) if editing and target.memory else "",
+                               placeholder="8GB (optional)")
+        resources = st.text_input(
+            "Custom Ray resources", placeholder="highmem=1",
+            value=", ".join(f"{k}={v:g}" for k, v in (target.resources or {}).items()) if editing else "")
+        c4, c5 = st.columns([1, 2])
+        price = c4.number_input("Price per hour", min_value=0.0,
+                                value=float(target.price_per_hour) if editing else 0.0, step=0.1)
+        description = c5.text_input("Description", value=target.description if editing else "")
+        submitted = st.form_submit_button("Save changes" if editing else "Add compute target", type="primary")
+    if not submitted:
+        return
+    try:
+        fields = dict(cpus=cpus, gpus=gpus, memory=memory.strip() or None, resources=parse_resources(resources),
+                      price_per_hour=price, description=description)
+        if editing:
+            update_compute(ws, target.name, **fields)
+            st.success(f"Updated compute target '{target.name}'.")
+        else:
+            if not name.strip():
+                st.error("Give the compute target a name, e.g. 'gpu-large'.")
+                return
+            add_compute(ws, name.strip(), **fields)
+            st.success(f"Added compute target '{name.strip()}'.")
+    except Exception as exc:  # noqa: BLE001 - shown under the form
+        show_error(exc)
+
+
+def _remove(ws: Any, names: list[str]) -> None:
+    from app.services.compute import remove_compute
+
+    choice = st.selectbox("Compute target", names, key="compute_remove_name")
+    force = st.checkbox("Remove even if saved pipelines name it", key="compute_remove_force")
+    if st.button("Remove", key="compute_remove", icon=":material/delete:"):
+        try:
+            users = remove_compute(ws, choice, force=force)
+        except Exception as exc:  # noqa: BLE001
+            show_error(exc)
+        else:
+            note = f" Pipelines that still name it: {', '.join(users)}." if users else ""
+            st.success(f"Removed compute target '{choice}'.{note}")
+            st.rerun()
+
+
+def _cluster() -> None:
+    from app.services.designer import cluster_nodes
+
+    st.markdown("#### Ray cluster")
+    st.caption("Runs start a local Ray by default. To see a cluster's nodes, give its address "
+               "('auto' for one started here with `ray start --head`).")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    address = c1.text_input("Cluster address", value=st.session_state.get("cluster_address", "auto"),
+                            key="cluster_address_input")
+    if c2.button("Connect", key="cluster_connect"):
+        with st.spinner("Asking the cluster…"):
+            try:
+                st.session_state["cluster_nodes"] = cluster_nodes(address)
+                st.session_state["cluster_address"] = address
+            except Exception as exc:  # noqa: BLE001
+                st.session_state.pop("cluster_nodes", None)
+                show_error(exc)
+    nodes = st.session_state.get("cluster_nodes")
+    if nodes:
+        rows = [{"node": n["node"], "id": n["node_id"], "alive": n["alive"],
+                 **{k: v for k, v in sorted(n["resources"].items())}} for n in nodes]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    elif nodes is not None:
+        st.info("The cluster reports no nodes.")
+
+
+def render() -> None:
+    """The Compute page."""
+    from app.services.compute import list_compute
+
+    ws = workspace()
+    st.title("Compute")
+    targets = list_compute(ws)
+    st.dataframe(targets_table(targets), hide_index=True, width="stretch")
+    st.caption("A job asks for a target by name (inspector → Compute target); the engine turns it into Ray "
+               "resource requests. Custom resources must be advertised by cluster nodes (`ray start --resources`).")
+    add, edit, remove = st.tabs(["Add", "Edit", "Remove"])
+    with add, errors_shown_here():
+        _form(ws, None)
+    with edit, errors_shown_here():
+        names = [t.name for t in targets]
+        chosen = st.selectbox("Compute target", names, key="compute_edit_name")
+        _form(ws, next(t for t in targets if t.name == chosen))
+    with remove, errors_shown_here():
+        _remove(ws, [t.name for t in targets])
+    st.divider()
+    with errors_shown_here():
+        _cluster()

@@ -1,0 +1,377 @@
+"""The designer's inspector: the selected job (description, parameters typed from the
+spec, input bindings, compute target, delete), the selected edge (its mapping, delete),
+or the pipeline's own settings when nothing is selected. Problems are shown next to
+the widget they concern."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from app.ui import designer_model as dm
+from app.ui.designer_state import DesignerState
+from components.errors import Problem
+from components.spec import (
+    ComponentSpec,
+    ExternalData,
+    InputSpec,
+    JobOutput,
+    LiteralValue,
+    ParentInput,
+    PipelineSettings,
+)
+
+__all__ = ["render_inspector"]
+
+_UNBOUND = "unbound"
+_EXTERNAL = "external"
+
+
+def _key(state: DesignerState, *parts: str) -> str:
+    return f"insp:{state.generation}:" + ":".join(parts)
+
+
+def _sync(key: str, value: Any) -> None:
+    """Make widget ``key`` show the model's value (canvas edits change bindings under it)."""
+    if key not in st.session_state or st.session_state[key] != value:
+        st.session_state[key] = value
+
+
+def _problems_for(problems: list[Problem], job: str | None, field: str | None = None) -> list[Problem]:
+    return [p for p in problems if p.job == job and (field is None or p.field == field)]
+
+
+def _show(problems: list[Problem]) -> None:
+    for problem in problems:
+        st.error(problem.message)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def _set_param(state: DesignerState, job: str, name: str, key: str, default: Any) -> None:
+    value = st.session_state.get(key)
+    state.change(dm.set_parameter(state.design, job, name, None if value == default else value))
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parameter_widget(state: DesignerState, job: str, inp: InputSpec, binding: Any) -> None:
+    key = _key(state, job, "param", inp.name)
+    label = f"{inp.name} ({inp.type})" + ("" if not inp.required else " *")
+    help_text = inp.description or None
+    if isinstance(binding, ParentInput):
+        st.markdown(f"**{inp.name}** ← pipeline input `{binding.name}`")
+        if st.button("Use a value instead", key=key + ":unbind"):
+            state.change(dm.set_input(state.design, job, inp.name, None))
+            st.rerun()
+        return
+    current = binding.value if isinstance(binding, LiteralValue) else inp.default
+    args = (state, job, inp.name, key, inp.default)
+    if inp.enum:
+        options = list(inp.enum)
+        _sync(key, current if current in options else None)
+        st.selectbox(label, options, key=key, help=help_text, on_change=_set_param, args=args,
+                     placeholder="choose a value")
+    elif inp.type == "boolean":
+        _sync(key, bool(current))
+        st.toggle(label, key=key, help=help_text, on_change=_set_param, args=args)
+    elif inp.type in ("integer", "number") and (current is None or _numeric(current)):
+        is_int = inp.type == "integer"
+        cast = int if is_int else float
+        low = cast(inp.min) if inp.min is not None else None
+        high = cast(inp.max) if inp.max is not None else None
+        if current is not None and ((low is not None and current < low) or (high is not None and current > high)):
+            low = high = None  # show the out-of-range value; validation says what is wrong
+        _sync(key, cast(current) if current is not None else None)
+        bounds = f"range {inp.min if inp.min is not None else '−∞'} … {inp.max if inp.max is not None else '∞'}"
+        st.number_input(
+            label,
+            min_value=low,
+            max_value=high,
+            step=1 if is_int else None,
+            format=None if is_int else "%g",
+            key=key,
+            help=(help_text + " — " if help_text else "") + bounds,
+            on_change=_set_param,
+            args=args,
+        )
+    else:
+        _sync(key, "" if current is None else str(current))
+        st.text_input(label, key=key, help=help_text, on_change=_set_param, args=args)
+
+
+# ----------------------------------------------------------------------------- data inputs
+
+
+def _binding_options(state: DesignerState, job: str, inp: InputSpec, resolve: dm.Resolve) -> dict[str, Any]:
+    options: dict[str, Any] = {_UNBOUND: None}
+    downstream = {n for n in state.design.pipeline.jobs if job in dm.upstream_jobs(state.design, n)}
+    for name, other in state.design.pipeline.jobs.items():
+        if name == job or name in downstream:
+            continue
+        comp = dm.job_component(other, resolve)
+        for out in (comp.outputs.values() if comp else []):
+            if dm.types_fit(out.type, inp.type):
+                options[f"job:{name}.{out.name}"] = JobOutput(name, out.name)
+    for pinp in state.design.pipeline.inputs.values():
+        if pinp.is_data:
+            options[f"parent:{pinp.name}"] = ParentInput(pinp.name)
+    options[_EXTERNAL] = None
+    return options
+
+
+def _option_label(option: str) -> str:
+    if option == _UNBOUND:
+        return "— not connected —"
+    if option == _EXTERNAL:
+        return "external path…"
+    kind, _, rest = option.partition(":")
+    return f"{rest}  (upstream output)" if kind == "job" else f"pipeline input '{rest}'"
+
+
+def _current_option(binding: Any) -> str:
+    if isinstance(binding, JobOutput):
+        return f"job:{binding.job}.{binding.output}"
+    if isinstance(binding, ParentInput):
+        return f"parent:{binding.name}"
+    if isinstance(binding, ExternalData):
+        return _EXTERNAL
+    return _UNBOUND
+
+
+def _set_binding(state: DesignerState, job: str, inp: InputSpec, key: str, options: dict[str, Any]) -> None:
+    choice = st.session_state.get(key)
+    if choice == _EXTERNAL:
+        return  # the path box below sets it
+    state.change(dm.set_input(state.design, job, inp.name, options.get(choice)))
+
+
+def _set_path(state: DesignerState, job: str, inp: InputSpec, key: str) -> None:
+    path = (st.session_state.get(key) or "").strip()
+    if path:
+        state.change(dm.set_external_input(state.design, job, inp.name, path, inp.type))
+    else:
+        state.change(dm.set_input(state.design, job, inp.name, None))
+
+
+def _data_input_widget(state: DesignerState, job: str, inp: InputSpec, binding: Any, resolve: dm.Resolve) -> None:
+    key = _key(state, job, "input", inp.name)
+    options = _binding_options(state, job, inp, resolve)
+    current = _current_option(binding)
+    if current not in options:
+        options[current] = binding
+    label = f"{inp.name} ({inp.type})" + ("" if not inp.required else " *")
+    if st.session_state.get(key) != _EXTERNAL or current != _UNBOUND:
+        _sync(key, current)
+    choice = st.selectbox(label, list(options), key=key,
+                          format_func=_option_label, help=inp.description or None,
+                          on_change=_set_binding, args=(state, job, inp, key, options))
+    if choice == _EXTERNAL:
+        path_key = key + ":path"
+        _sync(path_key, binding.path if isinstance(binding, ExternalData) else st.session_state.get(path_key, ""))
+        st.text_input("Path", key=path_key,
+                      placeholder="/data/folder or ./relative/to/workspace", on_change=_set_path,
+                      args=(state, job, inp, path_key), label_visibility="collapsed")
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+def _choose(state: DesignerState, key: str, choices: list[dm.Wire]) -> None:
+    index = st.session_state.get(key)
+    if isinstance(index, int) and 0 <= index < len(choices):
+        state.change(dm.choose_wire(state.design, choices[index]))
+        state.notify("success", f"Connected {choices[index].source}.{choices[index].output} → "
+                     f"{choices[index].target}.{choices[index].input}.")
+
+
+def _mapping_chooser(state: DesignerState, source: str, target: str, resolve: dm.Resolve) -> None:
+    choices, reason = dm.wire_options(state.design, source, target, resolve)
+    if not choices:
+        st.warning(reason)
+        return
+    key = _key(state, "choose", source, target)
+    st.radio(
+        f"Which output of '{source}' feeds which input of '{target}'?",
+        list(range(len(choices))),
+        format_func=lambda i: f"{choices[i].output} → {choices[i].input}",
+        key=key,
+        index=None,
+    )
+    st.button("Connect", key=key + ":apply", type="primary", on_click=_choose, args=(state, key, choices),
+              disabled=st.session_state.get(key) is None)
+
+
+def _delete_edge(state: DesignerState, source: str, target: str) -> None:
+    state.change(dm.disconnect(state.design, source, target))
+    state.selected = None
+    state.notify("info", f"Deleted the edge {source} → {target}.")
+
+
+def _delete_job(state: DesignerState, job: str) -> None:
+    state.change(dm.remove_job(state.design, job))
+    state.selected = None
+    state.notify("info", f"Deleted job '{job}' and its edges.")
+
+
+def _edge_panel(state: DesignerState, source: str, target: str, resolve: dm.Resolve) -> None:
+    edge = next((e for e in dm.edges(state.design) if (e.source, e.target) == (source, target)), None)
+    st.markdown(f"#### Edge {source} → {target}")
+    if edge is None:
+        st.caption("This edge no longer exists.")
+        return
+    if edge.pending:
+        st.warning("Choose which output feeds which input; Run stays disabled until you do.")
+        _mapping_chooser(state, source, target, resolve)
+    else:
+        for wire in edge.wires:
+            st.markdown(f"- `{wire.source}.{wire.output}` → `{wire.target}.{wire.input}`")
+        with st.expander("Add another mapping"):
+            _mapping_chooser(state, source, target, resolve)
+    st.button("Delete edge", key=_key(state, "del_edge", source, target), icon=":material/delete:",
+              on_click=_delete_edge, args=(state, source, target))
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+def _set_compute(state: DesignerState, job: str, key: str) -> None:
+    value = st.session_state.get(key)
+    state.change(dm.set_compute(state.design, job, None if value == "" else value))
+
+
+def _job_panel(
+    state: DesignerState, job: str, resolve: dm.Resolve, problems: list[Problem], compute_names: list[str]
+) -> None:
+    spec = state.design.pipeline.jobs[job]
+    comp: ComponentSpec | None = dm.job_component(spec, resolve)
+    st.markdown(f"#### {job}")
+    st.caption(f"component `{spec.component}`")
+    if comp is None:
+        _show(_problems_for(problems, job))
+        st.button("Delete job", key=_key(state, "del_job", job), icon=":material/delete:",
+                  on_click=_delete_job, args=(state, job))
+        return
+    if comp.description:
+        st.markdown(comp.description)
+    _show([p for p in _problems_for(problems, job) if not (p.field or "").startswith("inputs.") and p.field != "compute"])
+    pending_in = [(s, t) for s, t in state.design.pending if t == job]
+    for source, target in pending_in:
+        st.warning(f"The edge from '{source}' needs a mapping.")
+        _mapping_chooser(state, source, target, resolve)
+
+    data_inputs = [i for i in comp.inputs.values() if i.is_data]
+    params = [i for i in comp.inputs.values() if not i.is_data]
+    if data_inputs:
+        st.markdown("**Inputs**")
+        for inp in data_inputs:
+            _data_input_widget(state, job, inp, spec.inputs.get(inp.name), resolve)
+            _show(_problems_for(problems, job, f"inputs.{inp.name}"))
+    if params:
+        st.markdown("**Parameters**")
+        for inp in params:
+            _parameter_widget(state, job, inp, spec.inputs.get(inp.name))
+            _show(_problems_for(problems, job, f"inputs.{inp.name}"))
+    if comp.outputs:
+        st.markdown("**Outputs**: " + ", ".join(f"`{o.name}` ({o.type})" for o in comp.outputs.values()))
+
+    st.markdown("**Compute target**")
+    key = _key(state, job, "compute")
+    fallback = comp.compute or state.design.pipeline.settings.default_compute or "local"
+    options = ["", *compute_names]
+    if spec.compute and spec.compute not in options:
+        options.append(spec.compute)
+    _sync(key, spec.compute or "")
+    st.selectbox("Compute target", options, key=key,
+                 format_func=lambda o: o or f"default ({fallback})", on_change=_set_compute, args=(state, job, key),
+                 label_visibility="collapsed")
+    _show(_problems_for(problems, job, "compute"))
+
+    touching = [e for e in dm.edges(state.design) if job in (e.source, e.target)]
+    if touching:
+        st.markdown("**Edges**")
+        for edge in touching:
+            cols = st.columns([4, 1])
+            cols[0].markdown(f"{edge.source} → {edge.target}: {edge.label()}")
+            cols[1].button("✕", key=_key(state, "del_edge_j", edge.source, edge.target), help="Delete this edge",
+                           on_click=_delete_edge, args=(state, edge.source, edge.target))
+    st.divider()
+    st.button("Delete job", key=_key(state, "del_job", job), icon=":material/delete:",
+              on_click=_delete_job, args=(state, job))
+
+
+def _set_setting(state: DesignerState, key: str, field: str) -> None:
+    value = st.session_state.get(key)
+    pipeline = state.design.pipeline
+    if field == "name":
+        from components.fields import check_name
+
+        problem = check_name(value)
+        if problem:
+            state.notify("error", f"pipeline {problem}", "inspector")
+            return
+        pipeline = replace(pipeline, name=value)
+    elif field in ("display_name", "description"):
+        pipeline = replace(pipeline, **{field: value or ""})
+    else:
+        settings = pipeline.settings
+        if field == "default_compute":
+            settings = replace(settings, default_compute=value or None)
+        else:
+            settings = replace(settings, **{field: bool(value)})
+        pipeline = replace(pipeline, settings=settings)
+    state.change(replace(state.design, pipeline=pipeline))
+
+
+def _pipeline_panel(state: DesignerState, problems: list[Problem], compute_names: list[str]) -> None:
+    pipeline = state.design.pipeline
+    st.markdown("#### Pipeline")
+    if not pipeline.jobs:
+        st.info("Click a component in the palette to add it, or start from a template (**New**) "
+                "or a saved pipeline (**Open**).")
+    else:
+        st.caption("Select a job or an edge on the canvas to edit it.")
+    for notice in state.notices_for("inspector"):
+        getattr(st, notice.kind)(notice.text)
+    key = _key(state, "pipeline", "name")
+    st.text_input("Name", value=pipeline.name, key=key, on_change=_set_setting, args=(state, key, "name"),
+                  help="lowercase letters, digits and underscores; saving creates its next version")
+    key = _key(state, "pipeline", "description")
+    st.text_area("Description", value=pipeline.description, key=key, height=80,
+                 on_change=_set_setting, args=(state, key, "description"))
+    key = _key(state, "pipeline", "default_compute")
+    options = ["", *compute_names]
+    current = pipeline.settings.default_compute or ""
+    if current not in options:
+        options.append(current)
+    st.selectbox("Default compute target", options, index=options.index(current), key=key,
+                 format_func=lambda o: o or "workspace default (local)", on_change=_set_setting,
+                 args=(state, key, "default_compute"))
+    settings: PipelineSettings = pipeline.settings
+    key = _key(state, "pipeline", "continue")
+    st.toggle("Continue on step failure", value=settings.continue_on_step_failure, key=key,
+              on_change=_set_setting, args=(state, key, "continue_on_step_failure"))
+    key = _key(state, "pipeline", "force")
+    st.toggle("Force rerun (no reuse)", value=settings.force_rerun, key=key,
+              on_change=_set_setting, args=(state, key, "force_rerun"))
+    general = [p for p in problems if p.job is None]
+    _show(general)
+
+
+def render_inspector(
+    state: DesignerState, resolve: dm.Resolve, problems: list[Problem], compute_names: list[str]
+) -> None:
+    """The inspector column for whatever is selected on the canvas."""
+    job = state.selected_job
+    edge = state.selected_edge
+    if job is not None:
+        _job_panel(state, job, resolve, problems, compute_names)
+    elif edge is not None:
+        _edge_panel(state, *edge, resolve)
+    else:
+        _pipeline_panel(state, problems, compute_names)

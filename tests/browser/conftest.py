@@ -1,0 +1,144 @@
+"""Real-browser fixtures: Streamlit on a free port with its own workspace, headless
+Debian Chromium driven by Playwright. Every process is started here and stopped by
+its own handle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RESOURCES = Path(__file__).resolve().parent / "resources"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+FLOW_IFRAME = "iframe[title='streamlit_flow.streamlit_flow']"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    """A running ``streamlit run app/ui/main.py`` on its own workspace."""
+
+    url: str
+    home: Path
+    process: subprocess.Popen
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_healthy(server: AppServer, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(server.url + "/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not become healthy in {timeout} s:\n{server.log_tail()}")
+
+
+def start_app(home: Path) -> AppServer:
+    """Start the app on ``home`` (a workspace folder) and wait until it answers."""
+    port = _free_port()
+    log = home.parent / f"streamlit-{port}.log"
+    env = {**os.environ, "DUCTWORK_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "ui" / "main.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    server = AppServer(f"http://127.0.0.1:{port}", home, process, log)
+    try:
+        _wait_healthy(server)
+    except BaseException:
+        stop_app(server)
+        raise
+    return server
+
+
+def stop_app(server: AppServer) -> None:
+    """Stop the app and anything it started (its own process group)."""
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=5)
+
+
+def register_demo_components(home: Path) -> None:
+    """Register the three small demo components into the workspace ``home``."""
+    from app.services.components import register_paths
+    from app.services.workspace import open_workspace
+
+    ws = open_workspace(home)
+    register_paths(ws, [RESOURCES / "components"])
+    ws.registry.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run 'make browser' (apt-get install chromium)")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def app_home(tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    register_demo_components(home)
+    return home
+
+
+@pytest.fixture
+def app_server(app_home: Path) -> Iterator[AppServer]:
+    server = start_app(app_home)
+    try:
+        yield server
+    finally:
+        stop_app(server)
+
+
+@pytest.fixture
+def page(browser, app_server: AppServer):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    tab.goto(app_server.url)
+    tab.get_by_role("link", name="Designer").wait_for()
+    yield tab
+    context.close()
