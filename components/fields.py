@@ -53,7 +53,11 @@ REMOTE_PREFIXES: tuple[str, ...] = (
 
 def did_you_mean(word: str, options: Any) -> str:
     """`` Did you mean 'x'?`` for the closest option, or an empty string."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    word, names = str(word), [str(o) for o in options]
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close and len(word) >= 3:  # 'model' for 'model_output': a unique prefix is a good guess too
+        close = [n for n in names if n.startswith(word) or word.startswith(n)]
+        close = close if len(close) == 1 else []
     return f" Did you mean '{close[0]}'?" if close else ""
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "pipeline_from_dict",
     "check_literal",
     "read_component",
+    "suggest_type",
 ]
 
 INPUT_TYPES = PARAMETER_TYPES + DATA_TYPES
@@ -110,6 +111,19 @@ def _parses(text: str, kind: type) -> bool:
     return True
 
 
+_TYPE_ALIASES = {"float": "number", "double": "number", "int": "integer", "str": "string", "bool": "boolean",
+                 "path": "uri_folder", "folder": "uri_folder", "file": "uri_file", "model": "mlflow_model"}
+
+
+def suggest_type(type_: Any, known: tuple[str, ...]) -> str:
+    """`` Did you mean 'number'?`` for 'float', 'flaot', 'strng' …"""
+    text = str(type_).lower()
+    hint = did_you_mean(text, [*known, *(a for a, t in _TYPE_ALIASES.items() if t in known)])
+    for alias, real in _TYPE_ALIASES.items():
+        hint = hint.replace(f"'{alias}'", f"'{real}'")
+    return hint
+
+
 def _parse_input(name: str, data: Any, col: Collector, where: str, job: str | None) -> InputSpec | None:
     fname = f"inputs.{name}"
     if not isinstance(data, dict):
@@ -119,7 +133,7 @@ def _parse_input(name: str, data: Any, col: Collector, where: str, job: str | No
     col.check_keys(data, INPUT_KEYS, AZURE_INPUT_KEYS, f"input '{name}' of {where}", job=job, prefix="")
     type_ = data.get("type")
     if type_ not in INPUT_TYPES:
-        col.problem(f"input '{name}' of {where} has type {type_!r}.{did_you_mean(type_, INPUT_TYPES)} "
+        col.problem(f"input '{name}' of {where} has type {type_!r}.{suggest_type(type_, INPUT_TYPES)} "
                     f"Known types: {', '.join(INPUT_TYPES)}", data, "type", job=job, field=fname)
         return None
     optional = data.get("optional", False)
@@ -183,8 +197,8 @@ def _parse_output(name: str, data: Any, col: Collector, where: str, job: str | N
     col.check_keys(data, OUTPUT_KEYS, AZURE_OUTPUT_KEYS, f"output '{name}' of {where}", job=job)
     type_ = data.get("type", "uri_folder")
     if type_ not in DATA_TYPES:
-        extra = (" Outputs are folders or files; write the value into a file in a uri_folder output"
-                 if type_ in PARAMETER_TYPES else did_you_mean(type_, DATA_TYPES))
+        extra = (" Outputs are folders or files; write the value into a file in a uri_folder output."
+                 if type_ in PARAMETER_TYPES else suggest_type(type_, DATA_TYPES))
         col.problem(f"output '{name}' of {where} has type {type_!r}.{extra} Known output types: "
                     f"{', '.join(DATA_TYPES)}", data, "type", job=job, field=f"outputs.{name}")
         return None

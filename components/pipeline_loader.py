@@ -30,6 +30,7 @@ from components.loader import (
     UNSUPPORTED_TYPES,
     check_literal,
     read_component,
+    suggest_type,
 )
 from components.spec import (
     DATA_TYPES,
@@ -98,7 +99,7 @@ def _pipeline_input(name: str, data: Any, base_dir: Path, col: Collector) -> Pip
     if type_ is None and "path" in data:
         type_ = "uri_folder"
     if type_ is not None and type_ not in INPUT_TYPES:
-        col.problem(f"{where} has type {type_!r}.{did_you_mean(type_, INPUT_TYPES)} Known types: "
+        col.problem(f"{where} has type {type_!r}.{suggest_type(type_, INPUT_TYPES)} Known types: "
                     f"{', '.join(INPUT_TYPES)}", data, "type", field=f"inputs.{name}")
         return None
     value = data.get("value", data.get("default"))

@@ -183,9 +183,11 @@ def compute_for_job(job: JobSpec, component: ComponentSpec | None, settings: Pip
                 severity="warning"))
             continue
         known = ", ".join(sorted(names)) or "none"
+        pipeline_level = label.startswith("settings")
         problems.append(Problem(
-            f"job '{job.name}' {label} '{name}' is not a known compute target.{did_you_mean(name, names)} "
-            f"Known targets: {known}", job=job.name, field="compute"))
+            f"{'' if pipeline_level else f'job {job.name!r} '}{label} '{name}' is not a known compute target."
+            f"{did_you_mean(name, names)} Known targets: {known}",
+            job=None if pipeline_level else job.name, field=label if pipeline_level else "compute"))
         return default_compute, problems
     return default_compute, problems
 
@@ -215,6 +217,7 @@ def _path_problem(path: str, subject: str, set_name: str | None) -> str | None:
 def _cycles(spec: PipelineSpec) -> list[list[str]]:
     deps = {name: sorted({b.job for b in job.inputs.values() if isinstance(b, JobOutput) and b.job in spec.jobs})
             for name, job in spec.jobs.items()}
+    order = {name: i for i, name in enumerate(spec.jobs)}
     state: dict[str, int] = {}
     stack: list[str] = []
     found: list[list[str]] = []
@@ -228,7 +231,9 @@ def _cycles(spec: PipelineSpec) -> list[list[str]]:
                 cycle = stack[stack.index(dep):]
                 if frozenset(cycle) not in seen_sets:
                     seen_sets.add(frozenset(cycle))
-                    found.append(list(reversed(cycle)))
+                    flow = list(reversed(cycle))  # in the direction data flows
+                    first = min(range(len(flow)), key=lambda i: order[flow[i]])
+                    found.append(flow[first:] + flow[:first])
             elif dep not in state:
                 visit(dep)
         stack.pop()

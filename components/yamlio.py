@@ -140,11 +140,12 @@ def load_yaml_text(text: str, file: str = "<text>", *, require_mapping: bool = T
         raise ValidationError([Problem(
             "the file is empty; expected a mapping such as 'type: command' or 'type: pipeline'", file=file)])
     if not isinstance(data, dict):
-        kind = type(data).__name__
+        kind = {"str": "text", "int": "number", "float": "number", "bool": "boolean"}.get(
+            type(data).__name__, type(data).__name__)
         shown = repr(data)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise ValidationError([Problem(
-            f"the top level of the file is a {kind} ({shown}); expected a mapping of fields "
+            f"the top level of the file is {'a list' if kind == 'list' else kind} ({shown}); expected a mapping of fields "
             "such as 'type: command' or 'type: pipeline'", file=file, line=1, column=1)])
     return data
 
