@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,8 @@ def ui(
     env = {**os.environ, "DUCTWORK_HOME": str(ws.home)}
     note(f"Ductwork on http://{host}:{port}  (workspace {ws.home}; Ctrl+C stops it)")
     process = subprocess.Popen(streamlit_command(host, port), env=env)
+    # stopping `ductwork ui` (Ctrl+C or a plain SIGTERM to this process) stops the app with it
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
         code = process.wait()
     except KeyboardInterrupt:
