@@ -8,8 +8,9 @@ accepted and ignored with one warning each (``spec.warnings``).
 
 Decisions:
 
-- ``version`` omitted → ``auto-<first 12 hex of component_digest>``; the digest
-  does not cover the version, so identical content always gets the same one.
+- ``version`` omitted → ``auto-<first 12 hex of spec_digest>`` (the whole
+  canonical spec and code, without the version), so identical content always
+  gets the same version and any change, even of a description, a new one.
 - ``code`` naming a single file uses that file's folder (with a warning: the
   whole folder is snapshotted). Remote code (``azureml:``, ``https://``, git) is a problem.
 - A string literal for an ``integer``/``number``/``boolean`` input is a

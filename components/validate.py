@@ -363,6 +363,14 @@ def validate_pipeline(spec: PipelineSpec, resolve: Resolver, compute_names: Iter
             add(f"job '{job.name}' component '{ref}' has an environment that cannot be built here "
                 f"({comp.environment.reference!r}); it runs in the current environment", job.name,
                 "environment", "warning")
+    for pinp in spec.inputs.values():
+        if pinp.value is not None or pinp.path is not None or pinp.optional:
+            continue
+        users = [f"'{job.name}'" for job in spec.jobs.values() for b in job.inputs.values()
+                 if isinstance(b, ParentInput) and b.name == pinp.name]
+        if users:
+            add(f"pipeline input '{pinp.name}' has no value but job {', '.join(users)} uses it; give it a "
+                f"{'path' if pinp.is_data else 'default'} or pass --set {pinp.name}=VALUE", field=f"inputs.{pinp.name}")
     for cycle in _cycles(spec):
         path = " → ".join([*cycle, cycle[0]])
         add(f"cycle: {path}; a job cannot depend on its own output, directly or through other jobs",
