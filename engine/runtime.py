@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import inspect
 import json
 import os
 import shutil
@@ -26,7 +27,10 @@ from typing import Any
 from components.digest import IGNORED_NAMES
 from engine.metrics import METRICS_ENV, current_metrics_file, read_metrics
 
-__all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes"]
+__all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes", "RETURN_FILE"]
+
+#: A function component's returned value, as JSON in its output folder ``output`` (see components/sdk.py).
+RETURN_FILE = "output.json"
 
 
 @dataclass(frozen=True)
@@ -231,13 +235,16 @@ def _captured(log, capture_fds: bool):
 
 def _run_function(task: StepTask, log) -> tuple[int | None, str | None]:
     func = _import_function(task)
+    arguments = dict(task.arguments)
+    if "output" in task.output_dirs and "output" not in inspect.signature(func).parameters:
+        arguments.pop("output", None)  # output "output" holds the returned value
     token = current_metrics_file.set(task.metrics_path)
     env_before = {k: os.environ.get(k) for k in task.env}
     lock = contextlib.nullcontext() if task.capture_fds else _call_lock
     try:
         with lock, _captured(log, task.capture_fds):
             os.environ.update(task.env)
-            result = func(**task.arguments)
+            result = func(**arguments)
             sys.stdout.flush()
     finally:
         current_metrics_file.reset(token)
@@ -247,6 +254,6 @@ def _run_function(task: StepTask, log) -> tuple[int | None, str | None]:
             else:
                 os.environ[k] = v
     if result is not None and "output" in task.output_dirs:
-        with open(os.path.join(task.output_dirs["output"], "value.json"), "w", encoding="utf-8") as fh:
+        with open(os.path.join(task.output_dirs["output"], RETURN_FILE), "w", encoding="utf-8") as fh:
             json.dump(result, fh, default=str)
     return 0, None

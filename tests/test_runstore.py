@@ -1,0 +1,107 @@
+"""One contract, two run stores: in-memory and DuckDB behave the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.duckdb_store import DuckDBRunStore
+from engine.records import (
+    ArtifactRecord,
+    MetricRecord,
+    OutputRef,
+    ReuseRecord,
+    RunRecord,
+    StepRunRecord,
+    StoreBatch,
+)
+from engine.runstore import InMemoryRunStore, RunFilter
+
+
+@pytest.fixture(params=["memory", "duckdb"])
+def store(request, tmp_path):
+    return InMemoryRunStore() if request.param == "memory" else DuckDBRunStore(tmp_path / "runs.duckdb")
+
+
+def run(i: int, pipeline: str = "p", status: str = "completed") -> RunRecord:
+    return RunRecord(id=f"r{i:03d}", pipeline=pipeline, version="1", params={"lr": i / 10}, status=status,
+                     started_at=1000.0 + i, ended_at=1001.0 + i, host="h", driver_pid=42)
+
+
+def step(run_id: str, job: str, sig: str | None, started: float, position: int = 0, **kw) -> StepRunRecord:
+    return StepRunRecord(run_id=run_id, job=job, component="train:1", status=kw.pop("status", "completed"),
+                         signature=sig, ingredients={"component": "train", "parameters": {"lr": 0.1}} if sig else None,
+                         started_at=started, position=position,
+                         outputs={"model": OutputRef("d" * 64, 12, None)}, resources={"cpus": 1.0}, **kw)
+
+
+def test_runs_round_trip_and_upsert(store):
+    store.apply(StoreBatch(runs=[run(1, status="running")]))
+    store.apply(StoreBatch(runs=[run(1, status="completed")]))
+    got = store.get_run("r001")
+    assert got == run(1)
+    assert store.get_run("nope") is None
+
+
+def test_step_runs_round_trip_in_position_order(store):
+    store.apply(StoreBatch(runs=[run(1)], step_runs=[
+        step("r001", "b", "s2", 5.0, position=1, node_id="n1", exit_code=0, log_path="/l", reason="first run"),
+        step("r001", "a", "s1", 4.0, position=0)]))
+    steps = store.step_runs("r001")
+    assert [s.job for s in steps] == ["a", "b"]
+    assert steps[1] == step("r001", "b", "s2", 5.0, position=1, node_id="n1", exit_code=0, log_path="/l",
+                            reason="first run")
+
+
+def test_reuse_records_found_by_signature_and_evicted(store):
+    rec = ReuseRecord("sig1", "r001", "train", {"model": OutputRef("a" * 64, 3, "model")}, 2.5, 9.0)
+    store.apply(StoreBatch(reuse=[rec]))
+    assert store.find_reuse(["sig1", "other"]) == {"sig1": rec}
+    assert store.find_reuse([]) == {}
+    store.apply(StoreBatch(evict=["sig1"]))
+    assert store.find_reuse(["sig1"]) == {}
+
+
+def test_latest_step_runs_per_job_and_per_component(store):
+    store.apply(StoreBatch(runs=[run(1), run(2), run(3, pipeline="other")], step_runs=[
+        step("r001", "train", "old", 10.0), step("r002", "train", "new", 20.0),
+        step("r002", "prep", None, 21.0, status="skipped"), step("r003", "train", "elsewhere", 30.0)]))
+    latest = store.latest_step_runs("p", ["train", "prep", "missing"])
+    assert set(latest) == {"train"} and latest["train"].signature == "new"
+    by_comp = store.latest_component_runs(["train", "nothing"])
+    assert set(by_comp) == {"train"} and by_comp["train"].signature == "elsewhere"
+
+
+def test_list_filter_count_and_prefix(store):
+    store.apply(StoreBatch(runs=[run(i, pipeline="p" if i % 2 else "q", status="failed" if i == 3 else "completed")
+                                 for i in range(1, 8)]))
+    assert [r.id for r in store.list_runs(limit=3)] == ["r007", "r006", "r005"]
+    assert [r.id for r in store.list_runs(limit=2, offset=2)] == ["r005", "r004"]
+    assert [r.id for r in store.list_runs(RunFilter(pipeline="p"))] == ["r007", "r005", "r003", "r001"]
+    assert [r.id for r in store.list_runs(RunFilter(status="failed"))] == ["r003"]
+    assert store.count_runs(RunFilter(since=1003.0, until=1006.0)) == 3
+    assert store.count_runs() == 7
+    assert store.resolve_run_id("r00") == [f"r00{i}" for i in range(1, 8)]
+    assert store.resolve_run_id("x") == []
+
+
+def test_metrics_artifacts_and_memo(store):
+    store.apply(StoreBatch(runs=[run(1)], metrics=[MetricRecord("r001", "train", "loss", 0.5, 0, 1.0),
+                                                   MetricRecord("r001", "train", "loss", 0.25, 1, 2.0)],
+                           artifacts=[ArtifactRecord("a" * 64, 3, "r001", "train", "model", 1.0)],
+                           memo={"file:/d:1:2:3": ("b" * 64, 10)}))
+    store.apply(StoreBatch(artifacts=[ArtifactRecord("a" * 64, 3, "r002", "train", "model", 2.0)]))
+    assert [m.value for m in store.metrics("r001")] == [0.5, 0.25]
+    assert store.get_memo(["file:/d:1:2:3", "nope"]) == {"file:/d:1:2:3": ("b" * 64, 10)}
+
+
+def test_duckdb_store_is_fast_for_ten_thousand_runs(tmp_path):
+    import time
+
+    store = DuckDBRunStore(tmp_path / "runs.duckdb")
+    store.apply(StoreBatch(runs=[run(i, pipeline=f"p{i % 7}") for i in range(10_000)]))
+    started = time.perf_counter()
+    page = store.list_runs(RunFilter(pipeline="p3"), limit=50)
+    total = store.count_runs(RunFilter(pipeline="p3"))
+    elapsed = time.perf_counter() - started
+    assert len(page) == 50 and total == len([i for i in range(10_000) if i % 7 == 3])
+    assert elapsed < 1.0, f"listing took {elapsed:.2f} s"
