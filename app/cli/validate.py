@@ -33,7 +33,10 @@ def validate(
                 what = ", ".join(f"{report.kind} '{ref}'" for ref in report.refs) or report.kind
                 note(f"ok: {report.path} ({what})")
             else:
-                print_error(str(ValidationError(report.problems)))
+                message = str(ValidationError(report.problems))
+                if {p.file for p in report.problems} != {str(report.path)}:  # problems in a file it names
+                    message = f"{report.path}: {message}"
+                print_error(message)
     if any(not r.ok for r in reports):
         raise typer.Exit(EXIT_INVALID)
 

@@ -67,6 +67,7 @@ class FileReport:
                 for p in self.problems
             ],
             "warnings": self.warnings,
+            "message": str(ValidationError(self.problems)) if self.problems else "",
         }
 
 
