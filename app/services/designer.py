@@ -292,3 +292,78 @@ def cluster_nodes(address: str, timeout: float = 60.0) -> list[dict[str, Any]]:
     tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
     raise DuctworkError(f"cannot connect to the Ray cluster at '{address}': {tail}. "
                         "Start one with 'ray start --head' or check the address.")
+
+
+def step_counts(ws: Workspace, run_ids: list[str]) -> dict[str, dict[str, int]]:
+    """How many steps of each run ended in each status: ``{run_id: {status: n}}``, in one
+    short read of the run store (the runs table shows a page of runs at a time)."""
+    from app.services.runs import run_store
+
+    store = run_store(ws)
+    if not run_ids:
+        return {}
+    transact = getattr(store, "_run", None)
+    if transact is None:  # a store without SQL (in memory): ask run by run
+        return {rid: _count(s.status for s in store.step_runs(rid)) for rid in run_ids}
+    rows = transact(lambda con: con.execute(
+        "SELECT run_id, status, count(*) FROM step_runs WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
+        "GROUP BY run_id, status", [list(run_ids)]).fetchall())
+    counts: dict[str, dict[str, int]] = {rid: {} for rid in run_ids}
+    for rid, status, n in rows:
+        counts.setdefault(rid, {})[status] = int(n)
+    return counts
+
+
+def _count(statuses: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for status in statuses:
+        out[status] = out.get(status, 0) + 1
+    return out
+
+
+def run_pipeline_spec(ws: Workspace, run: Any) -> PipelineSpec | None:
+    """The pipeline a run executed: the registered version, else the file it was started from."""
+    from components.loader import load_pipeline_file
+
+    if run.version:
+        try:
+            return ws.registry.pipeline_spec(run.pipeline, str(run.version))
+        except Exception:  # noqa: BLE001 - fall back to the file
+            pass
+    if run.source and Path(run.source).is_file():
+        try:
+            return load_pipeline_file(run.source)
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
+def run_source(ws: Workspace, run_id: str) -> DesignSource:
+    """A new, unsaved design cloned from a run: its pipeline (layout included when it was
+    registered) with the run's parameter values written into the pipeline inputs."""
+    from dataclasses import replace
+
+    from app.services.runs import get_run
+    from components.spec import PipelineInput
+
+    run = get_run(ws, run_id).run
+    spec = run_pipeline_spec(ws, run)
+    if spec is None:
+        raise DuctworkError(
+            f"run '{run.id}' cannot be cloned: its pipeline '{run.pipeline}' version '{run.version}' is not "
+            f"registered and its file '{run.source}' is gone. Open another run or the pipeline itself."
+        )
+    inputs = dict(spec.inputs)
+    for name, value in (run.params or {}).items():
+        current = inputs.get(name)
+        if current is not None and current.is_data:
+            inputs[name] = replace(current, path=str(value))
+        else:
+            inputs[name] = replace(current, value=value) if current else PipelineInput(name=name, value=value)
+    layout: dict[str, Any] = {}
+    if run.version:
+        try:
+            layout = dict(ws.registry.get_pipeline(run.pipeline, str(run.version)).layout or {})
+        except Exception:  # noqa: BLE001 - no layout: laid out automatically
+            layout = {}
+    return DesignSource(replace(spec, inputs=inputs), layout, f"run:{run.id}")

@@ -1,9 +1,250 @@
-"""Being written: waits for app.services.runs."""
+"""Run page (``?id=RUN``): the graph coloured by step status (refreshing while the run
+is live), the steps table, one step's logs, parameters, inputs, outputs with previews,
+metrics, compute and why it ran or was reused, a timeline, and rerun / cancel / clone."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from typing import Any
+
+import pandas as pd
 import streamlit as st
+
+from app.ui import nav
+from app.ui.previews import render_output
+from app.ui.session import (
+    STATUS_COLORS,
+    STATUS_ICONS,
+    errors_shown_here,
+    format_duration,
+    show_error,
+    status_badge,
+    workspace,
+)
+from app.ui.views.toolbar import request_clone
+
+__all__ = ["render", "steps_frame", "timeline_frame", "graph_elements", "LIVE_REFRESH_S"]
+
+LIVE_REFRESH_S = 1.0
+LOG_TAIL = 400
+
+
+def steps_frame(steps: list[Any]) -> pd.DataFrame:
+    """One row per step: status, component, compute, node, duration, why."""
+    return pd.DataFrame([{
+        "step": s.job,
+        "status": f"{STATUS_ICONS.get(s.status, '')} {s.status}",
+        "component": s.component,
+        "compute": s.compute or "—",
+        "node": (s.node_id or "—")[:12],
+        "duration": format_duration(s.duration_s),
+        "why": s.reason or "",
+    } for s in steps], columns=["step", "status", "component", "compute", "node", "duration", "why"])
+
+
+def timeline_frame(steps: list[Any], now: float | None = None) -> pd.DataFrame:
+    """Start and end of every step that started (a running step ends now)."""
+    now = now or time.time()
+    rows = [{
+        "step": s.job, "status": s.status,
+        "start": dt.datetime.fromtimestamp(s.started_at),
+        "end": dt.datetime.fromtimestamp(s.ended_at or now),
+    } for s in steps if s.started_at]
+    return pd.DataFrame(rows, columns=["step", "status", "start", "end"])
+
+
+def graph_elements(steps: list[Any], spec: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Nodes (id, label, colour) and edges (upstream, downstream) of a run's graph."""
+    from components.spec import JobOutput
+
+    nodes = [{"id": s.job, "label": f"{s.job}\n{s.status}", "color": STATUS_COLORS.get(s.status, "#98a2b3"),
+              "title": f"{s.job} ({s.component}): {s.status}"} for s in steps]
+    edges: list[tuple[str, str]] = []
+    known = {s.job for s in steps}
+    if spec is not None:
+        for name, job in spec.jobs.items():
+            for binding in job.inputs.values():
+                if isinstance(binding, JobOutput) and binding.job in known and name in known:
+                    pair = (binding.job, name)
+                    if pair not in edges:
+                        edges.append(pair)
+    return nodes, edges
+
+
+def _graph(steps: list[Any], spec: Any) -> str | None:
+    from streamlit_agraph import Config, Edge, Node, agraph
+
+    nodes, edges = graph_elements(steps, spec)
+    config = Config(height=320, width=900, directed=True, physics=False, hierarchical=True, direction="LR",
+                    sortMethod="directed", levelSeparation=220, nodeSpacing=120)
+    return agraph(
+        nodes=[Node(id=n["id"], label=n["label"], title=n["title"], color=n["color"], shape="box",
+                    font={"color": "#ffffff", "face": "sans-serif"}) for n in nodes],
+        edges=[Edge(source=a, target=b, color="#98a2b3") for a, b in edges],
+        config=config,
+    )
+
+
+def _timeline(steps: list[Any]) -> None:
+    import altair as alt
+
+    frame = timeline_frame(steps)
+    if frame.empty:
+        st.caption("No step has started yet.")
+        return
+    statuses = sorted(set(frame["status"]))
+    chart = alt.Chart(frame).mark_bar(cornerRadius=3).encode(
+        x=alt.X("start:T", title=None), x2="end:T",
+        y=alt.Y("step:N", sort=list(frame["step"]), title=None),
+        color=alt.Color("status:N", scale=alt.Scale(domain=statuses, range=[STATUS_COLORS.get(s, "#98a2b3")
+                                                                             for s in statuses])),
+        tooltip=["step", "status", "start:T", "end:T"],
+    ).properties(height=max(80, 32 * len(frame)))
+    st.altair_chart(chart, use_container_width=True)
+
+
+def _metrics(records: list[Any]) -> None:
+    if not records:
+        st.caption("This step logged no metrics.")
+        return
+    frame = pd.DataFrame([{"name": m.name, "value": m.value, "step": m.step, "ts": m.ts} for m in records])
+    for name, group in frame.groupby("name", sort=True):
+        if len(group) > 1:
+            x = "step" if group["step"].notna().all() else "ts"
+            st.markdown(f"**{name}**")
+            st.line_chart(group.set_index(x)["value"], height=180)
+        else:
+            st.metric(str(name), f"{group['value'].iloc[0]:.6g}")
+
+
+def _step_details(ws: Any, details: Any, job: str) -> None:
+    from app.services.runs import step_log
+
+    step = details.step(job)
+    st.markdown(f"### {job} {status_badge(step.status)}")
+    why = step.reason or ("reused" if step.status == "reused" else "")
+    if step.status == "reused" and step.reused_from:
+        why = f"{why} (outputs of run `{step.reused_from}`)"
+    if why:
+        st.info(f"Why: {why}")
+    if step.error:
+        st.error(step.error)
+    ingredients = step.ingredients or {}
+    tabs = st.tabs(["Logs", "Parameters & inputs", "Outputs", "Metrics", "Compute"])
+    with tabs[0]:
+        try:
+            st.code(step_log(ws, details.run.id, job, tail=LOG_TAIL) or "(empty log)", language=None)
+        except Exception as exc:  # noqa: BLE001 - e.g. a reused step has no log
+            show_error(exc)
+    with tabs[1]:
+        params = ingredients.get("params") or ingredients.get("parameters") or {}
+        inputs = ingredients.get("inputs") or {}
+        st.markdown("**Parameters**")
+        if params:
+            st.dataframe(pd.DataFrame([{"name": k, "value": str(v)} for k, v in params.items()]), hide_index=True,
+                         width="stretch")
+        else:
+            st.caption("none")
+        st.markdown("**Inputs** (data digests)")
+        if inputs:
+            st.dataframe(pd.DataFrame([{"name": k, "digest": str(v)} for k, v in inputs.items()]), hide_index=True,
+                         width="stretch")
+        else:
+            st.caption("none")
+    with tabs[2]:
+        paths = details.output_paths.get(job) or {}
+        if not paths:
+            st.caption("No outputs recorded (yet).")
+        for name, path in paths.items():
+            render_output(name, path)
+    with tabs[3]:
+        _metrics(details.metrics.get(job, []))
+    with tabs[4]:
+        st.markdown(f"compute target **{step.compute or '—'}** · node `{step.node_id or '—'}` · "
+                    f"attempts {step.attempts}")
+        if step.resources:
+            st.json(step.resources, expanded=True)
+
+
+def _actions(ws: Any, details: Any) -> None:
+    from app.services.runs import cancel_run, start_run_background
+
+    run = details.run
+    c1, c2, c3, _ = st.columns([1, 1, 1.6, 4])
+    if c1.button("Rerun", key="run_rerun", icon=":material/replay:",
+                 help="Start the same pipeline version with the same parameters (unchanged steps are reused)"):
+        with errors_shown_here():
+            source = f"{run.pipeline}:{run.version}" if run.version else run.source
+            new_id = start_run_background(ws, source, dict(run.params or {}))
+            nav.go("run", id=new_id)
+    if c2.button("Cancel", key="run_cancel", icon=":material/stop_circle:", disabled=run.status != "running"):
+        with errors_shown_here():
+            cancel_run(ws, run.id)
+            st.toast(f"Cancelling run {run.id}…")
+    if c3.button("Clone into designer", key="run_clone", icon=":material/content_copy:"):
+        request_clone(run.id)
+        nav.go("designer")
+
+
+def _body(ws: Any, run_id: str) -> None:
+    from app.services.designer import run_pipeline_spec
+    from app.services.runs import get_run
+
+    details = get_run(ws, run_id)
+    run = details.run
+    started = dt.datetime.fromtimestamp(run.started_at).strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "—"
+    end = run.ended_at or (time.time() if run.status == "running" else None)
+    duration = format_duration(end - run.started_at if end and run.started_at else None)
+    st.markdown(f"## Run `{run.id}` {status_badge(run.status)}")
+    st.caption(f"pipeline **{run.pipeline}:{run.version or 'file'}** · started {started} · duration {duration}"
+               + (f" · parameters {run.params}" if run.params else ""))
+    if run.error:
+        st.error(run.error)
+    _actions(ws, details)
+    counts: dict[str, int] = {}
+    for s in details.steps:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    st.markdown(" ".join(f"{status_badge(k)} {v}" for k, v in sorted(counts.items())))
+    clicked = _graph(details.steps, run_pipeline_spec(ws, run))
+    st.markdown("#### Steps")
+    st.dataframe(steps_frame(details.steps), hide_index=True, width="stretch")
+    with st.expander("Timeline", expanded=False):
+        _timeline(details.steps)
+    if not details.steps:
+        return
+    jobs = [s.job for s in details.steps]
+    if clicked in jobs:
+        st.session_state["run_step"] = clicked
+    if st.session_state.get("run_step") not in jobs:
+        st.session_state["run_step"] = jobs[0]
+    job = st.selectbox("Step", jobs, key="run_step", format_func=lambda j: f"{STATUS_ICONS.get(details.step(j).status, '')} {j}")
+    _step_details(ws, details, job)
+    if run.status == "running":
+        st.session_state["run_was_live"] = run.id
+    elif st.session_state.pop("run_was_live", None) == run.id:
+        st.rerun()  # the run just ended: redraw once with its final state outside the live loop
 
 
 def render() -> None:
-    st.info("Runs are not available yet.")
+    """The Run page."""
+    from app.services.runs import get_run
+
+    ws = workspace()
+    run_id = st.query_params.get("id")
+    if not run_id:
+        st.info("No run selected. Open one from the **Runs** page.")
+        st.page_link(nav.page("runs"), label="Go to Runs", icon=":material/history:")
+        return
+    try:
+        live = get_run(ws, run_id).run.status == "running"
+    except Exception as exc:  # noqa: BLE001
+        show_error(exc)
+        return
+
+    @st.fragment(run_every=LIVE_REFRESH_S if live else None)
+    def body() -> None:
+        with errors_shown_here():
+            _body(ws, run_id)
+
+    body()
