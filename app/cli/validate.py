@@ -30,7 +30,8 @@ def validate(
             for message in report.warnings:
                 warn(message)
             if report.ok:
-                what = ", ".join(f"{report.kind} '{ref}'" for ref in report.refs) or report.kind
+                kind = "component" if report.kind == "python" else report.kind
+                what = ", ".join(f"{kind} '{ref}'" for ref in report.refs) or kind
                 note(f"ok: {report.path} ({what})")
             else:
                 message = str(ValidationError(report.problems))
