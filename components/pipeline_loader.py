@@ -53,8 +53,8 @@ from components.yamlio import MarkedMap, load_yaml_file
 __all__ = ["pipeline_from_dict", "parse_component_ref"]
 
 PIPELINE_KEYS = ("$schema", "type", "name", "version", "display_name", "description", "tags", "inputs",
-                 "outputs", "settings", "jobs")
-AZURE_PIPELINE_KEYS = ("experiment_name", "compute", "identity", "properties", "services", "status",
+                 "outputs", "settings", "jobs", "compute")
+AZURE_PIPELINE_KEYS = ("experiment_name", "identity", "properties", "services", "status",
                        "creation_context", "id", "schedule")
 SETTINGS_KEYS = ("default_compute", "continue_on_step_failure", "force_rerun")
 AZURE_SETTINGS_KEYS = ("default_datastore", "on_init", "on_finalize")
@@ -419,6 +419,14 @@ def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | Non
         if parsed_o:
             outputs[str(oname)] = parsed_o
     settings = _settings(data.get("settings"), col)
+    top_compute = data.get("compute")
+    if top_compute is not None:
+        # Azure's pipeline-level `compute:` is the default for every job; settings win when both are set.
+        if not isinstance(top_compute, str):
+            col.problem(f"'compute' of the pipeline is {top_compute!r}; expected a compute target name", data,
+                        "compute", field="compute")
+        elif settings.default_compute is None:
+            settings = replace(settings, default_compute=top_compute)
     jobs: dict[str, JobSpec] = {}
     raw_jobs = data.get("jobs")
     if not isinstance(raw_jobs, dict) or not raw_jobs:

@@ -418,3 +418,23 @@ def test_binary_file_is_a_clear_problem(tmp_path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(ValidationError, match="the file is binary"):
         load_pipeline_file(path)
+
+
+def test_pipeline_level_compute_is_the_default_compute(tmp_path: Path) -> None:
+    """Azure pipeline jobs often say `compute: azureml:cpu-cluster` at the top instead of in settings."""
+    component_yaml(tmp_path, "name: c\nversion: 1\ncode: ./src\ncommand: python run.py\n")
+    top_only = write(tmp_path, "top.yml", """
+        type: pipeline
+        compute: azureml:cpu-cluster
+        jobs: {a: {component: ./comp.yml}}
+        """)
+    spec = load_pipeline_file(top_only)
+    assert spec.settings.default_compute == "azureml:cpu-cluster"
+    assert not any("'compute'" in w for w in spec.warnings)
+    both = write(tmp_path, "both.yml", """
+        type: pipeline
+        compute: cpu
+        settings: {default_compute: gpu}
+        jobs: {a: {component: ./comp.yml}}
+        """)
+    assert load_pipeline_file(both).settings.default_compute == "gpu"
