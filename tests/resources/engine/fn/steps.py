@@ -17,3 +17,10 @@ def write(text: str, out: str) -> None:
 
 def noop() -> None:
     return None
+
+
+def nap(seconds: float) -> None:
+    import time
+
+    print("napping", flush=True)
+    time.sleep(seconds)
