@@ -66,7 +66,7 @@ RUN_COLS = tuple(RUN_TYPES)
 STEP_COLS = tuple(STEP_TYPES)
 _CHUNK = 400
 T = TypeVar("T")
-_BUSY_MARKERS = ("could not set lock", "conflicting lock", "conflict", "lock on file", "database is locked")
+_BUSY_MARKERS = ("could not set lock", "unique file handle conflict", "conflicting lock", "conflict", "lock on file", "database is locked")
 
 
 class StoreBusyError(DuctworkError):
@@ -132,7 +132,7 @@ class DuckDBRunStore:
         while True:
             try:
                 con = duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
+            except (duckdb.IOException, duckdb.ResourceInUseException) as exc:  # the latter: another thread
                 if not _is_busy(exc):
                     raise
                 if time.monotonic() > deadline:
