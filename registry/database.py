@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel, create_engine
 
 from components.errors import DuctworkError
@@ -67,4 +68,7 @@ def create_tables(engine: Engine) -> None:
     from registry.models import ComponentRecord, ComputeTarget, PipelineRecord, TemplateRecord
 
     tables = [model.__table__ for model in (ComponentRecord, PipelineRecord, ComputeTarget, TemplateRecord)]
-    SQLModel.metadata.create_all(engine, tables=tables)
+    try:
+        SQLModel.metadata.create_all(engine, tables=tables)
+    except OperationalError:  # another process created them between the check and the create
+        SQLModel.metadata.create_all(engine, tables=tables)

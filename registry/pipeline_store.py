@@ -151,8 +151,8 @@ class PipelineStore:
         return self.load_pipeline_record(self.get_pipeline(name, version))
 
     def load_pipeline_record(self, record: PipelinePublic) -> PipelineSpec:
-        """The spec stored in ``record``."""
-        return pipeline_from_dict(dict(record.spec), Path.cwd(), None)
+        """The spec stored in ``record``; problems found later name it as ``name:version``."""
+        return pipeline_from_dict(dict(record.spec), Path.cwd(), record.ref)
 
     def list_pipelines(self, search: str | None = None, all_versions: bool = False) -> list[PipelinePublic]:
         """Pipelines by name (latest version of each unless ``all_versions``), optionally filtered by

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["version_key", "latest_version", "next_version"]
+__all__ = ["version_key", "next_version"]
 
 _PART = re.compile(r"\d+|[^\d.\-_+]+")
 
@@ -25,12 +25,6 @@ def version_key(version: str) -> tuple[tuple[int, int, str], ...]:
         else:
             parts.append((0, 0, token))
     return tuple(parts)
-
-
-def latest_version(versions: Iterable[str]) -> str | None:
-    """The newest of ``versions`` by :func:`version_key`, or ``None`` when there are none."""
-    versions = list(versions)
-    return max(versions, key=version_key) if versions else None
 
 
 def next_version(versions: Iterable[str]) -> str:

@@ -212,3 +212,27 @@ def test_sqlite_uses_wal_and_a_busy_timeout(registry: Registry, tmp_path: Path) 
     with sqlite3.connect(tmp_path / "reg" / "registry.db") as raw:
         tables = {row[0] for row in raw.execute("select name from sqlite_master where type='table'")}
     assert {"components", "pipelines", "compute_targets", "templates"} <= tables
+
+
+def _add_targets(url: str, prefix: str, count: int) -> None:
+    reg = Registry(url)
+    for i in range(count):
+        reg.add_compute(ComputeTargetBase(name=f"{prefix}-{i}", cpus=i))
+    reg.close()
+
+
+def test_two_processes_write_one_registry_at_once(tmp_path: Path) -> None:
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_add_targets, args=(url, name, 25)) for name in ("app", "cli")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    reg = Registry(url)
+    names = reg.compute_names()
+    reg.close()
+    assert len(names) == 50 and {n.split("-")[0] for n in names} == {"app", "cli"}
