@@ -13,6 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RESOURCES = Path(__file__).resolve().parent / "resources"
+# First-start seeding of the built-in library (app/services/seed.py) is off in tests unless
+# a test turns it on (DUCTWORK_SEED=1): many tests count exactly what they registered.
+os.environ.setdefault("DUCTWORK_SEED", "0")
 
 
 @pytest.fixture
@@ -42,7 +45,8 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
             cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
         prefix = ["--home", str(tmp_path / "home")] if home == "default" else (["--home", str(home)] if home else [])
         environment = {k: v for k, v in os.environ.items() if not k.startswith("DUCTWORK_")}
-        environment.update({"PYTHONPATH": str(REPO), "COLUMNS": "200", "NO_COLOR": "1", **(env or {})})
+        environment.update({"PYTHONPATH": str(REPO), "COLUMNS": "200", "NO_COLOR": "1",
+                            "DUCTWORK_SEED": os.environ["DUCTWORK_SEED"], **(env or {})})
         return subprocess.run(
             [sys.executable, "-m", "app.cli", *prefix, *map(str, args)],
             capture_output=True, text=True, cwd=cwd or tmp_path, env=environment, timeout=timeout,
