@@ -99,3 +99,19 @@ def test_register_a_python_module_of_function_components(cli, basic: Path) -> No
     broken = cli("component", "register", basic / "broken.py")
     assert broken.returncode == 2
     assert "broken.py:1" in broken.stderr and "ModuleNotFoundError" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_folders_skip_other_yaml_and_the_workspace(cli, basic: Path) -> None:
+    project = basic.parent / "project"
+    (project / "src").mkdir(parents=True)
+    (basic / "train.yml").rename(project / "train.yml")
+    (basic / "train_src" / "train.py").rename(project / "src" / "train.py")
+    (project / "train.yml").write_text((project / "train.yml").read_text().replace("./train_src", "./src"))
+    (project / "conda.yml").write_text("name: env\ndependencies: [python=3.11]\n")
+    home = project / "workspace"  # a workspace inside the project, not named .ductwork
+    assert cli("component", "register", project, home=home).returncode == 0
+    validated = cli("validate", project, "--json", home=home)
+    assert validated.returncode == 0, validated.stdout
+    assert [Path(r["path"]).name for r in json.loads(validated.stdout)] == ["train.yml"]
+    named = cli("validate", project / "conda.yml", home=home)
+    assert named.returncode == 2 and "not a component or pipeline" in named.stderr

@@ -118,8 +118,9 @@ def _classify(path: Path) -> SourceFile:
     return SourceFile(path, _yaml_kind(data), data)
 
 
-def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand ``paths`` (files and folders; folders searched recursively for YAML files) into files.
+def collect_files(paths: Sequence[str | Path], exclude: Path | None = None) -> tuple[list[Path], list[Problem]]:
+    """Expand ``paths`` (files and folders; folders searched recursively for YAML files) into files,
+    leaving out caches, virtual environments and the ``exclude`` folder (the workspace).
 
     Missing paths and unsupported file types become problems, reported with the rest.
     """
@@ -131,6 +132,7 @@ def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem
             found = sorted(
                 p for p in path.rglob("*")
                 if p.suffix in YAML_SUFFIXES and p.is_file() and not _SKIPPED_DIRS.intersection(p.relative_to(path).parts)
+                and not (exclude is not None and p.resolve().is_relative_to(exclude))
             )
             if not found:
                 problems.append(Problem(f"folder '{raw}' holds no .yml or .yaml files", file=str(raw)))
@@ -215,7 +217,7 @@ def register_paths(ws: Workspace, paths: Sequence[str | Path]) -> list[Component
     All files are read first: if any has a problem, nothing is registered and every
     problem is raised at once. Pipeline files inside a folder are skipped.
     """
-    files, problems = collect_files(paths)
+    files, problems = collect_files(paths, exclude=ws.home)
     specs: list[ComponentSpec] = []
     explicit = {Path(p).expanduser().absolute() for p in paths}
     for path in files:
@@ -289,13 +291,15 @@ def validate_paths(ws: Workspace, paths: Iterable[str | Path]) -> list[FileRepor
     from app.services.pipelines import check_pipeline
 
     paths = list(paths)
-    files, problems = collect_files(paths)
+    explicit = {Path(p).expanduser().absolute() for p in paths}
+    files, problems = collect_files(paths, exclude=ws.home)
     reports = [FileReport(Path(p.file or "?"), problems=[p]) for p in problems]
     for path in files:
         report = FileReport(path)
-        reports.append(report)
         try:
             source = _classify(path)
+            if source.kind == "other" and path not in explicit:
+                continue  # a folder's other YAML files (conda environments, data specs) are not ours
             report.kind = source.kind
             if source.kind == "pipeline":
                 spec, issues = check_pipeline(ws, source.path, data=source.data)
@@ -315,4 +319,5 @@ def validate_paths(ws: Workspace, paths: Iterable[str | Path]) -> list[FileRepor
             report.problems.extend(exc.problems)
         except NotFoundError as exc:
             report.problems.append(Problem(str(exc), file=str(path)))
+        reports.append(report)
     return reports
