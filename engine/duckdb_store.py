@@ -264,7 +264,7 @@ class DuckDBRunStore:
 
     def resolve_run_id(self, prefix: str) -> list[str]:
         rows = self._run(lambda con: con.execute(
-            "SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id", [prefix]).fetchall())
+            "SELECT id FROM runs WHERE starts_with(id, ?) OR ends_with(id, ?) ORDER BY id", [prefix, prefix]).fetchall())
         return [r[0] for r in rows]
 
 

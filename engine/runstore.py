@@ -76,7 +76,7 @@ class RunStore(Protocol):
         ...
 
     def resolve_run_id(self, prefix: str) -> list[str]:
-        """Run ids starting with ``prefix`` (so people may type a short id)."""
+        """Run ids starting or ending with ``prefix`` (so people may type a short id)."""
         ...
 
 
@@ -163,4 +163,4 @@ class InMemoryRunStore:
 
     def resolve_run_id(self, prefix: str) -> list[str]:
         with self._lock:
-            return sorted(rid for rid in self._runs if rid.startswith(prefix))
+            return sorted(rid for rid in self._runs if rid.startswith(prefix) or rid.endswith(prefix))

@@ -125,11 +125,17 @@ def _step_env(task: StepTask) -> dict[str, str]:
     return env
 
 
+#: The step's shell: it runs the command in the background and waits, so that its trap runs at
+#: once when the worker (or driver) that started it dies (PR_SET_PDEATHSIG → SIGTERM), killing
+#: the whole process group — grandchildren included — not only the shell itself.
+_GUARD = 'trap "kill -KILL 0" TERM HUP; "$0" -c "$1" & wait $!'
+
+
 def _die_with_parent() -> None:
-    """In the child: receive SIGKILL when the worker that started it dies (Linux)."""
+    """In the child: receive SIGTERM when the worker that started it dies (Linux)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
@@ -143,7 +149,7 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
         os.makedirs(cwd)
     shell = shutil.which("bash") or "/bin/sh"
     proc = subprocess.Popen(
-        [shell, "-c", task.command or ""], cwd=cwd, env=_step_env(task), stdin=subprocess.DEVNULL,
+        [shell, "-c", _GUARD, shell, task.command or ""], cwd=cwd, env=_step_env(task), stdin=subprocess.DEVNULL,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
@@ -159,6 +165,9 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
         return 0, None
     if code < 0:
         return code, f"killed by signal {signal.Signals(-code).name}"
+    if 128 < code < 128 + signal.NSIG:
+        with contextlib.suppress(ValueError):
+            return code, f"exit code {code} (killed by signal {signal.Signals(code - 128).name})"
     return code, f"exit code {code}"
 
 

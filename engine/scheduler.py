@@ -390,6 +390,7 @@ def execute_run(
         driver.states[name] = StepRunRecord(
             run_id=run.id, job=name, component=node.component.ref, status="pending", compute=node.compute.name,
             resources=node.request.to_dict(), position=position, reason=decision.reason)
+    driver.changed = dict.fromkeys(driver.states)  # every step run is recorded from the start
     driver.batch.runs.append(run)
     driver.batch.memo.update(externals.new_memo)
     driver.batch.evict.extend(plan.evicted)

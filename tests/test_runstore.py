@@ -82,6 +82,7 @@ def test_list_filter_count_and_prefix(store):
     assert store.count_runs() == 7
     assert store.resolve_run_id("r00") == [f"r00{i}" for i in range(1, 8)]
     assert store.resolve_run_id("x") == []
+    assert store.resolve_run_id("07") == ["r007"]
 
 
 def test_metrics_artifacts_and_memo(store):

@@ -32,7 +32,7 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List runs, newest first."""
-    from app.services.runs import list_runs
+    from app.services.runs import iso_time, list_runs
     from engine.records import RUN_STATUSES
 
     if status is not None and status not in RUN_STATUSES:
@@ -42,7 +42,7 @@ def list_(
     runs = list_runs(workspace(), pipeline=pipeline, status=status, limit=limit)
     if as_json:
         print_json([{"id": r.id, "pipeline": r.pipeline, "version": r.version, "status": r.status,
-                     "started_at": r.started_at, "ended_at": r.ended_at, "params": r.params, "host": r.host}
+                     "started_at": iso_time(r.started_at), "ended_at": iso_time(r.ended_at), "params": r.params, "host": r.host}
                     for r in runs])
         return
     print_table(None, ("run", "pipeline", "version", "status", "started", "took"),
@@ -51,7 +51,7 @@ def list_(
 
 
 @app.command("show")
-def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+def show(run_id: str = typer.Argument(..., help="Run id (its unique start or end is enough)."),
          as_json: bool = JSON_OPTION) -> None:
     """Show one run: its steps, why each ran or was reused, outputs and metrics."""
     from app.services.runs import get_run, run_to_json
@@ -83,7 +83,7 @@ def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
 
 
 @app.command("logs")
-def logs(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+def logs(run_id: str = typer.Argument(..., help="Run id (its unique start or end is enough)."),
          job: str = typer.Argument(..., help="The job whose log to print."),
          tail: Optional[int] = typer.Option(None, "--tail", "-n", help="Only the last N lines."),  # noqa: UP045
          ) -> None:
@@ -95,7 +95,7 @@ def logs(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
 
 
 @app.command("cancel")
-def cancel(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enough).")) -> None:
+def cancel(run_id: str = typer.Argument(..., help="Run id (its unique start or end is enough).")) -> None:
     """Cancel a running run: its driver stops every step and records the run as cancelled."""
     from app.services.runs import cancel_run
 

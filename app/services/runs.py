@@ -50,6 +50,7 @@ __all__ = [
     "compare_runs",
     "run_params",
     "run_to_json",
+    "iso_time",
     "mark_interrupted_runs",
     "run_store",
 ]
@@ -309,7 +310,7 @@ def output_paths(ws: Workspace, step: StepRunRecord) -> dict[str, str]:
 
 
 def get_run(ws: Workspace, run_id: str) -> RunDetails:
-    """One run (a unique prefix of its id is enough) with steps, metrics and output paths."""
+    """One run (a unique start or end of its id is enough) with steps, metrics and output paths."""
     store = run_store(ws)
     rid = _resolve_id(store, run_id)
     run = store.get_run(rid)
@@ -379,7 +380,8 @@ def compare_runs(ws: Workspace, a: str, b: str) -> dict[str, Any]:
     return {"a": ra.run.id, "b": rb.run.id, "params": params, "steps": steps}
 
 
-def _iso(ts: float | None) -> str | None:
+def iso_time(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC text (``None`` stays ``None``)."""
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts else None
 
 
@@ -387,7 +389,7 @@ def run_to_json(ws: Workspace, run: RunRecord, steps: list[StepRunRecord]) -> di
     """The one JSON object of ``run --json`` and ``runs show --json``."""
     return {
         "id": run.id, "pipeline": run.pipeline, "version": run.version, "status": run.status,
-        "started_at": _iso(run.started_at), "ended_at": _iso(run.ended_at), "params": run.params,
+        "started_at": iso_time(run.started_at), "ended_at": iso_time(run.ended_at), "params": run.params,
         "error": run.error,
         "steps": [{
             "name": s.job, "status": s.status, "reused": s.status == "reused", "signature": s.signature,
