@@ -23,7 +23,7 @@ from components.spec import ComponentSpec
 from registry.errors import ConflictError, NotFoundError, did_you_mean
 from registry.models import ComponentPublic, ComponentRecord
 from registry.snapshots import snapshot_code
-from registry.versions import next_version, version_key
+from registry.versions import next_version, search_filter, select_versions, version_key
 
 __all__ = ["ComponentStore", "ComponentRegistration", "AUTO_PREFIX", "newest_first"]
 
@@ -135,17 +135,7 @@ class ComponentStore:
         whose name, display name or description contains ``search`` (case-insensitive)."""
         with Session(self.engine) as session:
             records = [ComponentPublic.model_validate(r) for r in session.exec(select(ComponentRecord)).all()]
-        by_name: dict[str, list[ComponentPublic]] = {}
-        for record in records:
-            by_name.setdefault(record.name, []).append(record)
-        out: list[ComponentPublic] = []
-        for name in sorted(by_name):
-            ordered = newest_first(by_name[name])
-            out.extend(ordered if all_versions else ordered[:1])
-        if search:
-            needle = search.lower()
-            out = [r for r in out if needle in f"{r.name} {r.display_name} {r.description}".lower()]
-        return out
+        return search_filter(select_versions(records, newest_first, all_versions), search)
 
     def component_versions(self, name: str) -> list[str]:
         """Registered versions of ``name``, newest first (empty when unknown)."""

@@ -25,7 +25,7 @@ from components.serialize import pipeline_to_dict
 from components.spec import ComponentRef, PipelineSpec
 from registry.errors import NotFoundError, did_you_mean
 from registry.models import PipelinePublic, PipelineRecord, utcnow
-from registry.versions import next_version, version_key
+from registry.versions import next_version, search_filter, select_versions, version_key
 
 __all__ = ["PipelineStore", "PipelineRegistration", "pipeline_digest"]
 
@@ -159,17 +159,7 @@ class PipelineStore:
         ``search`` in name, display name or description (case-insensitive)."""
         with Session(self.engine) as session:
             records = [PipelinePublic.model_validate(r) for r in session.exec(select(PipelineRecord)).all()]
-        by_name: dict[str, list[PipelinePublic]] = {}
-        for record in records:
-            by_name.setdefault(record.name, []).append(record)
-        out: list[PipelinePublic] = []
-        for name in sorted(by_name):
-            ordered = _newest_first(by_name[name])
-            out.extend(ordered if all_versions else ordered[:1])
-        if search:
-            needle = search.lower()
-            out = [r for r in out if needle in f"{r.name} {r.display_name} {r.description}".lower()]
-        return out
+        return search_filter(select_versions(records, _newest_first, all_versions), search)
 
     def set_pipeline_layout(self, name: str, version: str, layout: dict[str, Any]) -> PipelinePublic:
         """Replace the canvas layout of one pipeline version (its spec never changes)."""

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from registry.errors import NotFoundError, did_you_mean
 from registry.models import TemplateBase, TemplatePublic, TemplateRecord, utcnow
+from registry.versions import search_filter
 
 __all__ = ["TemplateStore"]
 
@@ -45,10 +46,7 @@ class TemplateStore:
         with Session(self.engine) as session:
             records = session.exec(select(TemplateRecord).order_by(TemplateRecord.name)).all()
             templates = [TemplatePublic.model_validate(r) for r in records]
-        if search:
-            needle = search.lower()
-            templates = [t for t in templates if needle in f"{t.name} {t.display_name} {t.description}".lower()]
-        return templates
+        return search_filter(templates, search)
 
     def remove_template(self, name: str) -> None:
         """Delete a template."""
