@@ -160,6 +160,10 @@ def _settings(data: Any, col: Collector) -> PipelineSettings:
     return PipelineSettings(default_compute=compute, **flags)
 
 
+#: Component files already read, by (path, mtime_ns, size): (spec, its collector).
+_component_files: dict[tuple[str, int, int], tuple[ComponentSpec | None, Collector]] = {}
+
+
 def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
                   inline: ComponentSpec | None) -> ComponentSpec | ComponentRef | None:
     if inline is not None:
@@ -191,13 +195,19 @@ def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
             col.problem(f"job '{job}' component file '{rel}' does not exist (looked for '{path}')",
                         data, "component", job=job, field="component")
             return None
-        sub = Collector(str(path))
-        try:
-            comp_data = load_yaml_file(path)
-        except ValidationError as err:
-            col.problems.extend(replace(p, job=p.job or job) for p in err.problems)
-            return None
-        spec = read_component(comp_data, path.parent, sub, source=path)
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _component_files:  # a file used by many jobs is read once
+            sub = Collector(str(path))
+            try:
+                comp_data = load_yaml_file(path)
+            except ValidationError as err:
+                col.problems.extend(replace(p, job=p.job or job) for p in err.problems)
+                return None
+            if len(_component_files) > 256:
+                _component_files.clear()
+            _component_files[key] = (read_component(comp_data, path.parent, sub, source=path), sub)
+        spec, sub = _component_files[key]
         col.problems.extend(replace(p, job=p.job or job) for p in sub.problems)
         for warning in sub.warnings:
             col.warn(f"{path.name}: {warning}")
