@@ -9,6 +9,7 @@ to run, so a fully reused run never imports or starts Ray.
 from __future__ import annotations
 
 import collections
+import copy
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.plan import REUSE, RUN, Decision, Planner
+from engine.recorder import Recorder
 from engine.records import (
     ArtifactRecord,
     MetricRecord,
@@ -111,6 +113,11 @@ class _Driver:
     batch: StoreBatch = field(default_factory=StoreBatch)
     changed: dict[str, None] = field(default_factory=dict)
     last_flush: float = 0.0
+    recorder: Recorder = field(init=False)
+    spent: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.recorder = Recorder(self.store)
 
     # ------------------------------------------------------------------ recording
     def emit(self, step: StepRunRecord | None = None, kind: str = "step") -> None:
@@ -120,15 +127,18 @@ class _Driver:
             self.on_event(RunEvent(kind, self.run, step))
 
     def flush(self, force: bool = False) -> None:
+        """Hand the pending records to the writer thread; ``force`` also waits until written."""
         now = time.monotonic()
         if not force and now - self.last_flush < self.flush_interval:
             return
-        self.batch.step_runs.extend(self.states[name] for name in self.changed)
+        self.batch.step_runs.extend(copy.copy(self.states[name]) for name in self.changed)
         self.changed.clear()
         if self.batch:
-            self.store.apply(self.batch)
+            self.recorder.submit(self.batch)
         self.batch = StoreBatch()
         self.last_flush = now
+        if force:
+            self.recorder.drain()
 
     # ------------------------------------------------------------------ decisions
     def outputs_of(self, job: str) -> dict[str, OutputRef]:
@@ -289,7 +299,7 @@ class _Driver:
                 self.artifacts.discard(attempt.area)
                 self.fail(attempt.job, str(exc), outcome)
                 return
-            self.artifacts.discard(attempt.area)
+            self.spent.append(attempt.area)  # only empty folders are left: removed when the run ends
             self.emit(st)
             self.step_done(attempt.job)
             return
@@ -436,6 +446,11 @@ def execute_run(
                 except Exception:  # noqa: BLE001 - the run's record matters more
                     pass
         finally:
-            driver.flush(force=True)
+            try:
+                driver.flush(force=True)
+            finally:
+                driver.recorder.close()
+                for area in driver.spent:
+                    artifacts.discard(area)
         driver.emit(kind="finished")
     return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
