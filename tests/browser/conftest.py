@@ -133,12 +133,53 @@ def app_server(app_home: Path) -> Iterator[AppServer]:
         stop_app(server)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.browser_failed = report.failed
+
+
 @pytest.fixture
-def page(browser, app_server: AppServer):
+def page(request, browser, app_server: AppServer, tmp_path: Path):
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     context.set_default_timeout(30_000)
     tab = context.new_page()
     tab.goto(app_server.url)
     tab.get_by_role("link", name="Designer").wait_for()
     yield tab
+    if getattr(request.node, "browser_failed", False):
+        shot = Path(os.environ.get("DUCTWORK_BROWSER_ARTIFACTS", tmp_path)) / f"{request.node.name}.png"
+        tab.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the failure: {shot}\napp log:\n{app_server.log_tail()}")
     context.close()
+
+
+def wait_idle(page, quiet_s: float = 0.6, timeout_s: float = 60.0) -> None:
+    """Wait until the app's script has not been running for ``quiet_s`` (a canvas push is
+    followed by the canvas' own reports, each a short rerun)."""
+    deadline = time.monotonic() + timeout_s
+    app = page.locator(".stApp[data-test-script-state]")
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        state = app.get_attribute("data-test-script-state") if app.count() else None
+        now = time.monotonic()
+        if state == "notRunning":
+            quiet_since = quiet_since or now
+            if now - quiet_since >= quiet_s:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.05)
+    raise AssertionError(f"the app kept running for {timeout_s} s")
+
+
+def drag(page, source, target, steps: int = 12) -> None:
+    """Press on the centre of ``source``, move to the centre of ``target``, release."""
+    a, b = source.bounding_box(), target.bounding_box()
+    assert a and b, "both elements must be visible to drag"
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=steps)
+    page.mouse.up()

@@ -101,7 +101,7 @@ def _timeline(steps: list[Any]) -> None:
                                                                              for s in statuses])),
         tooltip=["step", "status", "start:T", "end:T"],
     ).properties(height=max(80, 32 * len(frame)))
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 
 def _metrics(records: list[Any]) -> None:
@@ -226,6 +226,39 @@ def _body(ws: Any, run_id: str) -> None:
         st.rerun()  # the run just ended: redraw once with its final state outside the live loop
 
 
+STARTING_GRACE_S = 120.0
+
+
+def _starting_or_missing(ws: Any, run_id: str, exc: Exception) -> None:
+    """A run started a moment ago is not recorded until its driver is up: wait for it
+    (refreshing), showing the driver's output; otherwise show the error."""
+    driver_log = ws.logs_dir / run_id / "driver.log"
+    if not driver_log.is_file():
+        show_error(exc)
+        return
+    age = time.time() - driver_log.stat().st_mtime
+    tail = "\n".join(driver_log.read_text(errors="replace").splitlines()[-30:])
+    if age > STARTING_GRACE_S:
+        st.error(f"Run '{run_id}' never started: its driver stopped before recording it. Its output:")
+        st.code(tail or "(no output)", language=None)
+        return
+
+    @st.fragment(run_every=LIVE_REFRESH_S)
+    def waiting() -> None:
+        from app.services.runs import get_run
+
+        try:
+            get_run(ws, run_id)
+        except Exception:  # noqa: BLE001 - still starting
+            st.info(f"Starting run `{run_id}`…", icon=":material/hourglass_top:")
+            if tail:
+                st.code(tail, language=None)
+            return
+        st.rerun()
+
+    waiting()
+
+
 def render() -> None:
     """The Run page."""
     from app.services.runs import get_run
@@ -239,7 +272,7 @@ def render() -> None:
     try:
         live = get_run(ws, run_id).run.status == "running"
     except Exception as exc:  # noqa: BLE001
-        show_error(exc)
+        _starting_or_missing(ws, run_id, exc)
         return
 
     @st.fragment(run_every=LIVE_REFRESH_S if live else None)
