@@ -182,3 +182,34 @@ def test_two_processes_share_one_workspace_without_lock_errors_or_lost_records(t
     second = cli(home, "run", str(res / "chain.yml"), "--in-process", "--json")
     assert set(statuses(json.loads(second.stdout)).values()) == {"reused"}
     assert os.path.exists(home / "runs.duckdb")
+
+
+def test_background_runs_survive_their_starter_and_can_be_cancelled(tmp_path):
+    from app.services.runs import cancel_run, get_run, start_run_background, step_log
+    from app.services.workspace import open_workspace
+
+    res = engine_copy(tmp_path)
+    ws = open_workspace(tmp_path / "ws")
+    try:
+        run_id = start_run_background(ws, str(res / "chain.yml"), {"lr": 0.3}, executor="in-process")
+        assert _wait_for(lambda: _status(ws, run_id) == "completed", 90), _status(ws, run_id)
+        details = get_run(ws, run_id)
+        assert details.run.params["lr"] == 0.3 and [s.status for s in details.steps] == ["completed"] * 3
+        assert "trained with lr 0.3" in step_log(ws, run_id, "train")
+        napping = start_run_background(ws, str(res / "nap.yml"), {"seconds": 55.5}, executor="in-process")
+        assert _wait_for(lambda: _status(ws, napping) == "running" and
+                         get_run(ws, napping).step("nap").status == "running", 60)
+        assert cancel_run(ws, napping)
+        assert _wait_for(lambda: _status(ws, napping) == "cancelled", 30), _status(ws, napping)
+    finally:
+        ws.registry.close()
+
+
+def _status(ws, run_id: str) -> str | None:
+    from app.services.runs import get_run
+    from components.errors import DuctworkError
+
+    try:
+        return get_run(ws, run_id).run.status
+    except DuctworkError:
+        return None

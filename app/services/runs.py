@@ -215,6 +215,8 @@ def start_run_background(
     params: Mapping[str, Any] | None = None,
     force: bool = False,
     address: str | None = None,
+    *,
+    executor: Executor = "ray",
 ) -> str:
     """Start a run as its own detached driver process (``ductwork run``); returns its run id.
 
@@ -242,6 +244,8 @@ def start_run_background(
         cmd.append("--force")
     if address:
         cmd += ["--address", address]
+    if executor == "in-process":
+        cmd.append("--in-process")
     log_dir = ws.logs_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "driver.log", "ab") as log:
