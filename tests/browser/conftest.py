@@ -105,6 +105,23 @@ def register_demo_components(home: Path) -> None:
     ws.registry.close()
 
 
+def record_demo_runs(home: Path) -> list[str]:
+    """Register the demo pipeline and run it three times in process (fast, no Ray):
+    factor 2 and 3 complete, factor 0 in divide mode fails. Returns the run ids."""
+    from app.services.pipelines import register_pipeline
+    from app.services.runs import start_run
+    from app.services.workspace import open_workspace
+
+    ws = open_workspace(home)
+    register_pipeline(ws, RESOURCES / "pipelines" / "numbers.yml")
+    ids = []
+    for params in ({"factor": 2}, {"factor": 3}, {"factor": 0, "mode": "divide"}):
+        result = start_run(ws, "numbers:1", params, executor="in-process")
+        ids.append(result.run.id)
+    ws.registry.close()
+    return ids
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright

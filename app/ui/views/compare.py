@@ -67,14 +67,14 @@ def render() -> None:
         if frames["params"].empty:
             st.caption("Same parameters.")
         else:
-            st.dataframe(frames["params"], hide_index=True, width="stretch")
+            st.table(frames["params"].set_index("parameter"))
         st.markdown("#### Metrics that differ")
         if frames["metrics"].empty:
             st.caption("Same metrics (or none logged).")
         else:
-            st.dataframe(frames["metrics"], hide_index=True, width="stretch")
+            st.table(frames["metrics"].set_index(["step", "metric"]))
         st.markdown("#### Steps that differ")
         if frames["steps"].empty:
             st.caption("Every step has the same status, code, parameters and inputs.")
         else:
-            st.dataframe(frames["steps"], hide_index=True, width="stretch")
+            st.table(frames["steps"].set_index("step"))
