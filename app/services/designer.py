@@ -86,9 +86,9 @@ def _parse_yaml(filename: str, data: bytes) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ValidationError(
-            [Problem(f"malformed YAML{where}: {getattr(exc, 'problem', exc)}", file=sanitize_filename(filename),
+            [Problem(f"malformed YAML: {getattr(exc, 'problem', None) or exc}; fix the file and upload it again",
+                     file=sanitize_filename(filename),
                      line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None)]
         ) from None
 
