@@ -1,15 +1,22 @@
-"""Train a WordPiece sub-word tokenizer on the training split (Hugging Face ``tokenizers``).
+"""Train a WordPiece tokenizer on the training split (Hugging Face ``tokenizers``).
 
-The tokenizer lower-cases and strips accents only when asked (the clean step usually
-did), splits on whitespace and punctuation, and learns up to ``vocab_size`` word pieces
-from words seen at least ``min_frequency`` times. Special tokens: ``[PAD]`` (id 0),
-``[UNK]`` (id 1). It is written as ``tokenizer.json`` (loadable with
-``tokenizers.Tokenizer.from_file`` or ``transformers.PreTrainedTokenizerFast``).
+The tokenizer normalises (NFKC; lower-casing and accent stripping when asked), splits on
+whitespace and punctuation (BERT's pre-tokenizer), and encodes with WordPiece: a word in
+the vocabulary is one token, any other word is split into the longest known pieces, down
+to single characters (``##`` marks a piece inside a word). The vocabulary is learned here,
+deterministically: the specials ``[PAD]`` (id 0) and ``[UNK]`` (id 1), every character
+seen (as a word start and as ``##`` continuation), then the most frequent words seen at
+least ``min_frequency`` times, up to ``vocab_size``; ties are broken alphabetically.
+(``tokenizers``' own WordPiece trainer numbers and even picks pieces of equal frequency
+differently from run to run, which would defeat reuse downstream.) The result is
+``tokenizer.json``, loadable with ``tokenizers.Tokenizer.from_file`` or
+``transformers.PreTrainedTokenizerFast``.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 from components.library.scripting import boolean, fail, output_folder, read_parquet, write_json
 
@@ -21,22 +28,37 @@ except ImportError:  # the engine is not importable: use the library's fallback
 SPECIAL_TOKENS = ["[PAD]", "[UNK]"]
 
 
+def learn_vocabulary(words: Counter[str], vocab_size: int, min_frequency: int) -> dict[str, int]:
+    """Token → id: specials, character pieces (most frequent first), then whole words."""
+    chars: Counter[str] = Counter()
+    for word, count in words.items():
+        chars[word[0]] += count
+        for char in word[1:]:
+            chars["##" + char] += count
+    ranked = sorted(chars.items(), key=lambda item: (-item[1], item[0]))
+    ranked += sorted(((w, c) for w, c in words.items() if c >= min_frequency and len(w) > 1),
+                     key=lambda item: (-item[1], item[0]))
+    tokens = SPECIAL_TOKENS + [token for token, _ in ranked][: max(vocab_size - len(SPECIAL_TOKENS), 0)]
+    return {token: index for index, token in enumerate(tokens)}
+
+
 def train_tokenizer(texts: list[str], vocab_size: int, min_frequency: int, lowercase: bool):
-    """A trained ``tokenizers.Tokenizer`` (WordPiece) for ``texts``."""
+    """A trained ``tokenizers.Tokenizer`` (WordPiece) for ``texts``; the same texts give the same bytes."""
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
     from tokenizers.models import WordPiece
-    from tokenizers.trainers import WordPieceTrainer
 
-    tokenizer = Tokenizer(WordPiece(unk_token="[UNK]"))
     steps = [normalizers.NFKC()]
     if lowercase:
         steps += [normalizers.Lowercase(), normalizers.NFD(), normalizers.StripAccents()]
-    tokenizer.normalizer = normalizers.Sequence(steps)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    normalizer = normalizers.Sequence(steps)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    tokenizer = Tokenizer(WordPiece(learn_vocabulary(words, vocab_size, min_frequency), unk_token="[UNK]",
+                                    continuing_subword_prefix="##"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
     return tokenizer
 
 
