@@ -12,6 +12,8 @@ from app.ui.session import errors_shown_here, show_error, workspace
 
 __all__ = ["render", "parse_resources", "targets_table"]
 
+FLASH_KEY = "compute_flash"
+
 
 def parse_resources(text: str) -> dict[str, float]:
     """``"highmem=1, tpu=2"`` → ``{"highmem": 1.0, "tpu": 2.0}``; a malformed entry is an error."""
@@ -70,15 +72,18 @@ def _form(ws: Any, target: Any | None) -> None:
                       price_per_hour=price, description=description)
         if editing:
             update_compute(ws, target.name, **fields)
-            st.success(f"Updated compute target '{target.name}'.")
+            message = f"Updated compute target '{target.name}'."
         else:
             if not name.strip():
                 st.error("Give the compute target a name, e.g. 'gpu-large'.")
                 return
             add_compute(ws, name.strip(), **fields)
-            st.success(f"Added compute target '{name.strip()}'.")
+            message = f"Added compute target '{name.strip()}'."
     except Exception as exc:  # noqa: BLE001 - shown under the form
         show_error(exc)
+        return
+    st.session_state[FLASH_KEY] = message
+    st.rerun()
 
 
 def _remove(ws: Any, names: list[str]) -> None:
@@ -93,7 +98,7 @@ def _remove(ws: Any, names: list[str]) -> None:
             show_error(exc)
         else:
             note = f" Pipelines that still name it: {', '.join(users)}." if users else ""
-            st.success(f"Removed compute target '{choice}'.{note}")
+            st.session_state[FLASH_KEY] = f"Removed compute target '{choice}'.{note}"
             st.rerun()
 
 
@@ -129,6 +134,8 @@ def render() -> None:
 
     ws = workspace()
     st.title("Compute")
+    if FLASH_KEY in st.session_state:
+        st.success(st.session_state.pop(FLASH_KEY))
     targets = list_compute(ws)
     st.dataframe(targets_table(targets), hide_index=True, width="stretch")
     st.caption("A job asks for a target by name (inspector → Compute target); the engine turns it into Ray "

@@ -216,8 +216,9 @@ def _body(ws: Any, run_id: str) -> None:
     jobs = [s.job for s in details.steps]
     if clicked in jobs:
         st.session_state["run_step"] = clicked
-    if st.session_state.get("run_step") not in jobs:
-        st.session_state["run_step"] = jobs[0]
+    if st.session_state.get("run_step") not in jobs:  # first look: the step that needs attention
+        by_status = {s.status: s.job for s in reversed(details.steps)}
+        st.session_state["run_step"] = by_status.get("failed") or by_status.get("running") or jobs[0]
     job = st.selectbox("Step", jobs, key="run_step", format_func=lambda j: f"{STATUS_ICONS.get(details.step(j).status, '')} {j}")
     _step_details(ws, details, job)
     if run.status == "running":

@@ -1,0 +1,303 @@
+"""Every page's logic through Streamlit's AppTest (headless, real workspace). Canvas edits
+are simulated by setting the flow component's session state before a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.services.components import register_paths
+from app.services.workspace import open_workspace
+
+RESOURCES = Path(__file__).parent / "browser" / "resources"
+TIMEOUT = 60
+
+
+def _designer() -> None:
+    from app.ui.views import designer
+
+    designer.render()
+
+
+def _components() -> None:
+    from app.ui.views import components_page
+
+    components_page.render()
+
+
+def _compute() -> None:
+    from app.ui.views import compute_page
+
+    compute_page.render()
+
+
+def _runs() -> None:
+    from app.ui.views import runs_page
+
+    runs_page.render()
+
+
+def _run() -> None:
+    from app.ui.views import run_page
+
+    run_page.render()
+
+
+def _compare() -> None:
+    from app.ui.views import compare
+
+    compare.render()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    path = tmp_path / "ws"
+    monkeypatch.setenv("DUCTWORK_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def ws(home):
+    workspace = open_workspace(home)
+    register_paths(workspace, [RESOURCES / "components"])
+    yield workspace
+    workspace.registry.close()
+
+
+def _app(script) -> AppTest:
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+# ----------------------------------------------------------------------------- designer
+
+
+def test_designer_on_an_empty_workspace_tells_what_to_do(home):
+    at = _app(_designer)
+    assert any("No components are registered yet" in t for t in _texts(at.info))
+    assert at.button(key="tb_run").disabled and at.button(key="tb_save").disabled
+
+
+def _canvas_report(at: AppTest, edges=(), selected=None, moved=None) -> None:
+    state = at.session_state["designer"]
+    moved = moved or {}
+    nodes = [{"id": n, "position": {"x": moved.get(n, xy)[0], "y": moved.get(n, xy)[1]}}
+             for n, xy in state.design.layout.items()]
+    flow_edges = [{"id": f"st-flow-edge_{s}-{t}", "source": s, "target": t} for s, t in edges]
+    from app.ui import designer_model as dm
+
+    flow_edges += [{"id": e.id, "source": e.source, "target": e.target} for e in dm.edges(state.design)]
+    state.sync.echoes = 0
+    stamp = max(state.sync.pushed, state.sync.received) + 100
+    at.session_state["designer_canvas"] = {"nodes": nodes, "edges": flow_edges, "selectedId": selected,
+                                           "timestamp": stamp}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_designer_build_wire_parametrise_save(ws):
+    at = _app(_designer)
+    for key in ("palette_add_make_numbers", "palette_add_scale", "palette_add_summarize"):
+        at.button(key=key).click().run()
+    state = at.session_state["designer"]
+    assert list(state.design.pipeline.jobs) == ["make_numbers", "scale", "summarize"]
+    # unbound required inputs are problems; Run is disabled while any exists
+    assert at.button(key="tb_run").disabled
+    assert any("does not bind required input 'numbers'" in t for t in _texts(at.error))
+
+    _canvas_report(at, edges=[("make_numbers", "scale")], selected="st-flow-edge_make_numbers-scale")
+    _canvas_report(at, edges=[("scale", "summarize")], selected="st-flow-edge_scale-summarize")
+    assert any("Connected scale.scaled → summarize.numbers" in t for t in _texts(at.success))
+    assert not at.button(key="tb_run").disabled
+
+    # a cycle is refused with the reason, shown above the canvas
+    _canvas_report(at, edges=[("summarize", "scale")], selected="st-flow-edge_summarize-scale")
+    assert any("would make a cycle" in t for t in _texts(at.error))
+    assert len(at.session_state["designer"].design.pipeline.jobs["scale"].inputs) == 1
+
+    # select scale by clicking it, then set its factor in the inspector
+    _canvas_report(at, selected="scale", moved={"scale": (300.0, 400.0)})
+    gen = at.session_state["designer"].generation
+    factor = at.number_input(key=f"insp:{gen}:scale:param:factor")
+    assert (factor.min, factor.max) == (0.0, 100.0)
+    factor.set_value(4.5).run()
+    mode = at.selectbox(key=f"insp:{gen}:scale:param:mode")
+    assert mode.options == ["multiply", "divide"]
+    compute = at.selectbox(key=f"insp:{gen}:scale:compute")
+    compute.set_value("local").run()
+
+    at.button(key="tb_save").click().run()
+    assert any("Saved pipeline 'untitled:1'" in t for t in _texts(at.success))
+    record = ws.registry.get_pipeline("untitled", "1")
+    assert record.spec["jobs"]["scale"]["inputs"]["factor"] == 4.5
+    assert record.spec["jobs"]["scale"]["compute"] == "local"
+    assert record.layout["nodes"]["scale"] == {"x": 300.0, "y": 400.0}
+
+
+def test_designer_delete_edge_and_job_from_the_inspector(ws):
+    at = _app(_designer)
+    for key in ("palette_add_make_numbers", "palette_add_scale"):
+        at.button(key=key).click().run()
+    _canvas_report(at, edges=[("make_numbers", "scale")], selected="st-flow-edge_make_numbers-scale")
+    _canvas_report(at, selected="edge:make_numbers->scale")
+    gen = at.session_state["designer"].generation
+    at.button(key=f"insp:{gen}:del_edge:make_numbers:scale").click().run()
+    assert at.session_state["designer"].design.pipeline.jobs["scale"].inputs == {}
+    _canvas_report(at, selected="scale")
+    at.button(key=f"insp:{gen}:del_job:scale").click().run()
+    assert list(at.session_state["designer"].design.pipeline.jobs) == ["make_numbers"]
+
+
+def test_designer_opens_a_saved_version_and_clones_a_run(ws):
+    from app.services.pipelines import register_pipeline
+    from app.services.runs import start_run
+
+    register_pipeline(ws, RESOURCES / "pipelines" / "numbers.yml")
+    run_id = start_run(ws, "numbers:1", {"factor": 7}, executor="in-process").run.id
+    at = AppTest.from_function(_designer, default_timeout=TIMEOUT)
+    at.query_params["open"] = "numbers:1"
+    at.run()
+    state = at.session_state["designer"]
+    assert state.origin == "numbers:1" and list(state.design.pipeline.jobs) == ["make_numbers", "scale", "summarize"]
+    assert not at.button(key="tb_run").disabled
+
+    at.selectbox(key="tb_clone_run").set_value(run_id)
+    at.button(key="tb_clone").click().run()
+    state = at.session_state["designer"]
+    assert state.origin == f"run:{run_id}" and state.design.pipeline.inputs["factor"].value == 7
+
+
+# ----------------------------------------------------------------------------- components
+
+
+def test_components_page_registers_by_path_and_lists(ws):
+    at = _app(_components)
+    assert at.dataframe[0].value["name"].tolist() == ["make_numbers", "scale", "summarize"]
+    at.text_input(key="reg_path").set_value(str(RESOURCES / "upload" / "hello_upload.yml")).run()
+    at.button(key="reg_path_btn").click().run()
+    assert any("Registered component 'hello_upload:1'" in t for t in _texts(at.success))
+    at.text_input(key="reg_path").set_value("/no/such/file.yml").run()
+    at.button(key="reg_path_btn").click().run()
+    assert at.error and "/no/such/file.yml" in at.error[0].value
+    at.text_input(key="comp_search").set_value("greeting").run()
+    assert at.dataframe[0].value["name"].tolist() == ["hello_upload"]
+
+
+def test_components_interface_table_and_users(ws):
+    from app.services.components import get_component_spec
+    from app.ui.views.components_page import code_files, interface_table
+
+    spec = get_component_spec(ws, "scale:1")
+    table = interface_table(spec)
+    assert table[["kind", "name"]].values.tolist() == [
+        ["input", "numbers"], ["parameter", "factor"], ["parameter", "mode"], ["output", "scaled"]]
+    assert table.set_index("name").loc["mode", "range / choices"] == "multiply, divide"
+    assert "scale.py" in code_files(spec.code)
+
+
+# ----------------------------------------------------------------------------- compute
+
+
+def test_compute_page_add_edit_remove(home):
+    at = _app(_compute)
+    assert "local" in at.dataframe[0].value["name"].tolist()
+    form = at.tabs[0]
+    form.text_input[0].set_value("gpu_big")
+    form.number_input[1].set_value(2.0)
+    form.text_input[1].set_value("16GB")
+    form.text_input[2].set_value("highmem=1")
+    form.button[0].click().run()
+    assert any("Added compute target 'gpu_big'" in t for t in _texts(at.success))
+    assert "gpu_big" in at.dataframe[0].value["name"].tolist()
+
+    at.tabs[0].text_input[0].set_value("bad")
+    at.tabs[0].text_input[2].set_value("highmem")
+    at.tabs[0].button[0].click().run()
+    assert any("custom resource 'highmem' is not NAME=NUMBER" in t for t in _texts(at.error))
+
+    at.selectbox(key="compute_remove_name").set_value("gpu_big")
+    at.button(key="compute_remove").click().run()
+    assert "gpu_big" not in at.dataframe[0].value["name"].tolist()
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+@pytest.fixture
+def runs(ws):
+    from app.services.pipelines import register_pipeline
+    from app.services.runs import start_run
+
+    register_pipeline(ws, RESOURCES / "pipelines" / "numbers.yml")
+    return [start_run(ws, "numbers:1", params, executor="in-process").run.id
+            for params in ({"factor": 2}, {"factor": 3}, {"factor": 0, "mode": "divide"})]
+
+
+def test_runs_page_empty_and_filtered(home):
+    at = _app(_runs)
+    assert any("No runs yet" in t for t in _texts(at.info))
+
+
+def test_runs_table_filters_and_counts(ws, runs):
+    at = _app(_runs)
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == list(reversed(runs))
+    by_run = table.set_index("run")
+    assert by_run.loc[runs[0], "steps run"] == 3 and by_run.loc[runs[0], "reused"] == 0
+    assert by_run.loc[runs[1], "reused"] == 1
+    assert by_run.loc[runs[2], "status"].endswith("failed")
+    at.selectbox(key="runs_status").set_value("failed").run()
+    assert at.dataframe[0].value["run"].tolist() == [runs[2]]
+    at.selectbox(key="runs_status").set_value("cancelled").run()
+    assert any("No run matches these filters" in t for t in _texts(at.info))
+
+
+def test_run_page_shows_steps_logs_and_reasons(ws, runs):
+    at = AppTest.from_function(_run, default_timeout=TIMEOUT)
+    at.query_params["id"] = runs[1]
+    at.run()
+    assert not at.exception, at.exception
+    steps = at.dataframe[0].value
+    assert steps["step"].tolist() == ["make_numbers", "scale", "summarize"]
+    assert steps["status"].tolist()[0].endswith("reused")
+    at.selectbox(key="run_step").set_value("summarize").run()
+    assert any("SUMMARY total=45" in c.value for c in at.code)
+    at.selectbox(key="run_step").set_value("make_numbers").run()
+    assert any("has no log: it was reused" in t for t in _texts(at.error))
+
+
+def test_run_page_for_a_failed_run_and_an_unknown_id(ws, runs):
+    at = AppTest.from_function(_run, default_timeout=TIMEOUT)
+    at.query_params["id"] = runs[2]
+    at.run()
+    statuses = dict(zip(at.dataframe[0].value["step"], at.dataframe[0].value["status"], strict=True))
+    assert statuses["scale"].endswith("failed") and statuses["summarize"].endswith("skipped")
+    errors = _texts(at.error)
+    assert "run stopped after scale failed (continue_on_step_failure: false)" in errors
+    assert at.selectbox(key="run_step").value == "scale"  # the failed step is opened first
+    assert any("ZeroDivisionError" in c.value for c in at.code)
+    at = AppTest.from_function(_run, default_timeout=TIMEOUT)
+    at.query_params["id"] = "nope"
+    at.run()
+    assert any("run 'nope' does not exist" in t for t in _texts(at.error))
+
+
+def test_compare_page_lists_what_differs(ws, runs):
+    at = AppTest.from_function(_compare, default_timeout=TIMEOUT)
+    at.query_params["a"] = runs[0]
+    at.query_params["b"] = runs[1]
+    at.run()
+    assert not at.exception, at.exception
+    params = at.table[0].value
+    assert params.loc["factor"].tolist() == ["2", "3"]
+    steps = at.table[1].value
+    assert steps.loc["make_numbers", "same inputs & code"] == "yes"
+    assert steps.loc["scale", "same inputs & code"] == "no"
