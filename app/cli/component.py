@@ -1,9 +1,9 @@
-"""``ductwork component register|list|show``: the reusable units pipelines are made of."""
+"""``ductwork component register|list|show|run``: the reusable units pipelines are made of."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -98,3 +98,64 @@ def show(
     for key, value in details:
         console.print(f"{key}: {value}", markup=False, highlight=False)
     console.print("\n" + dump_yaml(dict(record.spec)), markup=False, highlight=False)
+
+
+def _call_command(command: Any, **kwargs: Any) -> Any:
+    """Call a Typer command function directly: options not given take their declared defaults."""
+    import inspect
+
+    for name, param in inspect.signature(command).parameters.items():
+        if name not in kwargs:
+            default = param.default
+            kwargs[name] = getattr(default, "default", default) if isinstance(default, typer.models.ParameterInfo) \
+                else default
+    return command(**kwargs)
+
+
+@app.command("run")
+def run(
+    component: str = typer.Argument(
+        ..., help="A component file (YAML, module.py or module.py:function) or a registered NAME[:VERSION]."),
+    input_: Optional[list[str]] = typer.Option(  # noqa: UP045
+        None, "--input", "-i", help="A data input: NAME=PATH (repeatable)."),
+    set_: Optional[list[str]] = typer.Option(  # noqa: UP045
+        None, "--set", help="A parameter: NAME=VALUE (repeatable; the value is read as JSON when it parses)."),
+    compute: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--compute", "-c", help="Compute target of the step (default: the component's, else the workspace's)."),
+    force: bool = typer.Option(False, "--force", help="Run the step even when an identical earlier one can be reused."),
+    address: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--address", envvar="RAY_ADDRESS", help="Join this Ray cluster instead of starting a local Ray."),
+    plan_only: bool = typer.Option(False, "--plan", help="Show whether the step would be reused, and why; run nothing."),
+    in_process: bool = typer.Option(False, "--in-process", help="Run the step in this process, without Ray (debugging)."),
+    as_json: bool = JSON_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table; print only the summary."),
+) -> None:
+    """Run one component alone — the unit test of a step — with the reuse, logs and records of a pipeline step.
+
+    It runs as a one-job pipeline through exactly the path of `ductwork run`; its outputs' paths are printed.
+    """
+    from app.cli.run import run as run_command
+    from app.services.component_run import component_pipeline, parse_input_option
+    from app.services.runs import get_run
+    from engine.inputs import parse_set_option
+    from engine.scheduler import new_run_id
+
+    inputs = dict(parse_input_option(item) for item in input_ or [])
+    params = dict(parse_set_option(item) for item in set_ or [])
+    spec = component_pipeline(workspace(), component, inputs, params, compute)
+    run_id = new_run_id()
+    try:
+        _call_command(run_command, pipeline=spec, set_=None, force=force, address=address, plan_only=plan_only,
+                      in_process=in_process, as_json=as_json, quiet=quiet, run_id=run_id)
+    except typer.Exit as done:
+        if not as_json and not plan_only:
+            try:
+                details = get_run(workspace(), run_id)
+            except Exception:  # noqa: BLE001 - no record: the run did not start; its error was printed
+                raise done from None
+            paths = details.output_paths.get(spec.name) or {}
+            if paths:
+                console.print("outputs:", highlight=False)
+                for name, path in paths.items():
+                    console.print(f"  {name}: {path}", markup=False, highlight=False)
+        raise

@@ -99,11 +99,11 @@ def export(
 
 @app.command("fork")
 def fork(
-    ref: str = typer.Argument(..., help="The pipeline to copy: NAME or NAME:VERSION."),
+    ref: str = typer.Argument(..., help="What to copy: a pipeline NAME or NAME:VERSION, or a template NAME."),
     new_name: str = typer.Argument(..., help="Name of the new pipeline."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Copy a registered pipeline under a new name (it remembers what it was forked from)."""
+    """Copy a registered pipeline, or a template, under a new name (it remembers what it was forked from)."""
     from app.services import pipelines as service
 
     result = service.fork_pipeline(workspace(), ref, new_name)

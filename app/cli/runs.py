@@ -1,8 +1,9 @@
-"""``ductwork runs``: list, show, logs, cancel and compare previous runs."""
+"""``ductwork runs``: list, show, logs, cancel, compare and clone previous runs."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -119,3 +120,42 @@ def compare(a: str = typer.Argument(...), b: str = typer.Argument(...), as_json:
     print_table(None, ("step", "status a", "status b", "same signature", "duration a", "duration b"),
                 ((s["name"], s["status"]["a"], s["status"]["b"], "yes" if s["same_signature"] else "no",
                   s["duration_s"]["a"], s["duration_s"]["b"]) for s in diff["steps"]))
+
+
+@app.command("clone")
+def clone(
+    run_id: str = typer.Argument(..., help="Run id (its unique start or end is enough)."),
+    name: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--name", help="Register the clone under this pipeline name (default: the run's pipeline)."),
+    output: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--output", "-o", help="Write the clone as YAML to this file (registers nothing unless --name is given)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Recreate a run's pipeline — the exact version it ran, its parameters as input values — to edit and run.
+
+    Registers it as a new pipeline version that remembers the run (`cloned_from_run`), or with
+    --output writes it as a YAML file.
+    """
+    from app.services.lineage import clone_run, clone_yaml
+
+    ws = workspace()
+    result: dict = {"run": run_id}
+    if output is not None:
+        output.write_text(clone_yaml(ws, run_id, name), encoding="utf-8")
+        result["output"] = str(output)
+        note(f"wrote {output}: edit it, then `ductwork run {output}`", as_json=as_json)
+    if output is None or name:
+        from app.services.pipelines import pipeline_to_json
+
+        registration = clone_run(ws, run_id, name)
+        record = registration.pipeline
+        result |= {"pipeline": pipeline_to_json(record, with_spec=False), "created": registration.created}
+        if registration.created:
+            note(f"registered pipeline '{record.ref}' (cloned from run {record.cloned_from_run}); "
+                 f"edit it in the designer or `ductwork pipeline export {record.ref} -o p.yml`, "
+                 f"run it with `ductwork run {record.ref}`", as_json=as_json)
+        else:
+            note(f"pipeline '{record.ref}' already is exactly this run's pipeline and parameters; "
+                 "nothing new was registered (give --name to start a new pipeline)", as_json=as_json)
+    if as_json:
+        print_json(result)

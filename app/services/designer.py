@@ -322,9 +322,17 @@ def _count(statuses: Any) -> dict[str, int]:
 
 
 def run_pipeline_spec(ws: Workspace, run: Any) -> PipelineSpec | None:
-    """The pipeline a run executed: the registered version, else the file it was started from."""
+    """The pipeline a run executed: as kept when it started (runs of files), the registered version,
+    else the file it was started from."""
+    from app.services.lineage import run_pipeline_path
     from components.loader import load_pipeline_file
 
+    kept = run_pipeline_path(ws, run.id)
+    if kept.is_file():
+        try:
+            return load_pipeline_file(kept)
+        except Exception:  # noqa: BLE001 - fall back to the registry or the file
+            pass
     if run.version:
         try:
             return ws.registry.pipeline_spec(run.pipeline, str(run.version))
@@ -339,31 +347,10 @@ def run_pipeline_spec(ws: Workspace, run: Any) -> PipelineSpec | None:
 
 
 def run_source(ws: Workspace, run_id: str) -> DesignSource:
-    """A new, unsaved design cloned from a run: its pipeline (layout included when it was
-    registered) with the run's parameter values written into the pipeline inputs."""
-    from dataclasses import replace
+    """A new, unsaved design cloned from a run: its pipeline exactly as it ran (layout included
+    when it was registered) with the run's parameter values written into the pipeline inputs —
+    the same clone as ``ductwork runs clone`` (:func:`app.services.lineage.cloned_pipeline`)."""
+    from app.services.lineage import cloned_pipeline
 
-    from app.services.runs import get_run
-    from components.spec import PipelineInput
-
-    run = get_run(ws, run_id).run
-    spec = run_pipeline_spec(ws, run)
-    if spec is None:
-        raise DuctworkError(
-            f"run '{run.id}' cannot be cloned: its pipeline '{run.pipeline}' version '{run.version}' is not "
-            f"registered and its file '{run.source}' is gone. Open another run or the pipeline itself."
-        )
-    inputs = dict(spec.inputs)
-    for name, value in (run.params or {}).items():
-        current = inputs.get(name)
-        if current is not None and current.is_data:
-            inputs[name] = replace(current, path=str(value))
-        else:
-            inputs[name] = replace(current, value=value) if current else PipelineInput(name=name, value=value)
-    layout: dict[str, Any] = {}
-    if run.version:
-        try:
-            layout = dict(ws.registry.get_pipeline(run.pipeline, str(run.version)).layout or {})
-        except Exception:  # noqa: BLE001 - no layout: laid out automatically
-            layout = {}
-    return DesignSource(replace(spec, inputs=inputs), layout, f"run:{run.id}")
+    spec, layout, run = cloned_pipeline(ws, run_id)
+    return DesignSource(spec, layout, f"run:{run.id}")

@@ -150,8 +150,28 @@ def save_pipeline(
 
 
 def fork_pipeline(ws: Workspace, ref: str, new_name: str) -> PipelineRegistration:
-    """Copy a registered pipeline version under ``new_name`` (layout included), remembering where it came from."""
-    record = get_pipeline(ws, ref)
+    """Copy a registered pipeline version, or a template, under ``new_name`` (layout included),
+    remembering where it came from: ``forked_from`` is ``name:version`` or ``template:NAME``.
+
+    ``ref`` is ``NAME``/``NAME:VERSION`` of a pipeline, or the name of a template (as
+    ``ductwork init --list`` and the designer's "new from template" show them); a registered
+    pipeline wins when both have the name.
+    """
+    from registry import NotFoundError
+
+    try:
+        record = get_pipeline(ws, ref)
+    except (NotFoundError, DuctworkError) as exc:
+        templates = {t.name: t for t in ws.registry.list_templates()}
+        template = templates.get(ref.removeprefix("template:"))
+        if template is None:
+            names = ", ".join(templates) or "none"
+            raise DuctworkError(f"{exc} Templates: {names}.") from None
+        from components.loader import pipeline_from_dict
+
+        spec = pipeline_from_dict(dict(template.spec), ws.home, f"template:{template.name}")
+        return register_pipeline(ws, spec, name=new_name, layout=dict(template.layout or {}),
+                                 forked_from=f"template:{template.name}")
     spec = ws.registry.load_pipeline_record(record)
     return register_pipeline(ws, spec, name=new_name, layout=dict(record.layout), forked_from=record.ref)
 

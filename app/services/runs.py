@@ -200,6 +200,9 @@ def start_run(
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
     driver_file = _write_driver_file(ws, run_id)
+    from app.services.lineage import record_run_pipeline
+
+    record_run_pipeline(ws, run_id, prepared.spec, prepared.source)  # what `runs clone` needs of a file run
     try:
         return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
                            logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
@@ -397,7 +400,7 @@ def run_to_json(ws: Workspace, run: RunRecord, steps: list[StepRunRecord]) -> di
         "error": run.error,
         "steps": [{
             "name": s.job, "status": s.status, "reused": s.status == "reused", "signature": s.signature,
-            "compute": s.compute, "node_id": s.node_id, "duration_s": s.duration_s,
+            "compute": s.compute, "resources": dict(s.resources or {}), "node_id": s.node_id, "duration_s": s.duration_s,
             "outputs": output_paths(ws, s), "reason": s.reason, "reused_from": s.reused_from,
             "error": s.error, "exit_code": s.exit_code, "log": s.log_path,
         } for s in steps],

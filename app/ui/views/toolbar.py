@@ -167,6 +167,8 @@ def _save(ws: Any, state: DesignerState) -> str | None:
     origin = state.origin or ""
     forked = origin if origin and ":" in origin and not origin.startswith(("run:", "template:", "upload:")) \
         and origin.split(":", 1)[0] != state.design.pipeline.name else None
+    if origin.startswith("template:"):  # "new from template" remembers it, as `pipeline fork TEMPLATE` does
+        forked = origin
     cloned = origin.removeprefix("run:") if origin.startswith("run:") else None
     registration = save_pipeline(ws, state.design.pipeline, dm.layout_to_dict(state.design),
                                  forked_from=forked, cloned_from_run=cloned)
