@@ -64,8 +64,8 @@ class _DuplicateKey(Exception):
         self.key, self.first, self.second = key, first, second
 
 
-class _MarkedLoader(yaml.SafeLoader):
-    """A SafeLoader whose mappings are :class:`MarkedMap` and refuse duplicate keys."""
+class _MarkedMixin:
+    """Mappings become :class:`MarkedMap` and refuse duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MarkedMap:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -91,7 +91,30 @@ def _construct_marked_map(loader: _MarkedLoader, node: yaml.MappingNode) -> Any:
     return loader.construct_mapping(node, deep=True)
 
 
-_MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_marked_map)
+class _MarkedLoader(_MarkedMixin, yaml.SafeLoader):
+    """The pure-Python SafeLoader with marked mappings: its error messages are the ones shown."""
+
+
+#: The same with libyaml's C parser (≈ 5x faster; its nodes carry the same line/column marks).
+#: Used first; anything it rejects is parsed again by :class:`_MarkedLoader`, so every error
+#: message is the pure-Python loader's.
+_FastMarkedLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _FastMarkedLoader(_MarkedMixin, yaml.CSafeLoader):  # type: ignore[no-redef]
+        """libyaml's parser, Python construction with marked mappings."""
+
+for _loader in (_MarkedLoader, _FastMarkedLoader):
+    if _loader is not None:
+        _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_marked_map)
+
+
+def _load_documents(text: str) -> list[Any]:
+    if _FastMarkedLoader is not None:
+        try:
+            return list(yaml.load_all(text, Loader=_FastMarkedLoader))  # noqa: S506 - CSafeLoader subclass
+        except Exception:  # noqa: BLE001 - any rejection: the Python loader below reports it exactly
+            pass
+    return list(yaml.load_all(text, Loader=_MarkedLoader))  # noqa: S506 - SafeLoader subclass
 
 
 def _syntax_problem(err: yaml.YAMLError, file: str, text: str) -> Problem:
@@ -120,7 +143,7 @@ def load_yaml_text(text: str, file: str = "<text>", *, require_mapping: bool = T
     or (with ``require_mapping``) if the top level is not a mapping.
     """
     try:
-        documents = list(yaml.load_all(text, Loader=_MarkedLoader))  # noqa: S506 - SafeLoader subclass
+        documents = _load_documents(text)
     except _DuplicateKey as dup:
         raise ValidationError([Problem(
             f"malformed YAML: key '{dup.key}' appears twice (line {dup.first[0]} and line {dup.second[0]}); "

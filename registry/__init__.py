@@ -5,16 +5,20 @@ SQLModel over any SQLAlchemy URL; a SQLite file by default. Never imports ``engi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from registry.errors import ConflictError, NotFoundError
-from registry.models import (
-    ComponentPublic,
-    ComputeTargetBase,
-    ComputeTargetPublic,
-    PipelinePublic,
-    TemplateBase,
-    TemplatePublic,
-)
-from registry.registry import Registry
+
+if TYPE_CHECKING:
+    from registry.models import (
+        ComponentPublic,
+        ComputeTargetBase,
+        ComputeTargetPublic,
+        PipelinePublic,
+        TemplateBase,
+        TemplatePublic,
+    )
+    from registry.registry import Registry
 
 __all__ = [
     "Registry",
@@ -27,3 +31,16 @@ __all__ = [
     "TemplateBase",
     "TemplatePublic",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import SQLModel (≈ 1 s) only when a model or the ``Registry`` is first used (PEP 562)."""
+    if name == "Registry":
+        from registry.registry import Registry
+
+        return Registry
+    if name in __all__:
+        import importlib
+
+        return getattr(importlib.import_module("registry.models"), name)
+    raise AttributeError(f"module 'registry' has no attribute '{name}'")

@@ -90,3 +90,53 @@ def test_cli_path_imports_nothing_heavy(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "RC 0 HEAVY []" in result.stderr, result.stderr
+
+
+def test_existing_workspace_opens_its_registry_on_first_use(tmp_path: Path) -> None:
+    open_workspace(tmp_path / "home").close()
+    ws = open_workspace(tmp_path / "home")
+    assert ws._registry is None  # not opened by open_workspace
+    assert ws.compute_names() == ["local"]  # read without the registry
+    assert ws._registry is None
+    ws.registry.add_compute(__import__("registry").ComputeTargetBase(
+        name="big", cpus=8, memory=2**33, resources={"highmem": 1}, price_per_hour=1.5))
+    ws.close()
+
+
+def test_compute_targets_read_agrees_with_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from registry import ComputeTargetBase
+
+    ws = open_workspace(tmp_path / "home")
+    ws.registry.add_compute(ComputeTargetBase(name="big", cpus=8, gpus=0.5, memory=2**33,
+                                              resources={"highmem": 1}, price_per_hour=1.5))
+    expected = {t.name: (t.cpus, t.gpus, t.memory, dict(t.resources), t.price_per_hour)
+                for t in ws.registry.list_compute()}
+    fast = ws.compute_targets()
+    assert list(fast) == ["local", "big"]
+    assert {name: tuple(row)[1:] for name, row in fast.items()} == expected
+    ws.close()
+    # another database URL: the same answer through the registry
+    monkeypatch.setenv("DUCTWORK_DB_URL", f"sqlite:///{tmp_path / 'other.db'}?timeout=5")
+    other = open_workspace(tmp_path / "home2")
+    assert other.compute_names() == ["local"]
+    other.close()
+
+
+def test_run_of_a_file_pipeline_does_not_import_the_registry(tmp_path: Path) -> None:
+    (tmp_path / "step.yml").write_text("type: command\nname: echo_step\nversion: 1\ncommand: echo hi\n")
+    (tmp_path / "p.yml").write_text("type: pipeline\nname: p\njobs:\n  a:\n    component: ./step.yml\n")
+    home = str(tmp_path / "home")
+    code = (
+        "import sys\n"
+        "from app.cli import cli\n"
+        "from app.cli.common import run_cli\n"
+        "args = ['--home', sys.argv[1], 'run', sys.argv[2], '--in-process', '--quiet']\n"
+        "rc = run_cli(cli, args)\n"
+        "print('RC', rc, 'SQL', [m for m in ('sqlmodel', 'sqlalchemy', 'ray') if m in sys.modules], file=sys.stderr)\n"
+    )
+    open_workspace(home).close()  # created (the registry is built on creation)
+    for expected in ("completed", "reused"):
+        result = subprocess.run([sys.executable, "-c", code, home, str(tmp_path / "p.yml")],
+                                capture_output=True, text=True, timeout=120)
+        assert "RC 0 SQL []" in result.stderr, result.stderr
+        assert expected in result.stdout or "1 reused" in result.stdout, result.stdout

@@ -132,7 +132,7 @@ def run_cli(cli: typer.Typer, args: Sequence[str] | None = None) -> int:
     finally:
         ws = _state.get("workspace")
         if ws is not None:
-            ws.registry.close()
+            ws.close()
             _state["workspace"] = None
     return rc if isinstance(rc, int) else EXIT_OK
 

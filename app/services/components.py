@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
 from components.spec import ComponentRef, ComponentSpec
-from registry import ComponentPublic, NotFoundError
-from registry.component_store import ComponentRegistration
+from registry.errors import NotFoundError
+
+if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
+    from registry import ComponentPublic
+    from registry.component_store import ComponentRegistration
 
 __all__ = [
     "FileReport",

@@ -110,7 +110,7 @@ def get_compute(ws: Workspace, name: str) -> ComputeTargetPublic:
 
 def compute_names(ws: Workspace) -> list[str]:
     """The names pipelines may use in ``compute:`` and ``settings.default_compute``."""
-    return ws.registry.compute_names()
+    return ws.compute_names()
 
 
 def remove_compute(ws: Workspace, name: str, force: bool = False) -> list[str]:

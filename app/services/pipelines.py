@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.components import component_resolver, parse_ref, warning_text
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
 from components.spec import ComponentRef, ComponentSpec, PipelineSpec
-from registry import PipelinePublic
-from registry.pipeline_store import PipelineRegistration
+
+if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
+    from registry import PipelinePublic
+    from registry.pipeline_store import PipelineRegistration
 
 __all__ = [
     "check_pipeline",
@@ -41,7 +43,7 @@ def is_pipeline_file(source: str | Path) -> bool:
 def _validate(ws: Workspace, spec: PipelineSpec) -> list[Problem]:
     from components.validate import validate_pipeline
 
-    return list(validate_pipeline(spec, component_resolver(ws), ws.registry.compute_names(), include_warnings=True))
+    return list(validate_pipeline(spec, component_resolver(ws), ws.compute_names(), include_warnings=True))
 
 
 def check_pipeline(ws: Workspace, path: str | Path, data: Any = None) -> tuple[PipelineSpec, list[Problem]]:

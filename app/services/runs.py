@@ -70,8 +70,8 @@ def artifact_store(ws: Workspace) -> LocalArtifactStore:
 
 
 def _computes(ws: Workspace) -> dict[str, ComputeSpec]:
-    return {t.name: ComputeSpec(t.name, t.cpus, t.gpus, t.memory, dict(t.resources or {}), t.price_per_hour)
-            for t in ws.registry.list_compute()}
+    return {t.name: ComputeSpec(t.name, t.cpus, t.gpus, t.memory, dict(t.resources), t.price_per_hour)
+            for t in ws.compute_targets().values()}
 
 
 @dataclass

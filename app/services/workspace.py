@@ -21,18 +21,21 @@ idempotent: they run on every open; ``ws.created`` tells them the workspace is n
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from components.errors import DuctworkError
 
 if TYPE_CHECKING:
     from registry import Registry
 
-__all__ = ["Workspace", "open_workspace", "resolve_home", "resolve_db_url", "ON_OPEN_HOOKS", "OpenHook"]
+__all__ = ["Workspace", "ComputeTargetRow", "open_workspace", "resolve_home", "resolve_db_url", "ON_OPEN_HOOKS",
+           "OpenHook"]
 
 HOME_ENV = "DUCTWORK_HOME"
 DB_URL_ENV = "DUCTWORK_DB_URL"
@@ -44,12 +47,27 @@ ON_OPEN_HOOKS: list[OpenHook] = ["app.services.runs:mark_interrupted_runs",  # r
                                   "app.services.seed:seed_on_open"]  # built-in library (first start)
 
 
+class ComputeTargetRow(NamedTuple):
+    """What a run and a validation need of a compute target (no description, no timestamps)."""
+
+    name: str
+    cpus: float
+    gpus: float
+    memory: int | None
+    resources: dict[str, float]
+    price_per_hour: float
+
+
 @dataclass
 class Workspace:
-    """An opened workspace: its folder, its registry and the paths of everything else in it."""
+    """An opened workspace: its folder, its registry and the paths of everything else in it.
+
+    The registry (SQLModel + SQLAlchemy, ≈ 1 s to import on a loaded 2-core machine) is built
+    on first use of :attr:`registry`, so commands that never need it — a ``ductwork run`` of
+    a pipeline file whose components are files, ``runs list`` — never import it.
+    """
 
     home: Path
-    registry: Registry
     db_url: str
     created: bool = False  #: True when this open created the workspace
     runs_db: Path = field(init=False)
@@ -57,6 +75,7 @@ class Workspace:
     snapshots_dir: Path = field(init=False)
     tmp_dir: Path = field(init=False)
     logs_dir: Path = field(init=False)
+    _registry: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs_db = self.home / "runs.duckdb"
@@ -64,6 +83,66 @@ class Workspace:
         self.snapshots_dir = self.home / "snapshots"
         self.tmp_dir = self.home / "tmp"
         self.logs_dir = self.home / "logs"
+
+    @property
+    def registry(self) -> Registry:
+        """The workspace's registry, opened (tables and the ``local`` target ensured) on first use."""
+        if self._registry is None:
+            from registry import Registry
+
+            registry = Registry(self.db_url, snapshots_dir=self.snapshots_dir)
+            registry.ensure_default_compute()
+            self._registry = registry
+        return self._registry
+
+    def close(self) -> None:
+        """Release the registry's connections, if it was opened."""
+        if self._registry is not None:
+            self._registry.close()
+
+    def compute_targets(self) -> dict[str, ComputeTargetRow]:
+        """Every compute target by name — the one read that runs and validation use.
+
+        For the default SQLite registry this is one ``SELECT`` through the standard library's
+        ``sqlite3`` (milliseconds, no SQLAlchemy import); for any other registry URL, or a
+        registry file without its tables yet, it goes through :attr:`registry`.
+        """
+        rows = _read_sqlite_compute(self.db_url)
+        if rows is None:
+            rows = [ComputeTargetRow(t.name, t.cpus, t.gpus, t.memory, dict(t.resources or {}), t.price_per_hour)
+                    for t in self.registry.list_compute()]
+        return {row.name: row for row in rows}
+
+    def compute_names(self) -> list[str]:
+        """Names of every compute target (``local`` first)."""
+        return list(self.compute_targets())
+
+
+_COMPUTE_TABLE = "compute_targets"  # registry.models.ComputeTarget.__tablename__ (tested to agree)
+
+
+def _read_sqlite_compute(db_url: str) -> list[ComputeTargetRow] | None:
+    """Compute targets read straight from a SQLite registry file; ``None`` when that is not possible
+    (another database, an in-memory or URI database, no file or table yet, no ``local`` target)."""
+    prefix = "sqlite:///"
+    path = db_url[len(prefix):] if db_url.startswith(prefix) else ""
+    if not path or "?" in path or path == ":memory:" or path.startswith("file:") or not os.path.isfile(path):
+        return None
+    try:
+        con = sqlite3.connect(path, timeout=30.0)
+        try:
+            found = con.execute(f"SELECT name, cpus, gpus, memory, resources, price_per_hour FROM {_COMPUTE_TABLE}"
+                                ).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    rows = [ComputeTargetRow(name, float(cpus), float(gpus), memory, json.loads(resources) if resources else {},
+                             float(price or 0.0))
+            for name, cpus, gpus, memory, resources, price in found]
+    if not any(row.name == "local" for row in rows):
+        return None  # the registry adds it on first use
+    return sorted(rows, key=lambda r: (r.name != "local", r.name))
 
 
 def resolve_home(home: str | Path | None = None) -> Path:
@@ -90,10 +169,9 @@ def _run_hook(hook: OpenHook, ws: Workspace) -> None:
 
 
 def open_workspace(home: str | Path | None = None, db_url: str | None = None) -> Workspace:
-    """Open the workspace (creating its folders, registry tables and the ``local`` compute
-    target on first use), then run :data:`ON_OPEN_HOOKS`."""
-    from registry import Registry
-
+    """Open the workspace (creating its folders, and on first use its registry tables and the
+    ``local`` compute target), then run :data:`ON_OPEN_HOOKS`. An existing workspace's registry
+    is opened lazily, on first use of ``ws.registry``."""
     path = resolve_home(home)
     if path.exists() and not path.is_dir():
         raise DuctworkError(
@@ -109,9 +187,9 @@ def open_workspace(home: str | Path | None = None, db_url: str | None = None) ->
             f"cannot create workspace '{path}': {exc.strerror}. Choose a writable folder with --home DIR."
         ) from None
     url = resolve_db_url(path, db_url)
-    registry = Registry(url, snapshots_dir=path / "snapshots")
-    registry.ensure_default_compute()
-    ws = Workspace(home=path, registry=registry, db_url=url, created=created)
+    ws = Workspace(home=path, db_url=url, created=created)
+    if created:
+        ws.registry  # noqa: B018 - a new workspace gets its tables and ``local`` now (and a bad URL fails now)
     for hook in list(ON_OPEN_HOOKS):
         _run_hook(hook, ws)
     return ws
