@@ -95,7 +95,7 @@ def builtin_compute_targets(gpus: int | None = None) -> list[dict[str, Any]]:
     return [
         {"name": "cpu-highmem", "cpus": cpus, "gpus": 0.0, "memory": int(memory), "price_per_hour": 0.5,
          "description": "Memory-heavy data preparation (example price). On a cluster add --resource highmem=1."},
-        {"name": "gpu", "cpus": cpus, "gpus": 1.0 if has_gpu else 0.0, "memory": None, "price_per_hour": 2.5,
+        {"name": "gpu", "cpus": 1.0, "gpus": 1.0 if has_gpu else 0.0, "memory": None, "price_per_hour": 2.5,
          "description": "Transformer training (example price). " + gpu_note},
     ]
 
