@@ -147,10 +147,8 @@ def run(
         console.print(table)
         return
     prepared = prepare_run(ws, pipeline, params)
-    warnings = list(prepared.graph.warnings)
-    for message in warnings:  # the loader and the validator may both report one warning
-        if not any(message != other and message in other for other in warnings):
-            warn(message)
+    for message in prepared.graph.warnings:
+        warn(message)
     started = time.monotonic()
     live = not as_json and not quiet and console.is_terminal
     display = RunDisplay(console)

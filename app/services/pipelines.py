@@ -66,22 +66,30 @@ def _raise_errors(spec: PipelineSpec, problems: list[Problem]) -> None:
 
 def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec) -> PipelineSpec:
     """A validated pipeline from a file (``"p.yml"``), a registered one (``"name"``, ``"name:3"``),
-    or a spec. Raises ValidationError with every problem; warnings stay in ``spec.warnings``."""
+    or a spec. Raises ValidationError with every problem.
+
+    ``spec.warnings`` of the result holds every warning once, each naming its file: the
+    loader's (Azure-only fields), then the validator's (e.g. an undefined ``azureml:`` compute).
+    Loading a spec that this function returned gives the same warnings again, not twice.
+    """
     if isinstance(source, PipelineSpec):
         spec = source
-        problems = _validate(ws, spec)
     elif is_pipeline_file(source):
         if not Path(source).is_file():
             raise DuctworkError(f"pipeline file '{source}' does not exist; check the path")
-        spec, problems = check_pipeline(ws, source)
+        from components.loader import load_pipeline_file
+
+        spec = load_pipeline_file(Path(source).absolute())
     else:
         name, version = parse_ref(str(source), "pipeline")
         spec = ws.registry.pipeline_spec(name, version)
-        problems = _validate(ws, spec)
+    problems = _validate(ws, replace(spec, warnings=()))  # the loader's warnings are placed below, once
     _raise_errors(spec, problems)
-    # the validator's warnings include the loader's (Azure-only fields), now with their file
-    warnings = tuple(dict.fromkeys(warning_text(p) for p in problems if p.severity == "warning"))
-    return replace(spec, warnings=warnings or spec.warnings)
+    file = str(spec.source) if spec.source else ""
+    located = [w if not file or w.startswith(file) else warning_text(Problem(w, file=file, severity="warning"))
+               for w in spec.warnings]
+    found = [warning_text(p) for p in problems if p.severity == "warning"]
+    return replace(spec, warnings=tuple(dict.fromkeys([*located, *found])))
 
 
 def resolve_pipeline_spec(ws: Workspace, spec: PipelineSpec) -> PipelineSpec:
