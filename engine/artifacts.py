@@ -57,6 +57,10 @@ class ArtifactStore(Protocol):
         """Full check: the artifact's content still hashes to ``digest``."""
         ...
 
+    def rehash(self, digest: str) -> str | None:
+        """The content digest of what is stored under ``digest`` now (``None`` when absent)."""
+        ...
+
     def evict(self, digest: str) -> None:
         """Remove a missing or corrupt artifact so that it is produced again."""
         ...
@@ -110,8 +114,11 @@ class LocalArtifactStore:
         return found is not None and (size is None or found == size)
 
     def verify(self, digest: str) -> bool:
+        return self.rehash(digest) == digest
+
+    def rehash(self, digest: str) -> str | None:
         target = self.artifacts_dir / digest
-        return target.exists() and content_digest(target)[0] == digest
+        return content_digest(target)[0] if target.exists() else None
 
     def evict(self, digest: str) -> None:
         target = self.artifacts_dir / digest

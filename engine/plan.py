@@ -75,10 +75,12 @@ class Planner:
 
     def __init__(self, graph: PipelineGraph, values: PipelineValues, store: RunStore,
                  artifacts: ArtifactStore, externals: ExternalDigests, fingerprints: ComponentFingerprints,
-                 force: bool = False):
+                 force: bool = False, verify: bool = False):
         self.graph, self.values, self.store, self.artifacts = graph, values, store, artifacts
-        self.externals, self.fingerprints, self.force = externals, fingerprints, force
-        self.evicted: list[str] = []
+        self.externals, self.fingerprints, self.force, self.verify = externals, fingerprints, force, verify
+        self.evicted: list[str] = []  #: signatures whose reuse record must go (missing or corrupt output)
+        self.corrupt: list[str] = []  #: artifact digests whose content no longer matches (``verify``)
+        self._rehashed: dict[str, str | None] = {}
         jobs = list(graph.steps)
         self.previous: dict[str, StepRunRecord] = store.latest_step_runs(graph.pipeline.name, jobs)
         missing = {graph.steps[j].component.name for j in jobs if j not in self.previous}
@@ -160,16 +162,34 @@ class Planner:
             return "cached output missing"
         return f"no reusable result (the step {prev.status} in run {prev.run_id})"
 
+    def _corruption(self, name: str, digest: str) -> str | None:
+        """With ``verify``: why output ``name`` stored under ``digest`` is corrupt, or ``None``."""
+        if digest not in self._rehashed:
+            self._rehashed[digest] = self.artifacts.rehash(digest)
+        actual = self._rehashed[digest]
+        if actual == digest:
+            return None
+        if digest not in self.corrupt:
+            self.corrupt.append(digest)
+        return f"cached output corrupt ({name}): digest {actual or 'none'} ≠ {digest}"
+
     def check_reuse(self, node: StepNode, ing: StepIngredients, record: ReuseRecord | None) -> Decision:
-        """A hit needs a record AND every output present with its recorded size."""
+        """A hit needs a record AND every output present with its recorded size; with ``verify``,
+        also every output's content re-hashed to its recorded digest."""
         if record is not None:
             gone = [name for name in node.component.outputs
                     if name not in record.outputs
                     or not self.artifacts.exists(record.outputs[name].digest, record.outputs[name].size)]
-            if not gone:
-                return self._decision(node, REUSE, f"reused from run {record.run_id}", ing, record)
-            self.evicted.append(ing.signature)
-            return self._decision(node, RUN, f"cached output missing ({', '.join(gone)})", ing)
+            if gone:
+                self.evicted.append(ing.signature)
+                return self._decision(node, RUN, f"cached output missing ({', '.join(gone)})", ing)
+            if self.verify:
+                corrupt = [why for name in node.component.outputs
+                           if (why := self._corruption(name, record.outputs[name].digest))]
+                if corrupt:
+                    self.evicted.append(ing.signature)
+                    return self._decision(node, RUN, "; ".join(corrupt), ing)
+            return self._decision(node, REUSE, f"reused from run {record.run_id}", ing, record)
         return self._decision(node, RUN, self.explain_miss(node, ing), ing)
 
     def decide(self, node: StepNode, ing: StepIngredients, fresh_inputs: bool = False) -> Decision:
@@ -219,9 +239,10 @@ class Planner:
 
 
 def plan_run(graph: PipelineGraph, values: PipelineValues, store: RunStore, artifacts: ArtifactStore,
-             force: bool = False) -> RunPlan:
-    """The plan of a run (nothing is executed, Ray is not started)."""
+             force: bool = False, verify: bool = False) -> RunPlan:
+    """The plan of a run (nothing is executed, Ray is not started, nothing is evicted)."""
     from engine.fingerprint import ComponentFingerprints
 
-    planner = Planner(graph, values, store, artifacts, ExternalDigests(store), ComponentFingerprints(), force)
+    planner = Planner(graph, values, store, artifacts, ExternalDigests(store), ComponentFingerprints(), force,
+                      verify)
     return planner.plan()

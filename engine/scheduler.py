@@ -115,6 +115,7 @@ class _Driver:
     last_flush: float = 0.0
     recorder: Recorder = field(init=False)
     spent: list[Path] = field(default_factory=list)
+    evictions_taken: tuple[int, int] = (0, 0)  #: how much of planner.evicted / corrupt was taken
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.store)
@@ -172,7 +173,18 @@ class _Driver:
         bound = self.planner.step_inputs(node, self.outputs_of)
         ing = self.planner.ingredients(node, bound)
         fresh = any(d in self.fresh for d in bound.digests.values() if d)
-        self.apply_decision(self.planner.decide(node, ing, fresh_inputs=fresh))
+        decision = self.planner.decide(node, ing, fresh_inputs=fresh)
+        self.take_evictions()
+        self.apply_decision(decision)
+
+    def take_evictions(self) -> None:
+        """Queue the deletion of reuse records the planner found broken, and remove corrupt
+        artifacts now, so that the step's rerun commits its output in their place."""
+        evicted, corrupt = self.planner.evicted, self.planner.corrupt
+        self.batch.evict.extend(evicted[self.evictions_taken[0]:])
+        for digest in corrupt[self.evictions_taken[1]:]:
+            self.artifacts.evict(digest)
+        self.evictions_taken = (len(evicted), len(corrupt))
 
     def step_done(self, job: str) -> None:
         """A step completed or was reused: queue every downstream step whose inputs are all committed."""
@@ -273,8 +285,8 @@ class _Driver:
                 raise DuctworkError(f"output '{name}' (uri_file) was not written: the step must create the file "
                                     f"at the path it was given as ${{{{outputs.{name}}}}}")
             info = self.artifacts.commit(folder)
-            if info.created:
-                self.fresh.add(info.digest)
+            if info.created and info.digest not in self.planner.corrupt:  # a repaired artifact is not new:
+                self.fresh.add(info.digest)  # steps downstream of it may still be reused (early cutoff)
             outputs[name] = OutputRef(info.digest, info.size, name if ospec.type == "uri_file" else None)
             self.batch.artifacts.append(ArtifactRecord(info.digest, info.size, self.run.id, node.name, name, now))
         st.outputs = outputs
@@ -375,8 +387,12 @@ def execute_run(
     source: str | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     flush_interval: float = 0.25,
+    verify: bool = False,
 ) -> RunResult:
     """Run a compiled pipeline: reuse what can be reused, execute the rest, record everything.
+
+    ``verify``: re-hash every reused output; one whose content no longer matches its digest
+    is a miss ("cached output corrupt …"), its record and artifact are evicted and the step reruns.
 
     Ctrl-C (and SIGTERM, in the main thread) cancels the run: running steps are stopped, the
     run is recorded ``cancelled`` and the executor is shut down.
@@ -388,7 +404,7 @@ def execute_run(
     driver = _Driver(graph, values, store, artifacts, Path(logs_dir), executor_factory, force, run, on_event,
                      flush_interval)
     externals = ExternalDigests(store)
-    driver.planner = Planner(graph, values, store, artifacts, externals, ComponentFingerprints(), force)
+    driver.planner = Planner(graph, values, store, artifacts, externals, ComponentFingerprints(), force, verify)
     plan = driver.planner.plan()
     for position, (name, decision) in enumerate(plan.steps.items()):
         node = graph.steps[name]
@@ -403,7 +419,7 @@ def execute_run(
     driver.changed = dict.fromkeys(driver.states)  # every step run is recorded from the start
     driver.batch.runs.append(run)
     driver.batch.memo.update(externals.new_memo)
-    driver.batch.evict.extend(plan.evicted)
+    driver.take_evictions()
     driver.emit(kind="planned")
     for decision in plan.steps.values():
         if decision.action == REUSE:

@@ -122,6 +122,8 @@ def run(
     address: Optional[str] = typer.Option(  # noqa: UP045
         None, "--address", envvar="RAY_ADDRESS", help="Join this Ray cluster instead of starting a local Ray."),
     plan_only: bool = typer.Option(False, "--plan", help="Show what would be reused and run, and why; run nothing."),
+    verify: bool = typer.Option(False, "--verify", help="Re-hash every reused output; a corrupt one is evicted and "
+                                "its step reruns (default: existence and size are checked)."),
     in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process, without Ray (debugging)."),
     as_json: bool = JSON_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table; print only the summary."),
@@ -134,7 +136,7 @@ def run(
     params = dict(parse_set_option(item) for item in set_ or [])
     ws = workspace()
     if plan_only:
-        plan = plan_pipeline(ws, pipeline, params, force)
+        plan = plan_pipeline(ws, pipeline, params, force, verify)
         if as_json:
             print_json({"steps": [{"name": d.job, "action": d.action, "reason": d.reason, "compute": d.compute,
                                    "resources": d.resources, "signature": d.signature} for d in plan.steps.values()]})
@@ -152,7 +154,7 @@ def run(
     started = time.monotonic()
     live = not as_json and not quiet and console.is_terminal
     display = RunDisplay(console)
-    kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared,
+    kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared, verify=verify,
                   executor="in-process" if in_process else "ray")
     if live:
         with display:

@@ -98,12 +98,13 @@ def prepare_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mappin
 
 
 def plan_pipeline(ws: Workspace, source: str | Path | PipelineSpec, params: Mapping[str, Any] | None = None,
-                  force: bool = False):
-    """What a run would reuse and run, and why — without running anything or starting Ray."""
+                  force: bool = False, verify: bool = False):
+    """What a run would reuse and run, and why — without running anything or starting Ray.
+    ``verify`` re-hashes every reusable output (see :func:`start_run`)."""
     from engine.plan import plan_run
 
     prepared = prepare_run(ws, source, params)
-    return plan_run(prepared.graph, prepared.values, run_store(ws), artifact_store(ws), force)
+    return plan_run(prepared.graph, prepared.values, run_store(ws), artifact_store(ws), force, verify)
 
 
 # ------------------------------------------------------------------------- drivers
@@ -182,10 +183,12 @@ def start_run(
     run_id: str | None = None,
     executor: Executor = "ray",
     prepared: PreparedRun | None = None,
+    verify: bool = False,
 ):
     """Run a pipeline in this process (this process is the driver) and return its ``RunResult``.
 
     ``executor="in-process"`` runs steps in threads of this process instead of Ray (debugging).
+    ``verify`` re-hashes every reused output: a corrupt one is a miss, evicted, and its step reruns.
     """
     from engine.executors import InProcessExecutor, RayExecutor
     from engine.scheduler import execute_run, new_run_id
@@ -206,7 +209,7 @@ def start_run(
     try:
         return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
                            logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
-                           source=prepared.source, on_event=on_event)
+                           source=prepared.source, on_event=on_event, verify=verify)
     finally:
         with contextlib.suppress(FileNotFoundError):
             driver_file.unlink()
