@@ -5,7 +5,7 @@ and read a step's log."""
 from __future__ import annotations
 
 import pytest
-from conftest import FLOW_IFRAME, drag, wait_idle
+from harness import FLOW_IFRAME, drag, wait_idle
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import io
 import zipfile
 
 import pytest
-from conftest import RESOURCES, record_demo_runs, wait_idle
+from harness import RESOURCES, record_demo_runs, register_demo_components, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,6 @@ def test_register_a_component_by_upload(page, app_server):
 
 @pytest.fixture
 def app_home(tmp_path):
-    from conftest import register_demo_components
 
     home = tmp_path / "ws"
     register_demo_components(home)

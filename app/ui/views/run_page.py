@@ -167,10 +167,9 @@ def _step_details(ws: Any, details: Any, job: str) -> None:
             st.json(step.resources, expanded=True)
 
 
-def _actions(ws: Any, details: Any) -> None:
+def _actions(ws: Any, run: Any) -> None:
     from app.services.runs import cancel_run, start_run_background
 
-    run = details.run
     c1, c2, c3, _ = st.columns([1, 1, 1.6, 4])
     if c1.button("Rerun", key="run_rerun", icon=":material/replay:",
                  help="Start the same pipeline version with the same parameters (unchanged steps are reused)"):
@@ -178,7 +177,8 @@ def _actions(ws: Any, details: Any) -> None:
             source = f"{run.pipeline}:{run.version}" if run.version else run.source
             new_id = start_run_background(ws, source, dict(run.params or {}))
             nav.go("run", id=new_id)
-    if c2.button("Cancel", key="run_cancel", icon=":material/stop_circle:", disabled=run.status != "running"):
+    if c2.button("Cancel", key="run_cancel", icon=":material/stop_circle:",
+                 disabled=run.status not in ("running", "starting")):
         with errors_shown_here():
             cancel_run(ws, run.id)
             st.toast(f"Cancelling run {run.id}…")
@@ -187,12 +187,7 @@ def _actions(ws: Any, details: Any) -> None:
         nav.go("designer")
 
 
-def _body(ws: Any, run_id: str) -> None:
-    from app.services.designer import run_pipeline_spec
-    from app.services.runs import get_run
-
-    details = get_run(ws, run_id)
-    run = details.run
+def _header(run: Any) -> None:
     started = dt.datetime.fromtimestamp(run.started_at).strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "—"
     end = run.ended_at or (time.time() if run.status == "running" else None)
     duration = format_duration(end - run.started_at if end and run.started_at else None)
@@ -201,7 +196,20 @@ def _body(ws: Any, run_id: str) -> None:
                + (f" · parameters {run.params}" if run.params else ""))
     if run.error:
         st.error(run.error)
-    _actions(ws, details)
+
+
+def _live(ws: Any, run_id: str) -> None:
+    """Everything that changes while a run is live (re-drawn by the page's fragment)."""
+    from app.services.designer import run_pipeline_spec
+    from app.services.runs import get_run
+
+    try:
+        details = get_run(ws, run_id)
+    except Exception as exc:  # noqa: BLE001 - not recorded yet: its driver is starting
+        _starting_or_missing(ws, run_id, exc)
+        return
+    run = details.run
+    _header(run)
     counts: dict[str, int] = {}
     for s in details.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
@@ -219,20 +227,17 @@ def _body(ws: Any, run_id: str) -> None:
     if st.session_state.get("run_step") not in jobs:  # first look: the step that needs attention
         by_status = {s.status: s.job for s in reversed(details.steps)}
         st.session_state["run_step"] = by_status.get("failed") or by_status.get("running") or jobs[0]
-    job = st.selectbox("Step", jobs, key="run_step", format_func=lambda j: f"{STATUS_ICONS.get(details.step(j).status, '')} {j}")
+    job = st.selectbox("Step", jobs, key="run_step",
+                       format_func=lambda j: f"{STATUS_ICONS.get(details.step(j).status, '')} {j}")
     _step_details(ws, details, job)
-    if run.status == "running":
-        st.session_state["run_was_live"] = run.id
-    elif st.session_state.pop("run_was_live", None) == run.id:
-        st.rerun()  # the run just ended: redraw once with its final state outside the live loop
 
 
 STARTING_GRACE_S = 120.0
 
 
 def _starting_or_missing(ws: Any, run_id: str, exc: Exception) -> None:
-    """A run started a moment ago is not recorded until its driver is up: wait for it
-    (refreshing), showing the driver's output; otherwise show the error."""
+    """A run started a moment ago is not recorded until its driver is up: say so (the
+    page keeps refreshing), with the driver's output; otherwise show the error."""
     driver_log = ws.logs_dir / run_id / "driver.log"
     if not driver_log.is_file():
         show_error(exc)
@@ -243,21 +248,9 @@ def _starting_or_missing(ws: Any, run_id: str, exc: Exception) -> None:
         st.error(f"Run '{run_id}' never started: its driver stopped before recording it. Its output:")
         st.code(tail or "(no output)", language=None)
         return
-
-    @st.fragment(run_every=LIVE_REFRESH_S)
-    def waiting() -> None:
-        from app.services.runs import get_run
-
-        try:
-            get_run(ws, run_id)
-        except Exception:  # noqa: BLE001 - still starting
-            st.info(f"Starting run `{run_id}`…", icon=":material/hourglass_top:")
-            if tail:
-                st.code(tail, language=None)
-            return
-        st.rerun()
-
-    waiting()
+    st.info(f"Starting run `{run_id}`…", icon=":material/hourglass_top:")
+    if tail:
+        st.code(tail, language=None)
 
 
 def render() -> None:
@@ -271,14 +264,25 @@ def render() -> None:
         st.page_link(nav.page("runs"), label="Go to Runs", icon=":material/history:")
         return
     try:
-        live = get_run(ws, run_id).run.status == "running"
+        run = get_run(ws, run_id).run
     except Exception as exc:  # noqa: BLE001
-        _starting_or_missing(ws, run_id, exc)
-        return
+        run = None
+        starting = (ws.logs_dir / run_id / "driver.log").is_file()
+        if not starting:
+            show_error(exc)
+            return
+    else:
+        starting = False
+    if run is not None:
+        _actions(ws, run)
+    # The live part refreshes itself while the run is starting or running. A fragment must
+    # not call st.rerun() or switch pages (under st.navigation that can land on the
+    # default page), so the actions above sit outside it and it simply keeps refreshing.
+    live = starting or (run is not None and run.status == "running")
 
     @st.fragment(run_every=LIVE_REFRESH_S if live else None)
-    def body() -> None:
+    def live_view() -> None:
         with errors_shown_here():
-            _body(ws, run_id)
+            _live(ws, run_id)
 
-    body()
+    live_view()
