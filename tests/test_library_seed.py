@@ -97,3 +97,12 @@ def test_seeded_tabular_template_runs_and_a_parameter_change_reruns_only_what_de
     again = start_run(ws, "tabular_regression", {"algorithm": "ridge"}, executor="in-process")
     assert {s.job: s.status for s in again.steps} == {
         "load": "reused", "split": "reused", "train": "completed", "score": "completed"}
+
+
+def test_hidden_gpus_count_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services.seed import visible_gpus
+
+    for hidden in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert visible_gpus() == 0
+        assert builtin_compute_targets()[1]["gpus"] == 0
