@@ -21,7 +21,7 @@ from components.errors import DuctworkError
 from engine.compute import ResourceRequest
 from engine.runtime import StepOutcome, StepTask, run_step
 
-__all__ = ["Executor", "InProcessExecutor", "RayExecutor", "check_picklable"]
+__all__ = ["Executor", "InProcessExecutor", "RayExecutor", "check_picklable", "ray_options"]
 
 
 class Executor(Protocol):
@@ -34,8 +34,9 @@ class Executor(Protocol):
         """Start or join the runtime; fail at once when a request can never be satisfied."""
         ...
 
-    def submit(self, task: StepTask, request: ResourceRequest, retries: int) -> Any:
-        """Submit one attempt; returns a handle."""
+    def submit(self, task: StepTask, request: ResourceRequest, retries: int,
+               runtime_env: Mapping[str, Any] | None = None) -> Any:
+        """Submit one attempt (in ``runtime_env``, where the executor supports it); returns a handle."""
         ...
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
@@ -66,6 +67,30 @@ def check_picklable(task: StepTask) -> None:
             "values (numbers, text, booleans); lambdas, closures and open files cannot be sent.") from None
 
 
+def ray_options(request: ResourceRequest, retries: int,
+                runtime_env: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``.options(...)`` of one step's Ray task: resources, retries and runtime environment.
+
+    Ray builds a ``runtime_env`` once per content hash on each node and caches it, so every
+    step with the same ``pip`` list shares one virtualenv.
+    """
+    options: dict[str, Any] = {"num_cpus": request.cpus, "num_gpus": request.gpus,
+                               "max_retries": retries, "retry_exceptions": False}
+    if request.memory:
+        options["memory"] = request.memory
+    if request.custom:
+        options["resources"] = dict(request.custom)
+    if runtime_env:
+        options["runtime_env"] = dict(runtime_env)
+    return options
+
+
+def _note_in_log(path: str, line: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(line)
+
+
 class InProcessExecutor:
     """Runs tasks in a thread pool of this process: no Ray, no resource accounting."""
 
@@ -80,8 +105,12 @@ class InProcessExecutor:
         if self._pool is None:
             self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="ductwork-step")
 
-    def submit(self, task: StepTask, request: ResourceRequest, retries: int) -> Any:
+    def submit(self, task: StepTask, request: ResourceRequest, retries: int,
+               runtime_env: Mapping[str, Any] | None = None) -> Any:
         assert self._pool is not None, "start() first"
+        if runtime_env:  # threads share this interpreter: say so in the step's log
+            _note_in_log(task.log_path, f"[ductwork] the in-process executor cannot build the environment "
+                         f"{dict(runtime_env)}; this step runs in the current environment\n")
         return self._pool.submit(run_step, task)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
@@ -143,14 +172,10 @@ class RayExecutor:
         self._remote = ray.remote(run_step)
         check_feasible(requests, ray.nodes())
 
-    def submit(self, task: StepTask, request: ResourceRequest, retries: int) -> Any:
+    def submit(self, task: StepTask, request: ResourceRequest, retries: int,
+               runtime_env: Mapping[str, Any] | None = None) -> Any:
         check_picklable(task)
-        options: dict[str, Any] = {"num_cpus": request.cpus, "num_gpus": request.gpus,
-                                   "max_retries": retries, "retry_exceptions": False}
-        if request.memory:
-            options["memory"] = request.memory
-        if request.custom:
-            options["resources"] = dict(request.custom)
+        options = ray_options(request, retries, runtime_env)
         return self._remote.options(**options).remote(task)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
@@ -172,6 +197,11 @@ class RayExecutor:
             return StepOutcome(ok=False, error="worker killed: out of memory", ended_at=time.time())
         except (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError):
             return StepOutcome(ok=False, error="worker crashed", ended_at=time.time())
+        except rex.RuntimeEnvSetupError as exc:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = (lines[-1] if lines else type(exc).__name__)[:400]  # the cause is the last line
+            return StepOutcome(ok=False, error=f"its environment could not be built by Ray: {detail}",
+                               ended_at=time.time())
         except rex.RayTaskError as exc:
             cause = exc.cause if getattr(exc, "cause", None) is not None else exc
             return StepOutcome(ok=False, error=f"{type(cause).__name__}: {str(cause).splitlines()[-1][:300]}",

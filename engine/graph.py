@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from components.errors import ValidationError
 from components.spec import ComponentRef, ComponentSpec, JobOutput, JobSpec, PipelineSpec
 from components.validate import compute_for_job, resolve_pipeline, validate_pipeline
 from engine.compute import DEFAULT_COMPUTE, ComputeSpec, ResourceRequest, resource_request
+from engine.environments import runtime_env_for
 
 __all__ = ["StepNode", "PipelineGraph", "compile_pipeline", "Resolver"]
 
@@ -30,6 +32,7 @@ class StepNode:
     compute: ComputeSpec
     request: ResourceRequest
     upstream: tuple[str, ...] = ()
+    runtime_env: Mapping[str, Any] | None = None  #: Ray ``runtime_env`` of its environment (engine.environments)
 
     @property
     def force_rerun(self) -> bool:
@@ -93,8 +96,11 @@ def compile_pipeline(
         assert isinstance(component, ComponentSpec)
         target, _ = compute_for_job(job, component, resolved.settings, computes, default_compute)
         compute = computes.get(target, DEFAULT_COMPUTE)
+        env = runtime_env_for(component.environment, f"job '{name}'")
+        if env.warning:
+            warnings = (*warnings, env.warning)
         steps[name] = StepNode(name, job, component, compute, resource_request(compute, component.resources),
-                               tuple(upstream[name]))
+                               tuple(upstream[name]), env.runtime_env)
     downstream: dict[str, list[str]] = {name: [] for name in steps}
     for name, node in steps.items():
         for up in node.upstream:

@@ -248,7 +248,7 @@ class _Driver:
         st.attempts += 1
         try:
             task = self.build_task(node, area, st.attempts)
-            handle = self.executor.submit(task, node.request, node.job.retries)
+            handle = self.executor.submit(task, node.request, node.job.retries, node.runtime_env)
         except DuctworkError as exc:
             self.artifacts.discard(area)
             self.fail(node.name, str(exc), None)

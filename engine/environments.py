@@ -1,0 +1,80 @@
+"""A step's environment as a Ray ``runtime_env`` (FORMATS.md "Environments").
+
+- ``current``: no runtime environment; the step runs in Ductwork's own Python.
+- ``pip`` (``environment: {pip: [...]}``): ``{"pip": [...]}``. Ray builds a virtualenv over
+  the current Python once per content hash and caches it on each node; the step's ``python``
+  is that virtualenv's interpreter (the step runtime puts ``sys.executable``'s folder first
+  on ``PATH``).
+- ``conda`` (a conda file): ``{"conda": {...}}`` where conda is installed. Where it is not,
+  a conda file whose only conda packages are ``python`` and ``pip`` is built as its pip
+  dependencies over the current Python (a warning says so); any other conda file cannot be
+  built here and, like an unsupported environment, is ignored with a warning: the step runs
+  in the current environment.
+- ``unsupported`` (an Azure registry reference, a Docker image): the loader already warned;
+  the current environment is used.
+
+The signature keeps the environment spec's content either way (``signature.environment_fingerprint``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.spec import EnvironmentSpec
+
+__all__ = ["RuntimeEnvChoice", "runtime_env_for", "conda_installed"]
+
+
+@dataclass(frozen=True)
+class RuntimeEnvChoice:
+    """The ``runtime_env`` to hand Ray (``None``: the current environment) and why, if it differs."""
+
+    runtime_env: Mapping[str, Any] | None = None
+    warning: str | None = None
+
+
+def conda_installed() -> bool:
+    """Whether a conda executable is reachable (``$CONDA_EXE`` or ``conda`` on ``PATH``)."""
+    return bool(os.environ.get("CONDA_EXE") or shutil.which("conda"))
+
+
+_PY_OR_PIP = re.compile(r"^\s*(python|pip)\s*([<>=!~].*)?$")
+
+
+def _split_conda(conda: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(pip requirements, conda packages other than python and pip) of a conda file."""
+    pip: list[str] = []
+    others: list[str] = []
+    for dep in conda.get("dependencies") or []:
+        if isinstance(dep, Mapping):
+            pip.extend(str(p) for p in dep.get("pip") or [])
+            others.extend(f"{k}: …" for k in dep if k != "pip")
+        elif not _PY_OR_PIP.match(str(dep)):
+            others.append(str(dep))
+    return pip, others
+
+
+def runtime_env_for(env: EnvironmentSpec, where: str, *,
+                    has_conda: Callable[[], bool] | None = None) -> RuntimeEnvChoice:
+    """The runtime environment for a step (``where`` names it in the warning, e.g. ``job 'train'``)."""
+    if env.kind == "pip":
+        return RuntimeEnvChoice({"pip": list(env.pip)} if env.pip else None)
+    if env.kind != "conda" or env.conda is None:
+        return RuntimeEnvChoice()  # current, or unsupported (warned by the loader)
+    if (has_conda or conda_installed)():
+        return RuntimeEnvChoice({"conda": dict(env.conda)})
+    pip, others = _split_conda(env.conda)
+    if not others:
+        return RuntimeEnvChoice(
+            {"pip": pip} if pip else None,
+            f"{where}: conda is not installed here, so its conda file's pip packages are installed over "
+            "the current Python instead (its python/pip pins are not applied); install conda to build it as written")
+    return RuntimeEnvChoice(
+        None, f"{where}: conda is not installed here, so its conda environment (conda packages: "
+        f"{', '.join(others[:5])}{' …' if len(others) > 5 else ''}) cannot be built; the step runs in the "
+        "current environment. Install conda, or list pip packages (environment: {pip: [...]})")
