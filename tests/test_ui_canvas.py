@@ -62,13 +62,15 @@ def test_sync_acts_only_on_new_timestamps_and_pushes_above_the_last_received():
     assert sync.pushed == 5001 and sync.echoes == 2
 
 
-def test_echoes_after_a_push_are_not_read_as_pane_clicks():
+def test_echoes_and_bare_reports_keep_the_selection_and_the_design():
     state = _state(MAKE, SCALE)
     state.selected = "make"
+    state.saved = True
     _settle(state)
-    assert state.selected == "make"
-    _send(state, _nodes(state), _edges(state))  # a real click on the empty pane
-    assert state.selected is None
+    assert state.sync.echoes == 0
+    # a node click is followed by a drag stop that reports no selection and moves < 0.5 px
+    _send(state, _nodes(state, {"make": (40.2, 60.1)}), _edges(state))
+    assert state.selected == "make" and state.saved and state.design.layout["make"] == (40.0, 60.0)
 
 
 def test_drawn_edge_is_mapped_and_pushed_back():

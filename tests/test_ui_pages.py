@@ -169,6 +169,11 @@ def test_designer_opens_a_saved_version_and_clones_a_run(ws):
     assert state.origin == "numbers:1" and list(state.design.pipeline.jobs) == ["make_numbers", "scale", "summarize"]
     assert not at.button(key="tb_run").disabled
 
+    # a pipeline input's value is edited in the pipeline panel (nothing selected)
+    gen = state.generation
+    at.text_input(key=f"insp:{gen}:pipeline:input:factor").set_value("2.5").run()
+    assert at.session_state["designer"].design.pipeline.inputs["factor"].value == 2.5
+
     at.selectbox(key="tb_clone_run").set_value(run_id)
     at.button(key="tb_clone").click().run()
     state = at.session_state["designer"]

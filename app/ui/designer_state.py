@@ -87,7 +87,7 @@ def apply_canvas_report(state: DesignerState, raw: Any, resolve: dm.Resolve) -> 
     if fresh is None:
         return False
     event = read_event(state.design, fresh)
-    moved = dm.move_jobs(state.design, event.positions)
+    moved = dm.move_jobs(state.design, {name: event.positions[name] for name in event.moved})
     if moved is not state.design:
         state.design = moved
         state.saved = False
@@ -114,8 +114,6 @@ def apply_canvas_report(state: DesignerState, raw: Any, resolve: dm.Resolve) -> 
         state.selected = event.clicked_job
     elif event.clicked_edge:
         state.selected = dm.edge_id(*event.clicked_edge)
-    elif event.pane_click:
-        state.selected = None
     elif len(event.moved) == 1 and not event.new_edges:
         state.selected = event.moved[0]
     return True

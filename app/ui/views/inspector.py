@@ -328,6 +328,38 @@ def _set_setting(state: DesignerState, key: str, field: str) -> None:
     state.change(replace(state.design, pipeline=pipeline))
 
 
+def _set_pipeline_input(state: DesignerState, name: str, key: str) -> None:
+    import yaml
+
+    text = st.session_state.get(key) or ""
+    current = state.design.pipeline.inputs[name]
+    if current.is_data:
+        updated = replace(current, path=text.strip() or None)
+    else:
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        updated = replace(current, value=value)
+    inputs = {**state.design.pipeline.inputs, name: updated}
+    state.change(replace(state.design, pipeline=replace(state.design.pipeline, inputs=inputs)))
+
+
+def _pipeline_inputs(state: DesignerState, problems: list[Problem]) -> None:
+    inputs = state.design.pipeline.inputs
+    if not inputs:
+        return
+    st.markdown("**Pipeline inputs**")
+    for name, pinp in inputs.items():
+        key = _key(state, "pipeline", "input", name)
+        shown = pinp.path if pinp.is_data else ("" if pinp.value is None else str(pinp.value))
+        _sync(key, shown or "")
+        label = f"{name} ({pinp.type or ('path' if pinp.is_data else 'value')})"
+        st.text_input(label, key=key, on_change=_set_pipeline_input, args=(state, name, key),
+                      help="a path for data, otherwise a value (numbers and true/false are read as such)")
+        _show([p for p in problems if p.job is None and p.field == f"inputs.{name}"])
+
+
 def _pipeline_panel(state: DesignerState, problems: list[Problem], compute_names: list[str]) -> None:
     pipeline = state.design.pipeline
     st.markdown("#### Pipeline")
@@ -359,8 +391,18 @@ def _pipeline_panel(state: DesignerState, problems: list[Problem], compute_names
     key = _key(state, "pipeline", "force")
     st.toggle("Force rerun (no reuse)", value=settings.force_rerun, key=key,
               on_change=_set_setting, args=(state, key, "force_rerun"))
-    general = [p for p in problems if p.job is None]
+    _pipeline_inputs(state, problems)
+    general = [p for p in problems if p.job is None and not (p.field or "").startswith("inputs.")]
     _show(general)
+
+
+def _close(state: DesignerState) -> None:
+    state.selected = None
+
+
+def _close_button(state: DesignerState) -> None:
+    st.button("Pipeline settings", key=_key(state, "close"), icon=":material/arrow_back:", type="tertiary",
+              on_click=_close, args=(state,), help="Back to the pipeline's own settings")
 
 
 def render_inspector(
@@ -370,8 +412,10 @@ def render_inspector(
     job = state.selected_job
     edge = state.selected_edge
     if job is not None:
+        _close_button(state)
         _job_panel(state, job, resolve, problems, compute_names)
     elif edge is not None:
+        _close_button(state)
         _edge_panel(state, *edge, resolve)
     else:
         _pipeline_panel(state, problems, compute_names)
