@@ -80,8 +80,27 @@ def start_app(home: Path) -> AppServer:
     return server
 
 
+def _stop_run_drivers(home: Path) -> None:
+    """Interrupt run drivers the app started on this workspace that are still running
+    (each is its own detached session; identified by pid and process start time)."""
+    import json
+
+    import psutil
+
+    for record in (home / "tmp" / "drivers").glob("*.json"):
+        try:
+            data = json.loads(record.read_text())
+            process = psutil.Process(int(data["pid"]))
+            if data.get("created") is not None and abs(process.create_time() - float(data["created"])) > 1:
+                continue  # the pid was reused by another process
+            process.send_signal(signal.SIGINT)  # the driver cancels its steps and records it
+            process.wait(timeout=30)
+        except (OSError, ValueError, KeyError, psutil.Error):
+            continue
+
+
 def stop_app(server: AppServer) -> None:
-    """Stop the app and anything it started (its own process group)."""
+    """Stop the app, its process group, and any run driver it started on its workspace."""
     if server.process.poll() is None:
         os.killpg(server.process.pid, signal.SIGTERM)
         try:
@@ -89,6 +108,7 @@ def stop_app(server: AppServer) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait(timeout=5)
+    _stop_run_drivers(server.home)
 
 
 def register_demo_components(home: Path) -> None:
