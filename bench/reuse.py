@@ -1,12 +1,18 @@
 """Fully reused reruns: ``ductwork run`` wall time end to end for 100- and 1,000-step
 pipelines, and proof that Ray is not even imported (so no Ray process can start).
 
-    .venv/bin/python bench/reuse.py [N ...]
+    .venv/bin/python bench/reuse.py [N ...] [--repeat 5] [--compare OTHER_CHECKOUT]
+
+``--compare DIR`` runs the same reruns with the checkout in DIR (e.g. an earlier commit:
+``git archive COMMIT | tar -x -C DIR``), alternating the two so that both see the same
+machine load, and prints each median and their ratio.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -14,41 +20,67 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 from pipelines import write_command_chain  # noqa: E402
 
 PROBE = ("import sys\nfrom app.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
          "print('RAY_IMPORTED' if 'ray' in sys.modules else 'RAY_NOT_IMPORTED', file=sys.stderr)\nsys.exit(code)\n")
+#: As a user runs it: Python may cache bytecode (a sandbox's PYTHONDONTWRITEBYTECODE=1 would
+#: make every run compile the project's ≈ 60 modules again, ≈ 0.2 s).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def ductwork(home: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess:
+def ductwork(tree: Path, home: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess:
+    """``ductwork ARGS`` with the checkout in ``tree`` (its folder first on ``sys.path``)."""
     code = PROBE if probe else "from app.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, "--home", str(home), *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code, "--home", str(home), *args], capture_output=True, text=True,
+                          env=ENV, cwd=tree)
+
+
+def rerun(tree: Path, home: Path, pipeline: Path) -> tuple[float, bool]:
+    started = time.perf_counter()
+    again = ductwork(tree, home, "run", str(pipeline), "--json", probe=True)
+    took = time.perf_counter() - started
+    assert again.returncode == 0, again.stderr[-1000:]
+    data = json.loads(again.stdout)
+    assert {s["status"] for s in data["steps"]} == {"reused"}, "not fully reused"
+    return took, "RAY_IMPORTED" in again.stderr
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [100, 1000]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--compare", type=Path, help="another checkout to measure alternately")
+    args = parser.parse_args()
+    trees = {"this": HERE.parent}
+    if args.compare:
+        trees["other"] = args.compare.resolve()
     root = Path(tempfile.mkdtemp(prefix="dw-bench-reuse-"))
-    print("fully reused rerun of `ductwork run PIPELINE.yml` (wall time, end to end, median of 5)")
-    print(f"{'steps':>6} {'first run':>10} {'reused rerun':>13} {'min':>7} {'Ray imported':>13}")
-    for n in sizes:
-        home = root / f"ws{n}"
+    print(f"fully reused rerun of `ductwork run PIPELINE.yml` (wall time, end to end, median of {args.repeat})")
+    print(f"{'steps':>6} {'tree':>6} {'first run':>10} {'reused rerun':>13} {'min':>7} {'Ray imported':>13}")
+    for n in args.sizes:
         pipeline = write_command_chain(root / f"p{n}", n)
-        started = time.perf_counter()
-        first = ductwork(home, "run", str(pipeline), "--in-process", "--quiet")
-        first_s = time.perf_counter() - started
-        assert first.returncode == 0, first.stdout[-1000:] + first.stderr[-1000:]
-        times, imported = [], set()
-        for _ in range(5):
+        first: dict[str, float] = {}
+        for label, tree in trees.items():
             started = time.perf_counter()
-            again = ductwork(home, "run", str(pipeline), "--json", probe=True)
-            times.append(time.perf_counter() - started)
-            assert again.returncode == 0, again.stderr[-1000:]
-            data = json.loads(again.stdout)
-            assert {s["status"] for s in data["steps"]} == {"reused"}, "not fully reused"
-            imported.add("RAY_IMPORTED" in again.stderr)
-        print(f"{n:6d} {first_s:9.2f}s {statistics.median(times):12.2f}s {min(times):6.2f}s "
-              f"{'yes' if True in imported else 'no':>13}")
+            done = ductwork(tree, root / f"ws{n}-{label}", "run", str(pipeline), "--in-process", "--quiet")
+            first[label] = time.perf_counter() - started
+            assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
+        times: dict[str, list[float]] = {label: [] for label in trees}
+        imported: set[bool] = set()
+        for _ in range(args.repeat):
+            for label, tree in trees.items():  # alternate: both see the same load
+                took, ray = rerun(tree, root / f"ws{n}-{label}", pipeline)
+                times[label].append(took)
+                imported.add(ray)
+        for label in trees:
+            print(f"{n:6d} {label:>6} {first[label]:9.2f}s {statistics.median(times[label]):12.2f}s "
+                  f"{min(times[label]):6.2f}s {'yes' if True in imported else 'no':>13}")
+        if "other" in times:
+            ratio = statistics.median(times["other"]) / statistics.median(times["this"])
+            print(f"{n:6d} other/this: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

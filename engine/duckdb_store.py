@@ -120,7 +120,7 @@ class DuckDBRunStore:
         self.path = Path(path)
         self.retry_for_s = retry_for_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._run(lambda con: con.execute(SCHEMA))
+        self._schema_ready = False  # the tables are ensured in the first transaction (no extra connection)
 
     def _run(self, work: Callable[[Any], T]) -> T:
         """Run ``work(con)`` in one transaction on a fresh connection, closed at once;
@@ -142,8 +142,11 @@ class DuckDBRunStore:
                 continue
             try:
                 con.execute("BEGIN TRANSACTION")
+                if not self._schema_ready:
+                    con.execute(SCHEMA)
                 result = work(con)
                 con.execute("COMMIT")
+                self._schema_ready = True
                 return result
             except (duckdb.IOException, duckdb.TransactionException) as exc:
                 _rollback(con)

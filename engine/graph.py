@@ -109,16 +109,26 @@ def compile_pipeline(
 
 
 def _topological_order(upstream: Mapping[str, Iterable[str]]) -> list[str]:
-    """Kahn's algorithm, keeping declaration order among jobs that are ready together."""
-    remaining = {name: set(ups) for name, ups in upstream.items()}
-    order: list[str] = []
-    while remaining:
-        ready = [name for name, ups in remaining.items() if not ups]
-        if not ready:  # validate_pipeline reports cycles; this is a guard
-            raise ValidationError([])
-        for name in ready:
-            order.append(name)
-            del remaining[name]
-        for ups in remaining.values():
-            ups.difference_update(ready)
-    return order
+    """Kahn's algorithm in waves: every job whose upstream jobs are all placed goes next, in
+    declaration order among jobs of the same wave (its longest path from a root). Linear time."""
+    ups = {name: set(deps) for name, deps in upstream.items()}
+    downstream: dict[str, list[str]] = {name: [] for name in ups}
+    for name, deps in ups.items():
+        for dep in deps:
+            downstream[dep].append(name)
+    pending = {name: len(deps) for name, deps in ups.items()}
+    wave = {name: 0 for name, count in pending.items() if not count}
+    frontier = list(wave)
+    while frontier:
+        following: list[str] = []
+        for name in frontier:
+            for down in downstream[name]:
+                pending[down] -= 1
+                if not pending[down]:
+                    wave[down] = wave[name] + 1
+                    following.append(down)
+        frontier = following
+    if len(wave) != len(ups):  # validate_pipeline reports cycles; this is a guard
+        raise ValidationError([])
+    position = {name: i for i, name in enumerate(ups)}
+    return sorted(ups, key=lambda name: (wave[name], position[name]))

@@ -52,6 +52,7 @@ class StepTask:
     env: dict[str, str] = field(default_factory=dict)
     attempt: int = 1
     capture_fds: bool = True  #: redirect descriptors 1 and 2 (a Ray worker; not in-process threads)
+    mark_start: bool = True  #: write ``<area>/started`` (the driver's timeout clock; only steps with a timeout)
 
     @property
     def metrics_path(self) -> str:
@@ -79,8 +80,9 @@ def run_step(task: StepTask) -> StepOutcome:
     """Run one attempt; never raises for a failure of the step itself."""
     started = time.time()
     node = _node_id()
-    with open(os.path.join(task.area, "started"), "w") as fh:
-        fh.write(str(started))
+    if task.mark_start:
+        with open(os.path.join(task.area, "started"), "w") as fh:
+            fh.write(str(started))
     os.makedirs(os.path.dirname(task.log_path), exist_ok=True)
     with open(task.log_path, "a", encoding="utf-8") as log:
         log.write(f"# ductwork: job '{task.job}' of run {task.run_id}, attempt {task.attempt}, "
@@ -103,13 +105,21 @@ def run_step(task: StepTask) -> StepOutcome:
                        started_at=started, ended_at=time.time(), metrics=tuple(metrics))
 
 
+_worker_node: list[str] = []  #: a Ray worker's node id, asked once per worker process
+
+
 def _node_id() -> str:
+    if _worker_node:
+        return _worker_node[0]
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         try:
-            return ray.get_runtime_context().get_node_id()
+            node = ray.get_runtime_context().get_node_id()
         except Exception:  # noqa: BLE001 - outside a task
             return "local"
+        if ray.get_runtime_context().worker.mode == ray.WORKER_MODE:  # a worker never changes node
+            _worker_node.append(node)
+        return node
     return "local"
 
 

@@ -226,7 +226,8 @@ class _Driver:
         common = dict(run_id=self.run.id, job=node.name, area=str(area), log_path=log_path,
                       code_dir=str(comp.code) if comp.code else None, output_dirs=out_dirs,
                       env={k: str(v) for k, v in node.job.environment_variables.items()}, attempt=attempt,
-                      capture_fds=self.executor.capture_fds if self.executor else False)
+                      capture_fds=self.executor.capture_fds if self.executor else False,
+                      mark_start=bool(node.job.timeout))
         if comp.kind == "function":
             if comp.function is None:
                 raise DuctworkError(f"job '{node.name}': function component '{comp.ref}' names no function")

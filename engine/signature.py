@@ -8,6 +8,7 @@ explained by ``diff_ingredients`` against the closest earlier step run. Pure: no
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Mapping
@@ -77,9 +78,9 @@ class StepIngredients:
     code_manifest: Mapping[str, str] = field(default_factory=dict)
     input_sources: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def signature(self) -> str:
-        """The step's signature (blake3 hex)."""
+        """The step's signature (blake3 hex), computed once per ingredients value."""
         core = {
             "component": self.component,
             "version": self.version,

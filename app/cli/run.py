@@ -167,7 +167,7 @@ def run(
         if result.error:
             err_console.print(Text.assemble(("error: ", "bold red"), result.error))
     else:
-        if not live:
+        if not live and not quiet:  # --quiet: the summary (and failed steps) only
             for s in result.steps:
                 console.print(Text.assemble(f"{s.job}: ", (s.status, STATUS_STYLE.get(s.status, "")),
                                             f" — {s.error if s.status == 'failed' else s.reason or ''}"))
