@@ -120,3 +120,32 @@ def test_pipeline_fork_starts_from_a_template_and_remembers_it(cli):
     assert again["forked_from"] == "my_nlp:1"
     unknown = cli("pipeline", "fork", "text-clasification", "x", env=env)
     assert unknown.returncode == 2 and "text-classification" in unknown.stderr
+
+
+def _designer() -> None:
+    from app.ui.views import designer
+
+    designer.render()
+
+
+def test_the_designers_new_from_template_is_a_fork_of_it(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from app.services.seed import seed_workspace
+    from app.services.workspace import open_workspace
+
+    monkeypatch.setenv("DUCTWORK_HOME", str(tmp_path / "ws"))
+    ws = open_workspace(tmp_path / "ws")
+    seed_workspace(ws, gpus=0)
+    at = AppTest.from_function(_designer, default_timeout=90)
+    at.run()
+    at.text_input(key="tb_new_name").set_value("my_nlp")
+    at.selectbox(key="tb_template").set_value("text-classification")
+    at.button(key="tb_new_template").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["designer"].design.pipeline.name == "my_nlp"
+    at.button(key="tb_save").click().run()
+    assert not at.exception, at.exception
+    record = ws.registry.get_pipeline("my_nlp", "1")
+    assert record.forked_from == "template:text-classification" and len(record.spec["jobs"]) == 9
+    ws.registry.close()

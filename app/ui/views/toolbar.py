@@ -88,13 +88,24 @@ def _new_popover(ws: Any, state: DesignerState) -> None:
             chosen = next(t for t in templates if t.name == choice)
             if chosen.description:
                 st.caption(chosen.description)
-            if st.button("Start from template", key="tb_new_template", width="stretch"):
+            if st.button("Start from template", key="tb_new_template", width="stretch",
+                         help="A new pipeline named as above; saving it remembers the template "
+                              "(as `ductwork pipeline fork TEMPLATE NAME`)"):
+                from components.fields import check_name
+
+                problem = check_name(name)
+                if problem:
+                    st.error(f"pipeline {problem}")
+                    return
                 with errors_shown_here():
+                    from dataclasses import replace
+
                     from app.services.designer import template_source
 
-                    _load(state, template_source(ws, choice))
-                    state.notify("success", f"New pipeline from template '{labels[choice]}'. Save it to keep it.",
-                                 "toolbar")
+                    source = template_source(ws, choice)
+                    _load(state, replace(source, spec=replace(source.spec, name=name)))
+                    state.notify("success", f"New pipeline '{name}' from template '{labels[choice]}'. "
+                                 "Save it to keep it.", "toolbar")
                     st.rerun()
 
 
