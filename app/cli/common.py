@@ -44,7 +44,8 @@ EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_INVALID = 2
 
-console = Console(soft_wrap=True)
+# A pipe or file gets wide lines (Rich would assume 80 columns and fold every table).
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, soft_wrap=True)
 
 _state: dict[str, Any] = {"home": None, "workspace": None}
@@ -78,6 +79,9 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+_PROSE_COLUMNS = frozenset({"description", "why", "outputs", "custom resources"})
+
+
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "") -> None:
     """A Rich table on stdout; ``empty`` is printed instead when there are no rows."""
     rows = list(rows)
@@ -85,10 +89,16 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
         console.print(empty, highlight=False)
         return
     table = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    for index, column in enumerate(columns):
+        # Names, ids and statuses keep their full width (so they can be copied); free text and paths fold.
+        if column in _PROSE_COLUMNS:
+            table.add_column(column, overflow="fold", ratio=1)
+        else:
+            widest = max((len(row[index]) for row in cells), default=0)
+            table.add_column(column, overflow="fold", min_width=min(max(widest, len(column)), 40))
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
 
 
