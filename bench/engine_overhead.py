@@ -68,7 +68,7 @@ def main() -> None:
     import ray
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     try:
         raw_chain(ray, 20)  # warm the workers
         root = Path(tempfile.mkdtemp(prefix="dw-bench-"))

@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,8 +42,9 @@ class ArtifactStore(Protocol):
         """A fresh, empty scratch folder for one attempt of one step."""
         ...
 
-    def commit(self, path: Path) -> ArtifactInfo:
-        """Hash ``path`` and move it atomically under its digest; identical content is kept once."""
+    def commit(self, path: Path, dispose: Callable[[Path], None] | None = None) -> ArtifactInfo:
+        """Hash ``path`` and move it atomically under its digest; identical content is kept once
+        (the duplicate at ``path`` is removed, or handed to ``dispose``)."""
         ...
 
     def path(self, digest: str) -> Path:
@@ -84,12 +86,12 @@ class LocalArtifactStore:
         area.mkdir(parents=True)
         return area
 
-    def commit(self, path: Path) -> ArtifactInfo:
+    def commit(self, path: Path, dispose: Callable[[Path], None] | None = None) -> ArtifactInfo:
         digest, size = content_digest(path)
         target = self.artifacts_dir / digest
         if target.exists():
             if tree_size(target) == size:
-                _remove(path)
+                (dispose or _remove)(path)
                 return ArtifactInfo(digest, size, created=False)
             self.evict(digest)  # damaged copy: replace it with the fresh one
         _make_read_only(path)

@@ -166,7 +166,7 @@ class RayExecutor:
                         "runs there and that ~/.ray/auth_token matches the cluster's token, or leave out "
                         "--address to run on an embedded local Ray.") from None
             else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False, _temp_dir=self.temp_dir,
+                ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, _temp_dir=self.temp_dir,
                          object_store_memory=self.object_store_memory, **common)
                 self._owned = True
         self._remote = ray.remote(run_step)

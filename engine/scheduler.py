@@ -9,8 +9,10 @@ to run, so a fully reused run never imports or starts Ray.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import os
+import queue
 import signal
 import socket
 import threading
@@ -89,6 +91,34 @@ class _Attempt:
     started_at: float | None = None
 
 
+class _Discarder:
+    """Removes spent scratch areas on a background thread. Creating and removing folders costs
+    ≈ 1 ms each on some file systems; ``rmdir``/``unlink`` release the GIL, so the scheduling
+    loop goes on meanwhile. ``close`` waits until every queued area is gone (at run end)."""
+
+    def __init__(self, artifacts: ArtifactStore):
+        self.artifacts = artifacts
+        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def put(self, area: Path) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="ductwork-discarder", daemon=True)
+            self._thread.start()
+        self._queue.put(area)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _work(self) -> None:
+        while (area := self._queue.get()) is not None:
+            with contextlib.suppress(OSError):
+                self.artifacts.discard(area)
+
+
 @dataclass
 class _Driver:
     graph: PipelineGraph
@@ -114,11 +144,12 @@ class _Driver:
     changed: dict[str, None] = field(default_factory=dict)
     last_flush: float = 0.0
     recorder: Recorder = field(init=False)
-    spent: list[Path] = field(default_factory=list)
+    discarder: _Discarder = field(init=False)
     evictions_taken: tuple[int, int] = (0, 0)  #: how much of planner.evicted / corrupt was taken
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.store)
+        self.discarder = _Discarder(self.artifacts)
 
     # ------------------------------------------------------------------ recording
     def emit(self, step: StepRunRecord | None = None, kind: str = "step") -> None:
@@ -285,7 +316,7 @@ class _Driver:
             if ospec.type == "uri_file" and not (folder / name).exists():
                 raise DuctworkError(f"output '{name}' (uri_file) was not written: the step must create the file "
                                     f"at the path it was given as ${{{{outputs.{name}}}}}")
-            info = self.artifacts.commit(folder)
+            info = self.artifacts.commit(folder, dispose=self.discarder.put)  # a duplicate: removed later
             if info.created and info.digest not in self.planner.corrupt:  # a repaired artifact is not new:
                 self.fresh.add(info.digest)  # steps downstream of it may still be reused (early cutoff)
             outputs[name] = OutputRef(info.digest, info.size, name if ospec.type == "uri_file" else None)
@@ -312,7 +343,7 @@ class _Driver:
                 self.artifacts.discard(attempt.area)
                 self.fail(attempt.job, str(exc), outcome)
                 return
-            self.spent.append(attempt.area)  # only empty folders are left: removed when the run ends
+            self.discarder.put(attempt.area)  # only empty folders are left: removed in the background
             self.emit(st)
             self.step_done(attempt.job)
             return
@@ -467,7 +498,6 @@ def execute_run(
                 driver.flush(force=True)
             finally:
                 driver.recorder.close()
-                for area in driver.spent:
-                    artifacts.discard(area)
+                driver.discarder.close()
         driver.emit(kind="finished")
     return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
