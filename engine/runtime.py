@@ -211,11 +211,12 @@ def _import_function(task: StepTask):
     if cached and cached[0] == task.code_digest:
         return cached[1]
     _code_dirs.add(code_dir)
+    # Forget every module loaded from any component's code folder: two components may each have a
+    # local `helpers` module, and a worker runs many components. Functions already loaded keep
+    # their own module globals, so this only affects what the import below resolves.
     prefixes = tuple(d + os.sep for d in _code_dirs)
-    top = (task.module or "").split(".")[0]
     for name, mod in list(sys.modules.items()):
-        file = getattr(mod, "__file__", None) or ""
-        if file.startswith(prefixes) and (file.startswith(code_dir + os.sep) or name.split(".")[0] == top):
+        if (getattr(mod, "__file__", None) or "").startswith(prefixes):
             del sys.modules[name]
     if code_dir in sys.path:
         sys.path.remove(code_dir)

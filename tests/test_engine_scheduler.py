@@ -217,3 +217,18 @@ def test_an_unbound_reference_in_a_command_fails_the_step_with_a_clear_message(t
     only = h.run(single_job(comp)).steps[0]
     assert only.status == "failed"
     assert "refers to ${{inputs.missing}}, which has no value" in only.error
+
+
+def test_two_function_components_with_same_named_local_modules_each_import_their_own(tmp_path):
+    """A worker runs many components: a local `helpers` of one must not shadow another's."""
+    h = Harness(tmp_path)
+    first = copy_code(tmp_path / "a", "fn")
+    second = copy_code(tmp_path / "b", "fn")
+    (second / "helpers.py").write_text("def double(v):\n    return 3 * v\n")  # a different helper, same name
+    inputs = {"x": InputSpec("x", "integer"), "y": InputSpec("y", "integer", default=1)}
+    outputs = {"output": OutputSpec("output")}
+    for code, expected in ((first, 5), (second, 7), (first, 5)):
+        comp = function("add", "add", code, inputs, outputs)
+        only = h.run(single_job(comp, {"x": 2, "y": 3})).steps[0]
+        assert only.status in ("completed", "reused"), only.error
+        assert json.loads((h.artifacts.path(only.outputs["output"].digest) / "output.json").read_text()) == expected

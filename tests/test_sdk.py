@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +30,9 @@ def import_file(path: Path) -> ModuleType:
 
 @pytest.fixture()
 def fn_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    # Other tests load components with a module of the same name (`helpers`) into this process.
+    for name in [n for n in sys.modules if n.split(".")[0] in ("helpers", "count_words")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(BASIC / "fn_src"))
     return importlib.import_module("count_words")
 
