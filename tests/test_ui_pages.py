@@ -86,6 +86,18 @@ def test_designer_on_an_empty_workspace_tells_what_to_do(home):
     assert at.button(key="tb_run").disabled and at.button(key="tb_save").disabled
 
 
+def test_designer_on_a_seeded_workspace_offers_one_click_template_runs(home):
+    from app.services.seed import seed_workspace
+
+    workspace = open_workspace(home)
+    seed_workspace(workspace, gpus=0)
+    workspace.registry.close()
+    at = _app(_designer)
+    labels = {b.key: b.label for b in at.button if (b.key or "").startswith("quick_")}
+    assert labels == {"quick_text-classification": "Run Text classification",
+                      "quick_tabular-regression": "Run Tabular regression"}
+
+
 def _canvas_report(at: AppTest, edges=(), selected=None, moved=None) -> None:
     state = at.session_state["designer"]
     moved = moved or {}

@@ -76,6 +76,26 @@ def _canvas(state: DesignerState, resolve: dm.Resolve, problems: list[Problem]) 
         st.caption("The canvas is empty: click a component on the left to add a job.")
 
 
+def _quick_start(ws: Any) -> None:
+    """On an empty canvas: run a template's registered pipeline in one click (the first-start path)."""
+    from app.services.pipelines import list_pipelines
+    from app.services.runs import start_run_background
+    from app.ui import nav
+
+    registered = {p.name for p in list_pipelines(ws)}
+    templates = [t for t in ws.registry.list_templates() if (t.spec or {}).get("name") in registered]
+    if not templates:
+        return
+    st.markdown("**Quick start** — run a template as it is, then open it with **New → From a template** "
+                "to change it:")
+    for column, template in zip(st.columns(len(templates)), templates, strict=True):
+        title = template.display_name or template.name
+        if column.button(f"Run {title}", key=f"quick_{template.name}", icon=":material/play_arrow:",
+                         width="stretch", help=template.description or None):
+            run_id = start_run_background(ws, template.spec["name"])
+            nav.go("run", id=run_id)
+
+
 def _problem_summary(state: DesignerState, problems: list[Problem]) -> None:
     if not state.design.pipeline.jobs:
         return
@@ -115,6 +135,9 @@ def render() -> None:
             getattr(st, notice.kind)(notice.text)
         _canvas(state, resolve, problems)
         _problem_summary(state, problems)
+        if not state.design.pipeline.jobs:
+            with errors_shown_here():
+                _quick_start(ws)
     with right:
         with errors_shown_here():
             render_inspector(state, resolve, problems, names)
