@@ -3,16 +3,20 @@ process holds the file.
 
 DuckDB allows one writing process at a time and any open connection blocks the others,
 so every method opens, does its work in one transaction and closes (≈ 20 ms). The driver
-batches its writes (``StoreBatch``) to pay that once per flush, not once per row.
+batches its writes (``StoreBatch``) to pay that once per flush, not once per row, and
+``reading()`` lets reads done back to back share one connection and transaction, closed
+as soon as the block ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,17 +125,16 @@ class DuckDBRunStore:
         self.retry_for_s = retry_for_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._schema_ready = False  # the tables are ensured in the first transaction (no extra connection)
+        self._held = threading.local()  # the connection of a ``reading()`` block, per thread
 
-    def _run(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(con)`` in one transaction on a fresh connection, closed at once;
-        retried with backoff while another process holds the file."""
+    def _connect(self, deadline: float):
+        """A new connection, retried with backoff while another process holds the file."""
         import duckdb
 
-        deadline = time.monotonic() + self.retry_for_s
         delay = 0.01
         while True:
             try:
-                con = duckdb.connect(str(self.path))
+                return duckdb.connect(str(self.path))
             except (duckdb.IOException, duckdb.ResourceInUseException) as exc:  # the latter: another thread
                 if not _is_busy(exc):
                     raise
@@ -139,7 +142,20 @@ class DuckDBRunStore:
                     raise self._busy(exc) from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.5)
-                continue
+
+    def _run(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(con)`` in one transaction on a fresh connection, closed at once;
+        retried with backoff while another process holds the file. Inside ``reading()``
+        (same thread), ``work`` runs on that block's connection and transaction."""
+        import duckdb
+
+        held = getattr(self._held, "con", None)
+        if held is not None:
+            return work(held)
+        deadline = time.monotonic() + self.retry_for_s
+        delay = 0.01
+        while True:
+            con = self._connect(deadline)
             try:
                 con.execute("BEGIN TRANSACTION")
                 if not self._schema_ready:
@@ -161,6 +177,32 @@ class DuckDBRunStore:
                 raise
             finally:
                 con.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads done back to back in this block (this thread) share one connection and one
+        transaction, closed as soon as the block ends: one ≈ 20 ms connection instead of one
+        per read. Only for reads that follow each other — never hold it across other work."""
+        if getattr(self._held, "con", None) is not None:  # nested: the outer block's connection
+            yield
+            return
+        con = self._connect(time.monotonic() + self.retry_for_s)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            if not self._schema_ready:
+                con.execute(SCHEMA)
+            self._held.con = con
+            try:
+                yield
+            finally:
+                self._held.con = None
+            con.execute("COMMIT")
+            self._schema_ready = True
+        except BaseException:
+            _rollback(con)
+            raise
+        finally:
+            con.close()
 
     def _busy(self, exc: Exception) -> StoreBusyError:
         return StoreBusyError(

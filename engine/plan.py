@@ -82,9 +82,13 @@ class Planner:
         self.corrupt: list[str] = []  #: artifact digests whose content no longer matches (``verify``)
         self._rehashed: dict[str, str | None] = {}
         jobs = list(graph.steps)
-        self.previous: dict[str, StepRunRecord] = store.latest_step_runs(graph.pipeline.name, jobs)
-        missing = {graph.steps[j].component.name for j in jobs if j not in self.previous}
-        self.by_component = store.latest_component_runs(missing) if missing else {}
+        with store.reading():  # the plan's reads, back to back on one connection closed right after
+            self.previous: dict[str, StepRunRecord] = store.latest_step_runs(graph.pipeline.name, jobs)
+            missing = {graph.steps[j].component.name for j in jobs if j not in self.previous}
+            self.by_component = store.latest_component_runs(missing) if missing else {}
+            #: reuse records of the previous runs' signatures: the likely hits, looked up at once
+            self.previous_hits: dict[str, ReuseRecord] = store.find_reuse(
+                p.signature for p in self.previous.values() if p.signature)
         paths = [p for p in values.paths.values() if p]
         paths += [b.path for n in graph.steps.values() for b in n.job.inputs.values() if isinstance(b, ExternalData)]
         externals.prepare(paths)
@@ -205,8 +209,7 @@ class Planner:
 
     def plan(self) -> RunPlan:
         """Decide every step whose inputs are known now; the rest ``wait`` for their upstream."""
-        hits: dict[str, ReuseRecord] = self.store.find_reuse(
-            p.signature for p in self.previous.values() if p.signature)
+        hits: dict[str, ReuseRecord] = dict(self.previous_hits)
         looked_up: set[str] = set(hits)
         looked_up.update(p.signature for p in self.previous.values() if p.signature)
         decisions: dict[str, Decision] = {}

@@ -6,9 +6,10 @@ tests. Ray tasks never see a store: the driver records what they return.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +42,10 @@ class RunStore(Protocol):
 
     def apply(self, batch: StoreBatch) -> None:
         """Apply every write of ``batch`` in one transaction."""
+        ...
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """A block whose reads, done back to back, may share one connection (closed when it ends)."""
         ...
 
     def find_reuse(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
@@ -106,6 +111,10 @@ class InMemoryRunStore:
                 self._artifacts.setdefault(art.digest, art)
             self._metrics.extend(batch.metrics)
             self._memo.update(batch.memo)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        yield  # nothing to share in memory
 
     def find_reuse(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
         with self._lock:

@@ -21,12 +21,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.errors import DuctworkError
 from engine.artifacts import ArtifactStore
 from engine.command import render_command
-from engine.executors import Executor, check_picklable
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
@@ -42,7 +41,10 @@ from engine.records import (
     StoreBatch,
 )
 from engine.runstore import RunStore
-from engine.runtime import StepOutcome, StepTask, kill_step_processes
+
+if TYPE_CHECKING:  # executors and the task runtime are imported once something has to run
+    from engine.executors import Executor
+    from engine.runtime import StepOutcome, StepTask
 
 __all__ = ["RunEvent", "RunResult", "execute_run", "new_run_id"]
 
@@ -244,6 +246,8 @@ class _Driver:
 
     # ------------------------------------------------------------------ execution
     def build_task(self, node: StepNode, area: Path, attempt: int) -> StepTask:
+        from engine.runtime import StepTask
+
         comp = node.component
         bound = self.planner.step_inputs(node, self.outputs_of)
         out_dirs: dict[str, str] = {}
@@ -347,6 +351,8 @@ class _Driver:
             self.emit(st)
             self.step_done(attempt.job)
             return
+        from engine.runtime import kill_step_processes
+
         kill_step_processes(str(attempt.area))
         self.artifacts.discard(attempt.area)
         if outcome.error not in NOT_RETRIED and st.attempts <= node.job.retries and self.stopped_by is None:
@@ -356,6 +362,8 @@ class _Driver:
         self.fail(attempt.job, outcome.error or "failed", outcome)
 
     def check_timeouts(self) -> None:
+        from engine.runtime import StepOutcome, kill_step_processes
+
         now = time.time()
         for handle, attempt in list(self.running.items()):
             timeout = self.graph.steps[attempt.job].job.timeout
@@ -375,6 +383,8 @@ class _Driver:
                           StepOutcome(ok=False, ended_at=now))
 
     def cancel_all(self, reason: str) -> None:
+        from engine.runtime import kill_step_processes
+
         for handle, attempt in list(self.running.items()):
             if self.executor is not None:
                 self.executor.cancel(handle)
@@ -443,6 +453,9 @@ def execute_run(
         if node.component.kind == "function" and node.component.function is not None:
             qual = node.component.function.qualname
             if decision.action != REUSE and ("<lambda>" in qual or "<locals>" in qual):
+                from engine.executors import check_picklable
+                from engine.runtime import StepTask
+
                 check_picklable(StepTask(run.id, name, "function", "", "", qualname=qual,
                                          module=node.component.function.module))
         driver.states[name] = StepRunRecord(

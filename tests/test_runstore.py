@@ -61,6 +61,21 @@ def test_reuse_records_found_by_signature_and_evicted(store):
     assert store.find_reuse(["sig1"]) == {}
 
 
+def test_reads_in_one_reading_block_share_one_connection_closed_after(store, monkeypatch):
+    rec = ReuseRecord("sig1", "r001", "train", {"model": OutputRef("a" * 64, 3, "model")}, 2.5, 9.0)
+    store.apply(StoreBatch(runs=[run(1)], step_runs=[step("r001", "train", "sig1", 4.0)], reuse=[rec]))
+    opened = []
+    if isinstance(store, DuckDBRunStore):
+        connect = store._connect
+        monkeypatch.setattr(store, "_connect", lambda deadline: opened.append(1) or connect(deadline))
+    with store.reading():
+        latest = store.latest_step_runs("p", ["train"])
+        assert store.find_reuse([latest["train"].signature]) == {"sig1": rec}
+    assert len(opened) == (1 if isinstance(store, DuckDBRunStore) else 0)
+    store.apply(StoreBatch(evict=["sig1"]))  # the block's connection is closed: writes go on as usual
+    assert store.find_reuse(["sig1"]) == {}
+
+
 def test_latest_step_runs_per_job_and_per_component(store):
     store.apply(StoreBatch(runs=[run(1), run(2), run(3, pipeline="other")], step_runs=[
         step("r001", "train", "old", 10.0), step("r002", "train", "new", 20.0),

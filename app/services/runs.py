@@ -190,15 +190,20 @@ def start_run(
     ``executor="in-process"`` runs steps in threads of this process instead of Ray (debugging).
     ``verify`` re-hashes every reused output: a corrupt one is a miss, evicted, and its step reruns.
     """
-    from engine.executors import InProcessExecutor, RayExecutor
     from engine.scheduler import execute_run, new_run_id
 
     prepared = prepared or prepare_run(ws, pipeline, params)
     run_id = run_id or new_run_id()
+    # executors are imported only when a step has to run (a fully reused run needs none)
     if executor == "in-process":
-        factory = InProcessExecutor
+        def factory():
+            from engine.executors import InProcessExecutor
+
+            return InProcessExecutor()
     elif executor == "ray":
         def factory():
+            from engine.executors import RayExecutor
+
             return RayExecutor(address=address)
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
