@@ -6,6 +6,7 @@ writer wait for the first instead of failing with "database is locked".
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,14 @@ def create_tables(engine: Engine) -> None:
     from registry.models import ComponentRecord, ComputeTarget, PipelineRecord, TemplateRecord
 
     tables = [model.__table__ for model in (ComponentRecord, PipelineRecord, ComputeTarget, TemplateRecord)]
-    try:
-        SQLModel.metadata.create_all(engine, tables=tables)
-    except OperationalError:  # another process created them between the check and the create
-        SQLModel.metadata.create_all(engine, tables=tables)
+    # Another process (the app and a CLI opening a new workspace together) may create the same
+    # tables at the same moment; SQLite commits each CREATE on its own, so the two interleave
+    # table by table. Each pass skips what exists, so a few passes always finish.
+    for attempt in range(20):
+        try:
+            SQLModel.metadata.create_all(engine, tables=tables)
+            return
+        except OperationalError:
+            if attempt == 19:
+                raise
+            time.sleep(0.01 * (attempt + 1))

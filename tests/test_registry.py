@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
@@ -214,24 +216,25 @@ def test_sqlite_uses_wal_and_a_busy_timeout(registry: Registry, tmp_path: Path) 
     assert {"components", "pipelines", "compute_targets", "templates"} <= tables
 
 
-def _add_targets(url: str, prefix: str, count: int) -> None:
-    reg = Registry(url)
-    for i in range(count):
-        reg.add_compute(ComputeTargetBase(name=f"{prefix}-{i}", cpus=i))
-    reg.close()
+_ADD_TARGETS = """
+import sys
+from registry import Registry
+from registry.models import ComputeTargetBase
+url, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reg = Registry(url)
+for i in range(count):
+    reg.add_compute(ComputeTargetBase(name=f"{prefix}-{i}", cpus=i))
+reg.close()
+"""
 
 
 def test_two_processes_write_one_registry_at_once(tmp_path: Path) -> None:
-    import multiprocessing
-
+    # Real separate interpreters (not multiprocessing's spawn, which re-runs whatever __main__ is).
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_add_targets, args=(url, name, 25)) for name in ("app", "cli")]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0]
+    workers = [subprocess.Popen([sys.executable, "-c", _ADD_TARGETS, url, name, "25"], stderr=subprocess.PIPE, text=True)
+               for name in ("app", "cli")]
+    results = [(w.wait(timeout=120), w.stderr.read()) for w in workers]
+    assert [code for code, _ in results] == [0, 0], results
     reg = Registry(url)
     names = reg.compute_names()
     reg.close()

@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit_flow import streamlit_flow
 
 from app.ui import designer_model as dm
+from app.ui import nav
 from app.ui.canvas import render_state
 from app.ui.designer_state import DesignerState, apply_canvas_report
 from app.ui.session import errors_shown_here, show_error, workspace
@@ -80,7 +81,6 @@ def _quick_start(ws: Any) -> None:
     """On an empty canvas: run a template's registered pipeline in one click (the first-start path)."""
     from app.services.pipelines import list_pipelines
     from app.services.runs import start_run_background
-    from app.ui import nav
 
     registered = {p.name for p in list_pipelines(ws)}
     templates = [t for t in ws.registry.list_templates() if (t.spec or {}).get("name") in registered]
@@ -93,7 +93,7 @@ def _quick_start(ws: Any) -> None:
         if column.button(f"Run {title}", key=f"quick_{template.name}", icon=":material/play_arrow:",
                          width="stretch", help=template.description or None):
             run_id = start_run_background(ws, template.spec["name"])
-            nav.go("run", id=run_id)
+            nav.leave_designer_for_run(run_id)
 
 
 def _problem_summary(state: DesignerState, problems: list[Problem]) -> None:
@@ -114,6 +114,7 @@ def render() -> None:
     from app.services.components import component_resolver, list_components
     from app.services.compute import compute_names
 
+    nav.follow_run_just_started()  # a late canvas message must not pull the user back here
     ws = workspace()
     state = designer_state()
     resolve = component_resolver(ws)

@@ -199,7 +199,7 @@ def _run(ws: Any, state: DesignerState) -> None:
     if ref is None:
         return
     run_id = start_run_background(ws, ref)
-    nav.go("run", id=run_id)
+    nav.leave_designer_for_run(run_id)
 
 
 def render_toolbar(ws: Any, state: DesignerState, problems: list[Problem]) -> None:
