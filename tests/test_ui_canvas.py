@@ -3,6 +3,8 @@ kind of canvas report does to the design."""
 
 from __future__ import annotations
 
+import time
+
 from app.ui import designer_model as dm
 from app.ui.canvas import CanvasSync, read_event, render_state
 from app.ui.designer_state import DesignerState, apply_canvas_report, report
@@ -59,7 +61,21 @@ def test_sync_acts_only_on_new_timestamps_and_pushes_above_the_last_received():
     assert sync.take(value) is value
     assert sync.take(dict(value)) is None  # the same value returned again on a rerun
     sync.push()
-    assert sync.pushed == 5001 and sync.echoes == 2
+    assert sync.pushed > 5000 and sync.echoes == 2
+    # above the last report even when the browser's clock is ahead of this one
+    ahead = int(time.time() * 1000) + 60_000
+    sync.take({"timestamp": ahead, "nodes": []})
+    sync.push()
+    assert sync.pushed == ahead + 1
+
+
+def test_a_push_wins_over_a_browser_report_that_has_not_arrived_yet():
+    """At mount the browser stamps its own clock; a push made before that report reaches
+    Python must still be newer (a cold iframe reported late and the node never appeared)."""
+    sync = CanvasSync()
+    browser_mounted_at = int(time.time() * 1000)
+    sync.push()
+    assert sync.pushed > browser_mounted_at
 
 
 def test_echoes_and_bare_reports_keep_the_selection_and_the_design():

@@ -21,6 +21,7 @@ edges are deleted from the inspector.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,8 +67,12 @@ class CanvasSync:
         return raw
 
     def push(self) -> None:
-        """Make the next render win over what the browser shows."""
-        self.pushed = max(self.pushed, self.received) + 1
+        """Make the next render win over what the browser shows.
+
+        The browser adopts a state only if its timestamp is not older than the browser's own
+        clock reading when it last adopted one (at mount, too). That reading may not have
+        reached Python yet (a cold iframe reports late), so the wall clock bounds it as well."""
+        self.pushed = max(self.pushed, self.received, int(time.time() * 1000)) + 1
         self.echoes = ECHOES_PER_PUSH
 
     def is_echo(self, event: CanvasEvent) -> bool:
