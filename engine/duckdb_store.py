@@ -136,12 +136,17 @@ class DuckDBRunStore:
             try:
                 return duckdb.connect(str(self.path))
             except (duckdb.IOException, duckdb.ResourceInUseException) as exc:  # the latter: another thread
-                if not _is_busy(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise self._busy(exc) from exc
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.5)
+                delay = self._back_off(exc, deadline, delay)
+
+    def _back_off(self, exc: Exception, deadline: float, delay: float) -> float:
+        """After a lock error: re-raise what is not one, give up past ``deadline``, else sleep
+        (jittered) and return the next, doubled delay."""
+        if not _is_busy(exc):
+            raise exc
+        if time.monotonic() > deadline:
+            raise self._busy(exc) from exc
+        time.sleep(delay * (1 + random.random()))
+        return min(delay * 2, 0.5)
 
     def _run(self, work: Callable[[Any], T]) -> T:
         """Run ``work(con)`` in one transaction on a fresh connection, closed at once;
@@ -166,12 +171,7 @@ class DuckDBRunStore:
                 return result
             except (duckdb.IOException, duckdb.TransactionException) as exc:
                 _rollback(con)
-                if not _is_busy(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise self._busy(exc) from exc
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.5)
+                delay = self._back_off(exc, deadline, delay)
             except BaseException:
                 _rollback(con)
                 raise
