@@ -83,9 +83,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def component_to_dict(spec: ComponentSpec, *, relative_to: str | Path | None = None) -> dict[str, Any]:
-    """A component mapping in the file format (``source`` and ``warnings`` are left out)."""
-    out: dict[str, Any] = {"type": "command", "name": spec.name}
+def _identity(type_: str, spec: ComponentSpec | PipelineSpec) -> dict[str, Any]:
+    """The leading keys both file kinds share: type, name, version, display name, description, tags."""
+    out: dict[str, Any] = {"type": type_, "name": spec.name}
     if spec.version is not None:
         out["version"] = spec.version
     if spec.display_name:
@@ -94,6 +94,12 @@ def component_to_dict(spec: ComponentSpec, *, relative_to: str | Path | None = N
         out["description"] = spec.description
     if spec.tags:
         out["tags"] = dict(spec.tags)
+    return out
+
+
+def component_to_dict(spec: ComponentSpec, *, relative_to: str | Path | None = None) -> dict[str, Any]:
+    """A component mapping in the file format (``source`` and ``warnings`` are left out)."""
+    out = _identity("command", spec)
     if not spec.is_deterministic:
         out["is_deterministic"] = False
     if spec.inputs:
@@ -185,15 +191,7 @@ def pipeline_to_dict(spec: PipelineSpec, *, relative_to: str | Path | None = Non
     ``component_refs(spec)`` may return ``"name:version"`` to write a job's
     component as a registered reference instead of inline (``None`` keeps it inline).
     """
-    out: dict[str, Any] = {"type": "pipeline", "name": spec.name}
-    if spec.version is not None:
-        out["version"] = spec.version
-    if spec.display_name:
-        out["display_name"] = spec.display_name
-    if spec.description:
-        out["description"] = spec.description
-    if spec.tags:
-        out["tags"] = dict(spec.tags)
+    out = _identity("pipeline", spec)
     if spec.inputs:
         inputs: dict[str, Any] = {}
         for name, inp in spec.inputs.items():
