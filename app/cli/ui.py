@@ -25,6 +25,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        # the inspector passes each widget its model value as default and also sets it
+        # through session state (see app/ui/views/inspector.py); that is deliberate
+        "--global.disableWidgetStateDuplicationWarning", "true",
     ]
 
 

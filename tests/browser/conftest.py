@@ -59,7 +59,11 @@ def page(request, browser, app_server: AppServer, tmp_path: Path):
     if getattr(request.node, "browser_failed", False):
         shot = Path(os.environ.get("DUCTWORK_BROWSER_ARTIFACTS", tmp_path)) / f"{request.node.name}.png"
         tab.screenshot(path=str(shot), full_page=True)
-        print(f"screenshot of the failure: {shot}\napp log:\n{app_server.log_tail()}")
+        # the app scrolls inside its own container, so the screenshot may miss the end
+        # of the page: its text is printed too
+        text = tab.locator("[data-testid='stMain']").inner_text(timeout=5_000)
+        print(f"screenshot of the failure: {shot}\npage text:\n{text[-3000:]}\n"
+              f"app log:\n{app_server.log_tail()}")
     context.close()
 
 

@@ -8,11 +8,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.cli.ui import streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -63,11 +64,7 @@ def start_app(home: Path) -> AppServer:
     port = _free_port()
     log = home.parent / f"streamlit-{port}.log"
     env = {**os.environ, "DUCTWORK_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "ui" / "main.py"),
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]
+    command = [*streamlit_command("127.0.0.1", port), "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -33,10 +33,21 @@ def _key(state: DesignerState, *parts: str) -> str:
     return f"insp:{state.generation}:" + ":".join(parts)
 
 
-def _sync(key: str, value: Any) -> None:
-    """Make widget ``key`` show the model's value (canvas edits change bindings under it)."""
+def _sync(key: str, value: Any) -> Any:
+    """Make widget ``key`` show the model's value (canvas edits change bindings under it).
+
+    The value is written to session state, which the widget shows, and returned so the
+    caller passes it as the widget's default too. Without that default a browser that
+    mounts the widget without the "set value" message (a rerun that interrupted the one
+    that sent it) shows the widget's bare default - a number input its minimum - and
+    sends it back on the next rerun as if the user had typed it."""
     if key not in st.session_state or st.session_state[key] != value:
         st.session_state[key] = value
+    return value
+
+
+def _index(options: list[Any], value: Any) -> int | None:
+    return options.index(value) if value in options else None
 
 
 def _problems_for(problems: list[Problem], job: str | None, field: str | None = None) -> list[Problem]:
@@ -74,12 +85,12 @@ def _parameter_widget(state: DesignerState, job: str, inp: InputSpec, binding: A
     args = (state, job, inp.name, key, inp.default)
     if inp.enum:
         options = list(inp.enum)
-        _sync(key, current if current in options else None)
-        st.selectbox(label, options, key=key, help=help_text, on_change=_set_param, args=args,
-                     placeholder="choose a value")
+        shown = _sync(key, current if current in options else None)
+        st.selectbox(label, options, index=_index(options, shown), key=key, help=help_text,
+                     on_change=_set_param, args=args, placeholder="choose a value")
     elif inp.type == "boolean":
-        _sync(key, bool(current))
-        st.toggle(label, key=key, help=help_text, on_change=_set_param, args=args)
+        st.toggle(label, value=_sync(key, bool(current)), key=key, help=help_text, on_change=_set_param,
+                  args=args)
     elif inp.type in ("integer", "number") and (current is None or _numeric(current)):
         is_int = inp.type == "integer"
         cast = int if is_int else float
@@ -87,10 +98,10 @@ def _parameter_widget(state: DesignerState, job: str, inp: InputSpec, binding: A
         high = cast(inp.max) if inp.max is not None else None
         if current is not None and ((low is not None and current < low) or (high is not None and current > high)):
             low = high = None  # show the out-of-range value; validation says what is wrong
-        _sync(key, cast(current) if current is not None else None)
         bounds = f"range {inp.min if inp.min is not None else '−∞'} … {inp.max if inp.max is not None else '∞'}"
         st.number_input(
             label,
+            value=_sync(key, cast(current) if current is not None else None),
             min_value=low,
             max_value=high,
             step=1 if is_int else None,
@@ -101,8 +112,8 @@ def _parameter_widget(state: DesignerState, job: str, inp: InputSpec, binding: A
             args=args,
         )
     else:
-        _sync(key, "" if current is None else str(current))
-        st.text_input(label, key=key, help=help_text, on_change=_set_param, args=args)
+        st.text_input(label, value=_sync(key, "" if current is None else str(current)), key=key, help=help_text,
+                      on_change=_set_param, args=args)
 
 
 # ----------------------------------------------------------------------------- data inputs
@@ -166,15 +177,16 @@ def _data_input_widget(state: DesignerState, job: str, inp: InputSpec, binding: 
     if current not in options:
         options[current] = binding
     label = f"{inp.name} ({inp.type})" + ("" if not inp.required else " *")
-    if st.session_state.get(key) != _EXTERNAL or current != _UNBOUND:
-        _sync(key, current)
-    choice = st.selectbox(label, list(options), key=key,
+    # "external" chosen but no path typed yet is still unbound in the model: keep the choice
+    keep = st.session_state.get(key) == _EXTERNAL and current == _UNBOUND
+    shown = _EXTERNAL if keep else _sync(key, current)
+    choice = st.selectbox(label, list(options), index=_index(list(options), shown), key=key,
                           format_func=_option_label, help=inp.description or None,
                           on_change=_set_binding, args=(state, job, inp, key, options))
     if choice == _EXTERNAL:
         path_key = key + ":path"
-        _sync(path_key, binding.path if isinstance(binding, ExternalData) else st.session_state.get(path_key, ""))
-        st.text_input("Path", key=path_key,
+        path = _sync(path_key, binding.path if isinstance(binding, ExternalData) else st.session_state.get(path_key, ""))
+        st.text_input("Path", value=path, key=path_key,
                       placeholder="/data/folder or ./relative/to/workspace", on_change=_set_path,
                       args=(state, job, inp, path_key), label_visibility="collapsed")
 
@@ -286,8 +298,8 @@ def _job_panel(
     options = ["", *compute_names]
     if spec.compute and spec.compute not in options:
         options.append(spec.compute)
-    _sync(key, spec.compute or "")
-    st.selectbox("Compute target", options, key=key,
+    shown = _sync(key, spec.compute or "")
+    st.selectbox("Compute target", options, index=_index(options, shown), key=key,
                  format_func=lambda o: o or f"default ({fallback})", on_change=_set_compute, args=(state, job, key),
                  label_visibility="collapsed")
     _show(_problems_for(problems, job, "compute"))
@@ -353,9 +365,8 @@ def _pipeline_inputs(state: DesignerState, problems: list[Problem]) -> None:
     for name, pinp in inputs.items():
         key = _key(state, "pipeline", "input", name)
         shown = pinp.path if pinp.is_data else ("" if pinp.value is None else str(pinp.value))
-        _sync(key, shown or "")
         label = f"{name} ({pinp.type or ('path' if pinp.is_data else 'value')})"
-        st.text_input(label, key=key, on_change=_set_pipeline_input, args=(state, name, key),
+        st.text_input(label, value=_sync(key, shown or ""), key=key, on_change=_set_pipeline_input, args=(state, name, key),
                       help="a path for data, otherwise a value (numbers and true/false are read as such)")
         _show([p for p in problems if p.job is None and p.field == f"inputs.{name}"])
 
