@@ -148,6 +148,7 @@ class RayExecutor:
         self.temp_dir = temp_dir or f"/tmp/ductwork-ray-{os.getpid()}"
         self.object_store_memory = object_store_memory
         self._owned = False
+        self._connected = False  #: this executor called ``ray.init`` (a Ray initialised by the caller is left alone)
         self._remote = None
         self._ray = None
 
@@ -169,6 +170,7 @@ class RayExecutor:
                 ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, _temp_dir=self.temp_dir,
                          object_store_memory=self.object_store_memory, **common)
                 self._owned = True
+            self._connected = True
         self._remote = ray.remote(run_step)
         check_feasible(requests, ray.nodes())
 
@@ -216,10 +218,12 @@ class RayExecutor:
             pass
 
     def shutdown(self) -> None:
-        if self._ray is not None and self._owned:
+        """Stop the embedded Ray; a joined cluster is only disconnected from (it keeps running)."""
+        if self._ray is not None and self._connected:
             self._ray.shutdown()
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-        self._owned = False
+            if self._owned:
+                shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self._owned = self._connected = False
 
 
 _RESOURCE_NAMES = {"cpus": "CPU", "gpus": "GPU", "memory": "memory"}

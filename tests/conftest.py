@@ -53,3 +53,25 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_warm_ray_left_behind(tmp_path_factory):
+    """Every warm Ray a test starts (engine/workspace_ray.py) must be stopped by that test's
+    fixtures: at the end of the session any keeper still running under the session's
+    temporary folders is stopped, and the session fails."""
+    yield
+    import psutil
+
+    from engine.workspace_ray import WorkspaceRay
+
+    base = str(tmp_path_factory.getbasetemp())
+    left = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmd = process.info.get("cmdline") or []
+        if "engine.workspace_ray" in cmd and "keep" in cmd:
+            folder = cmd[cmd.index("keep") + 1]
+            if folder.startswith(base):
+                left.append(folder)
+                WorkspaceRay(folder).stop(force=True)
+    assert not left, f"tests left warm Rays running (now stopped): {left}"

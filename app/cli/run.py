@@ -125,6 +125,8 @@ def run(
     verify: bool = typer.Option(False, "--verify", help="Re-hash every reused output; a corrupt one is evicted and "
                                 "its step reruns (default: existence and size are checked)."),
     in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process, without Ray (debugging)."),
+    warm: bool = typer.Option(False, "--warm", help="Run on the workspace's warm Ray, starting it if none is up: "
+                              "later runs skip Ray's start-up; it stops after 15 idle minutes ('ductwork ray')."),
     as_json: bool = JSON_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table; print only the summary."),
     run_id: Optional[str] = typer.Option(None, "--run-id", hidden=True),  # noqa: UP045
@@ -154,7 +156,7 @@ def run(
     started = time.monotonic()
     live = not as_json and not quiet and console.is_terminal
     display = RunDisplay(console)
-    kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared, verify=verify,
+    kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared, verify=verify, warm=warm,
                   executor="in-process" if in_process else "ray")
     if live:
         with display:

@@ -56,6 +56,10 @@ def ui(
             process.kill()
             process.wait()
         code = 0
+    from app.services.warm_ray import stop_warm_ray_if_idle
+
+    if stop_warm_ray_if_idle(ws):  # the app's runs started it; runs still going keep it (it idles out)
+        note("stopped the workspace's warm Ray")
     if code:
         raise typer.Exit(code)
 

@@ -1,17 +1,22 @@
 """Runs: start (in this process or as a background driver), list, inspect, compare, cancel,
 read logs. The CLI's ``run``/``runs`` commands and the app's Runs page call these.
 
-How the app's runs get Ray: a run started from the app is its own driver process — the same
-code path as ``ductwork run`` — and that driver starts its own embedded local Ray (or joins
-``RAY_ADDRESS`` when one is set). We accept the ≈ 4 s / ≈ 1 GB start-up per run because:
-it is paid only when a step actually executes (a fully reused run never starts Ray), it is
-small beside the training steps that justify running at all, and each driver shuts its Ray
-down when it ends, so nothing is left running behind the app. A long-lived Ray owned by the
-Streamlit server would die with the server and leak workers across page reloads; a daemon
-started "on demand" would be a process nobody owns. A team that wants warm starts runs
-``ray start --head`` once and sets ``RAY_ADDRESS`` — both the CLI and the app then join it.
-"""
+How a run gets Ray, in this order: ``--address`` / ``RAY_ADDRESS`` (a cluster); else the
+workspace's warm Ray when it is up (``engine.workspace_ray``: one local Ray kept by its own
+keeper process, stopped after 15 idle minutes or by ``ductwork ray stop``); else, with
+``warm`` (``ductwork run --warm``, and every run the app starts), that warm Ray started now;
+else an embedded local Ray owned by this driver and shut down when it ends. Ray is only
+reached for when a step has to execute: a fully reused run never starts or joins one.
 
+Why the app's runs use the warm Ray: a run started from the app is its own driver process
+(the same code path as ``ductwork run``), so the page stays responsive and the run survives
+a reload. With a Ray per driver, every rerun after a one-parameter change paid Ray's start
+(≈ 4–5 s) and shutdown (≈ 1.5–2 s) again: the text template's rerun took 1.29× its re-run
+steps' own time. The warm Ray is not owned by the Streamlit server (it would die with it
+and leak workers across reloads) but by a keeper process with a pid file, a log, an idle
+limit and ``ductwork ray status|stop``. A plain ``ductwork run`` keeps issue #3's default,
+an embedded Ray that leaves nothing behind, unless a warm Ray is already up.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -35,6 +40,7 @@ from engine.artifacts import LocalArtifactStore
 from engine.compute import ComputeSpec
 from engine.records import MetricRecord, RunRecord, StepRunRecord
 from engine.runstore import RunFilter
+from engine.workspace_ray import WorkspaceRay
 
 __all__ = [
     "RunDetails",
@@ -184,27 +190,34 @@ def start_run(
     executor: Executor = "ray",
     prepared: PreparedRun | None = None,
     verify: bool = False,
+    warm: bool = False,
 ):
     """Run a pipeline in this process (this process is the driver) and return its ``RunResult``.
 
     ``executor="in-process"`` runs steps in threads of this process instead of Ray (debugging).
     ``verify`` re-hashes every reused output: a corrupt one is a miss, evicted, and its step reruns.
+    ``warm`` starts the workspace's warm Ray when none is up (see the module's note).
     """
     from engine.scheduler import execute_run, new_run_id
 
     prepared = prepared or prepare_run(ws, pipeline, params)
     run_id = run_id or new_run_id()
     # executors are imported only when a step has to run (a fully reused run needs none)
+    warm_ray: WorkspaceRay | None = None
     if executor == "in-process":
         def factory():
             from engine.executors import InProcessExecutor
 
             return InProcessExecutor()
     elif executor == "ray":
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        warm_ray = None if address else WorkspaceRay(ws.ray_dir)
+
         def factory():
             from engine.executors import RayExecutor
 
-            return RayExecutor(address=address)
+            joined = warm_ray.join(start=warm) if warm_ray is not None else None
+            return RayExecutor(address=address or joined)
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
     driver_file = _write_driver_file(ws, run_id)
@@ -216,6 +229,8 @@ def start_run(
                            logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
                            source=prepared.source, on_event=on_event, verify=verify)
     finally:
+        if warm_ray is not None:
+            warm_ray.leave()
         with contextlib.suppress(FileNotFoundError):
             driver_file.unlink()
 
@@ -228,11 +243,13 @@ def start_run_background(
     address: str | None = None,
     *,
     executor: Executor = "ray",
+    warm: bool = True,
 ) -> str:
     """Start a run as its own detached driver process (``ductwork run``); returns its run id.
 
     The pipeline is validated here first, so mistakes are reported at once. The driver
     survives page reloads; follow it with :func:`get_run`, stop it with :func:`cancel_run`.
+    ``warm`` (the default: the app's runs) runs it on the workspace's warm Ray.
     """
     from components.serialize import dump_yaml, pipeline_to_dict
     from engine.scheduler import new_run_id
@@ -257,6 +274,8 @@ def start_run_background(
         cmd += ["--address", address]
     if executor == "in-process":
         cmd.append("--in-process")
+    elif warm:
+        cmd.append("--warm")
     log_dir = ws.logs_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "driver.log", "ab") as log:

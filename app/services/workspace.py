@@ -75,6 +75,7 @@ class Workspace:
     snapshots_dir: Path = field(init=False)
     tmp_dir: Path = field(init=False)
     logs_dir: Path = field(init=False)
+    ray_dir: Path = field(init=False)  #: the warm Ray's files (engine.workspace_ray)
     _registry: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +84,7 @@ class Workspace:
         self.snapshots_dir = self.home / "snapshots"
         self.tmp_dir = self.home / "tmp"
         self.logs_dir = self.home / "logs"
+        self.ray_dir = self.home / "ray"
 
     @property
     def registry(self) -> Registry:

@@ -97,7 +97,8 @@ def _stop_run_drivers(home: Path) -> None:
 
 
 def stop_app(server: AppServer) -> None:
-    """Stop the app, its process group, and any run driver it started on its workspace."""
+    """Stop the app, its process group, any run driver it started on its workspace, and
+    the workspace's warm Ray those runs started."""
     if server.process.poll() is None:
         os.killpg(server.process.pid, signal.SIGTERM)
         try:
@@ -106,6 +107,9 @@ def stop_app(server: AppServer) -> None:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait(timeout=5)
     _stop_run_drivers(server.home)
+    from engine.workspace_ray import WorkspaceRay
+
+    WorkspaceRay(server.home / "ray").stop(force=True)  # the warm Ray the app's runs started
 
 
 def register_demo_components(home: Path) -> None:

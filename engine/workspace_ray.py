@@ -1,0 +1,324 @@
+"""The workspace's warm Ray: one local Ray node kept running between runs, so that a rerun
+after a small change does not pay Ray's start (≈ 4–5 s here) and stop (≈ 1.5–2 s) again.
+
+Without it each run's driver starts its own embedded Ray and shuts it down when it ends
+(issue #3's default: nothing is left behind). That is right for one-off runs and for CI,
+but a data scientist who changes a learning rate and reruns waits ≈ 7 s longer than the
+steps that had to run; for the text template that made the rerun 1.29× the re-run steps'
+own time (bench/incremental.py).
+
+Who owns it: a *keeper* process (``python -m engine.workspace_ray keep``), started in its
+own session by ``ductwork ray start`` or by the first ``ductwork run --warm`` (the app's
+runs pass it), owns the Ray node: it is the Ray node's first driver, so the node lives
+exactly as long as the keeper. The keeper stops Ray and exits after ``idle_s`` seconds in
+which no run used it, on SIGTERM (``ductwork ray stop``), and Ray's own processes go with
+it. Everything about it lives in ``<workspace>/ray/``:
+
+- ``head.json``: address, keeper pid and start time, idle limit, CPUs, Ray's temp folder;
+  written once Ray is up (atomically), removed when it stops;
+- ``drivers/<pid>``: one file per run driver on it, written before the driver joins and
+  removed when it ends; a dead driver's file counts for nothing;
+- ``keeper.log``: the keeper's output; ``lock``: serialises starting.
+
+Joining and idle-stopping cannot race: a driver writes its ``drivers/`` file *before* it
+reads ``head.json``, and the keeper renames ``head.json`` away *before* it looks at
+``drivers/`` a last time, so either the keeper sees the driver (and stays) or the driver
+sees no head (and starts its own embedded Ray).
+
+This module does not import Ray; only the keeper process does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.errors import DuctworkError
+
+__all__ = ["DEFAULT_IDLE_S", "Head", "WorkspaceRay"]
+
+DEFAULT_IDLE_S = 15 * 60.0
+POLL_S = 1.0
+START_TIMEOUT_S = 180.0
+OBJECT_STORE_MEMORY = 256 * 2**20  #: as the embedded Ray (engine.executors.RayExecutor)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A running warm Ray, as its keeper recorded it."""
+
+    address: str
+    pid: int
+    created: float  #: the keeper's process start time (tells a reused pid from the keeper)
+    started_at: float
+    idle_s: float
+    num_cpus: int
+    temp_dir: str
+    auth_mode: str  #: Ray's RAY_AUTH_MODE in the keeper ("token" unless the user disabled it)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _process_created(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(FileNotFoundError, OSError):
+        with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead for our purposes
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+    return True
+
+
+class WorkspaceRay:
+    """The warm Ray of the workspace whose ``ray/`` folder is ``folder``."""
+
+    def __init__(self, folder: str | os.PathLike[str]):
+        self.folder = Path(folder)
+        self.head_path = self.folder / "head.json"
+        self.drivers_dir = self.folder / "drivers"
+        self.log_path = self.folder / "keeper.log"
+
+    # ------------------------------------------------------------------ reading
+    def head(self) -> Head | None:
+        """The running warm Ray, or ``None`` (a stale ``head.json`` of a dead keeper is removed)."""
+        try:
+            data = json.loads(self.head_path.read_text())
+            head = Head(**data)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, OSError):
+            return None  # being written or damaged: not usable
+        created = _process_created(head.pid)
+        if created is None or abs(created - head.created) > 1.0 or not _alive(head.pid):
+            with contextlib.suppress(FileNotFoundError):
+                self.head_path.unlink()
+            return None
+        return head
+
+    def drivers(self) -> list[int]:
+        """Pids of the live run drivers using it (files of dead ones are removed)."""
+        pids: list[int] = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.drivers_dir):
+                try:
+                    pid = int(entry.name)
+                except ValueError:
+                    continue
+                if _alive(pid):
+                    pids.append(pid)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+        return sorted(pids)
+
+    def status(self) -> dict[str, Any]:
+        head = self.head()
+        if head is None:
+            return {"running": False, "folder": str(self.folder)}
+        return {"running": True, "folder": str(self.folder), **head.to_dict(), "drivers": self.drivers(),
+                "log": str(self.log_path)}
+
+    # ------------------------------------------------------------------ starting
+    def start(self, idle_s: float = DEFAULT_IDLE_S, num_cpus: int | None = None,
+              timeout: float = START_TIMEOUT_S) -> Head:
+        """The running warm Ray, started first if there is none (waits until it answers)."""
+        if idle_s <= 0:
+            raise DuctworkError(f"the idle time must be positive, not {idle_s:g} s")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            head = self.head()
+            if head is not None:
+                return head
+            cpus = num_cpus or os.cpu_count() or 1
+            command = [sys.executable, "-m", "engine.workspace_ray", "keep", str(self.folder.resolve()),
+                       "--idle", f"{idle_s:g}", "--cpus", str(cpus)]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
+            env.pop("RAY_ADDRESS", None)
+            with open(self.log_path, "ab") as log:
+                keeper = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True, close_fds=True, env=env)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                head = self.head()
+                if head is not None:
+                    return head
+                if keeper.poll() is not None:
+                    raise DuctworkError(
+                        f"the workspace's Ray did not start (its keeper exited with {keeper.returncode}). "
+                        f"Its log, {self.log_path}, ends with:\n{self._log_tail()}")
+                time.sleep(0.1)
+            keeper.terminate()
+            raise DuctworkError(f"the workspace's Ray did not start within {timeout:g} s; see {self.log_path}")
+
+    def _log_tail(self, lines: int = 15) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    # ------------------------------------------------------------------ stopping
+    def stop(self, force: bool = False, timeout: float = 60.0) -> bool:
+        """Stop the warm Ray; ``False`` if none was running. Refused while runs use it,
+        unless ``force`` (their running steps then fail)."""
+        head = self.head()
+        if head is None:
+            return False
+        users = self.drivers()
+        if users and not force:
+            raise DuctworkError(
+                f"the workspace's Ray is in use by {len(users)} run driver(s) (pids {', '.join(map(str, users))}); "
+                "wait for those runs or cancel them (`ductwork runs cancel RUN_ID`), or stop it anyway with --force")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(head.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _process_created(head.pid) is not None and _alive(head.pid):
+            time.sleep(0.1)
+        if _alive(head.pid):  # it did not stop in time: its whole session goes (Ray's processes too)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(head.pid, signal.SIGKILL)
+        for path in (self.head_path, self.folder / "head.json.stopping"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return True
+
+    # ------------------------------------------------------------------ drivers
+    def join(self, start: bool = False, idle_s: float = DEFAULT_IDLE_S) -> str | None:
+        """Register this process as a driver and return the warm Ray's address, starting it
+        first when ``start``; ``None`` (and not registered) when there is none to join.
+        Call :meth:`leave` when the run ends.
+
+        It also sets ``RAY_AUTH_MODE`` to the keeper's, which Ray reads when it is first
+        imported: a client that connects with token authentication disabled is refused by a
+        cluster that has it (Ray's default for a local cluster), even with the token at hand."""
+        self.drivers_dir.mkdir(parents=True, exist_ok=True)
+        mine = self.drivers_dir / str(os.getpid())
+        mine.write_text(str(time.time()))  # before reading the head: see the module's note on races
+        try:
+            head = self.start(idle_s=idle_s) if start else self.head()
+        except BaseException:
+            self.leave()
+            raise
+        if head is None:
+            self.leave()
+            return None
+        os.environ["RAY_AUTH_MODE"] = head.auth_mode
+        return head.address
+
+    def leave(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.drivers_dir / str(os.getpid())).unlink()
+
+
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+# ---------------------------------------------------------------------- the keeper process
+def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
+    """Own a local Ray node until it has been idle for ``idle_s`` seconds or a signal comes."""
+    import logging
+    import shutil
+
+    import ray
+
+    wr = WorkspaceRay(folder)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    me = os.getpid()
+    temp_dir = f"/tmp/ductwork-ray-ws-{me}"  # short: Unix socket paths are limited to 107 bytes
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp_dir,
+             object_store_memory=OBJECT_STORE_MEMORY, log_to_driver=False, logging_level=logging.ERROR,
+             configure_logging=True)
+    stopping = folder / "head.json.stopping"
+    lock = open(folder / "lock", "a")  # noqa: SIM115 - held from the decision to stop until Ray is gone
+    try:
+        head = Head(address=ray.get_runtime_context().gcs_address, pid=me, created=_process_created(me) or 0.0,
+                    started_at=time.time(), idle_s=idle_s, num_cpus=num_cpus, temp_dir=temp_dir,
+                    auth_mode=os.environ.get("RAY_AUTH_MODE", "disabled"))
+        partial = folder / f"head.json.{me}"
+        partial.write_text(json.dumps(head.to_dict()))
+        os.replace(partial, wr.head_path)
+        _log(f"warm Ray up at {head.address} (pid {me}, {num_cpus} CPUs, stops after {idle_s:g} s idle)")
+        idle_since = time.monotonic()
+        while not stop.wait(POLL_S):
+            if not wr.head_path.exists():
+                _log("head.json was removed: stopping")
+                break
+            if wr.drivers():
+                idle_since = time.monotonic()
+                continue
+            if time.monotonic() - idle_since < idle_s:
+                continue
+            try:  # a run that is starting it holds the lock: look again later
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            os.replace(wr.head_path, stopping)  # no new driver can join from here on…
+            if wr.drivers():  # …but one may have joined just before
+                os.replace(stopping, wr.head_path)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                idle_since = time.monotonic()
+                continue
+            _log(f"idle for {idle_s:g} s: stopping")
+            break
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # `start` waits until this Ray is gone before starting another
+        try:
+            for path in (wr.head_path, stopping):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            ray.shutdown()
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            _log("warm Ray stopped")
+        finally:
+            lock.close()
+    return 0
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}", flush=True)
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m engine.workspace_ray")
+    sub = parser.add_subparsers(dest="command", required=True)
+    k = sub.add_parser("keep", help="own the workspace's warm Ray (started by `ductwork ray start`)")
+    k.add_argument("folder", type=Path)
+    k.add_argument("--idle", type=float, default=DEFAULT_IDLE_S)
+    k.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    return keep(args.folder.resolve(), args.idle, args.cpus)
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

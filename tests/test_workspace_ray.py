@@ -1,0 +1,158 @@
+"""The workspace's warm Ray (engine/workspace_ray.py) through the real CLI: runs share it,
+it outlives them, it stops when asked or when idle, a dead driver or keeper is handled,
+and a fully reused run never starts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from test_cli_run import cli, engine_copy, spawn, statuses
+
+from engine.workspace_ray import WorkspaceRay
+
+pytestmark = pytest.mark.ray
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _processes_with(text: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if text in " ".join(p.info["cmdline"] or []):
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def warm(tmp_path: Path):
+    """A workspace folder and its warm Ray's handle; whatever a test started is stopped."""
+    home = tmp_path / "ws"
+    wr = WorkspaceRay(home / "ray")
+    yield home, wr
+    wr.stop(force=True)
+
+
+def _run(home: Path, *args: str) -> dict:
+    done = cli(home, "run", *args, "--json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def _nodes(data: dict) -> set[str]:
+    return {s["node_id"] for s in data["steps"] if s["status"] == "completed"}
+
+
+def test_runs_share_the_warm_ray_which_outlives_them_until_stopped(warm, tmp_path):
+    home, wr = warm
+    chain = str(engine_copy(tmp_path) / "chain.yml")
+    first = _run(home, chain, "--warm")  # starts it
+    assert set(statuses(first).values()) == {"completed"}
+    status = json.loads(cli(home, "ray", "status", "--json").stdout)
+    assert status["running"] and status["drivers"] == [] and status["auth_mode"]
+    second = _run(home, chain, "--force")  # a plain run joins the running one
+    assert set(statuses(second).values()) == {"completed"}
+    assert _nodes(first) == _nodes(second) and len(_nodes(first)) == 1  # the same Ray node both times
+    assert json.loads(cli(home, "ray", "status", "--json").stdout)["pid"] == status["pid"]
+
+    wr.join()  # this test process registers as a run driver: stopping is refused
+    try:
+        refused = cli(home, "ray", "stop")
+        assert refused.returncode == 2
+        assert "in use by 1 run driver" in refused.stderr and "--force" in refused.stderr
+    finally:
+        wr.leave()
+    stopped = cli(home, "ray", "stop")
+    assert stopped.returncode == 0 and "stopped the warm Ray" in stopped.stderr + stopped.stdout
+    assert _wait_for(lambda: _gone(status["pid"]), 30)
+    assert _wait_for(lambda: not _processes_with(status["temp_dir"]), 30), "Ray processes outlived the keeper"
+    assert not json.loads(cli(home, "ray", "status", "--json").stdout)["running"]
+    third = _run(home, chain, "--force")  # nothing to join: an embedded Ray of its own, a new node
+    assert _nodes(third).isdisjoint(_nodes(first))
+    assert wr.head() is None
+
+
+def test_it_stops_by_itself_after_the_idle_time(warm):
+    home, wr = warm
+    started = cli(home, "ray", "start", "--idle", "2s", "--json")
+    assert started.returncode == 0, started.stderr
+    info = json.loads(started.stdout)
+    assert info["running"] and info["idle_s"] == 2
+    assert _wait_for(lambda: wr.head() is None and _gone(info["pid"]), 60)
+    assert "idle for 2 s: stopping" in (home / "ray" / "keeper.log").read_text()
+    assert _wait_for(lambda: not _processes_with(info["temp_dir"]), 30)
+
+
+def test_bad_options_are_refused_without_starting_anything(warm):
+    home, wr = warm
+    for args, message in ((["--idle", "soon"], "'soon' is not a duration"),
+                          (["--idle", "0"], "more than 0 seconds"), (["--cpus", "0"], "at least 1")):
+        done = cli(home, "ray", "start", *args)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert wr.head() is None
+    nothing = cli(home, "ray", "stop")
+    assert nothing.returncode == 0 and "no warm Ray was running" in nothing.stderr + nothing.stdout
+
+
+def test_a_fully_reused_run_with_warm_starts_no_ray(warm, tmp_path):
+    home, wr = warm
+    chain = str(engine_copy(tmp_path) / "chain.yml")
+    _run(home, chain, "--in-process")
+    again = _run(home, chain, "--warm")
+    assert set(statuses(again).values()) == {"reused"}
+    assert wr.head() is None and not (home / "ray" / "head.json").exists()
+
+
+def test_a_killed_driver_takes_its_steps_along_and_the_warm_ray_stays_usable(warm, tmp_path):
+    home, wr = warm
+    res = engine_copy(tmp_path)
+    assert cli(home, "ray", "start").returncode == 0
+    keeper = wr.head().pid
+    proc = spawn(home, "run", str(res / "nap.yml"), "--set", "seconds=88.8")
+    assert _wait_for(lambda: any((home / "logs").glob("*/nap.log")), 60), "the step never started"
+    assert _wait_for(lambda: "started" in next((home / "logs").glob("*/nap.log")).read_text(), 30)
+    assert wr.drivers() == [proc.pid]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert _wait_for(lambda: not _processes_with("sleep 88.8"), 30), "the step's process outlived its driver"
+    assert wr.drivers() == [] and wr.head().pid == keeper  # a dead driver does not keep it busy
+    after = _run(home, str(res / "chain.yml"))
+    assert set(statuses(after).values()) == {"completed"}
+    assert wr.head().pid == keeper
+
+
+def test_a_dead_keeper_is_not_joined(warm, tmp_path):
+    home, wr = warm
+    chain = str(engine_copy(tmp_path) / "chain.yml")
+    assert cli(home, "ray", "start").returncode == 0
+    head = wr.head()
+    os.kill(head.pid, signal.SIGKILL)
+    assert _wait_for(lambda: _gone(head.pid), 30)
+    assert _wait_for(lambda: not _processes_with(head.temp_dir), 30), "Ray processes outlived a killed keeper"
+    assert not json.loads(cli(home, "ray", "status", "--json").stdout)["running"]
+    done = _run(home, chain)  # falls back to an embedded Ray of its own
+    assert set(statuses(done).values()) == {"completed"}
+    assert wr.head() is None
