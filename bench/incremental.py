@@ -10,10 +10,15 @@ second run, and the ratio
 (the re-run steps are the transformer's training and its evaluation). Target ≤ 1.1. It also
 splits the run's wall time into CLI start-up, planning, Ray start, steps, gaps and shutdown,
 from the run store's timestamps, so that a ratio over target says where the rest went.
-``--warm`` adds a third run (another learning rate) that joins a Ray started beforehand, as
-a team does with ``ray start --head`` and ``RAY_ADDRESS``: the same ratio without Ray's start.
 
-    .venv/bin/python bench/incremental.py [--epochs N] [--lr X] [--warm]
+Both ways a rerun gets Ray are measured in the same session, one after the other:
+- *warm*: the first and second runs pass ``--warm``, as every run the app starts does (and as
+  ``ductwork run`` does once ``ductwork ray start`` ran): the first starts the workspace's
+  warm Ray, the second joins it;
+- *cold*: after ``ductwork ray stop``, a third run (another learning rate) is a plain
+  ``ductwork run`` that starts its own embedded Ray and shuts it down.
+
+    .venv/bin/python bench/incremental.py [--epochs N] [--lr X]
 """
 
 from __future__ import annotations
@@ -61,53 +66,20 @@ def breakdown(home: Path, run_id: str, start_epoch: float, end_epoch: float) -> 
     span = (last.ended_at or 0) - first.started_at
     return [
         ("CLI start, workspace open, load + plan (process start → run recorded)", run.started_at - start_epoch),
-        ("Ray start + first worker (run recorded → first re-run step starts)", first.started_at - run.started_at),
+        ("Ray start or join + first worker (run recorded → first re-run step starts)",
+         first.started_at - run.started_at),
         ("re-run steps' own durations", steps),
         ("gaps between re-run steps (scheduling, output commit)", span - steps),
         ("last step ends → run recorded as ended", (run.ended_at or 0) - (last.ended_at or 0)),
-        ("Ray shutdown, final records, process exit (run ended → command returns)",
+        ("Ray shutdown or disconnect, final records, process exit (run ended → command returns)",
          end_epoch - (run.ended_at or end_epoch)),
     ]
 
 
-class WarmRay:
-    """A local Ray started by a helper process, as ``ray start --head`` would be, for the
-    ``RAY_ADDRESS`` variant; stopped by closing the helper's stdin (it calls ``ray.shutdown()``)."""
-
-    #: a private helper cluster: no token (the embedded Ray's token is not written where a second driver reads it)
-    ENV = {"RAY_AUTH_MODE": "disabled"}
-    CODE = ("import sys, ray\n"
-            "ctx = ray.init(num_cpus={cpus}, include_dashboard=False, log_to_driver=False, "
-            "object_store_memory=256 * 2**20, _temp_dir={temp!r})\n"
-            "print(ctx.address_info['gcs_address'], flush=True)\n"
-            "sys.stdin.read()\n"
-            "ray.shutdown()\n")
-
-    def __init__(self, temp_dir: Path) -> None:
-        code = self.CODE.format(cpus=os.cpu_count() or 1, temp=str(temp_dir))
-        self.process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, env={**os.environ, **self.ENV})
-        self.address = (self.process.stdout.readline() if self.process.stdout else "").strip()
-        if not self.address:
-            self.stop()
-            raise RuntimeError("the helper's Ray did not start")
-
-    def stop(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def second_run(home: Path, lr: float, extra: list[str], label: str, address: str | None = None) -> float:
+def second_run(home: Path, lr: float, extra: list[str], label: str) -> float:
     """Run the template with only the learning rate changed; print what was reused and the ratio."""
-    more = ["--address", address] if address else []
     done, wall, start_epoch, end_epoch = ductwork(
-        home, "run", "text_classification", "--json", "--set", f"learning_rate={lr}", *extra, *more,
-        env=WarmRay.ENV if address else None)
+        home, "run", "text_classification", "--json", "--set", f"learning_rate={lr}", *extra)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     data = json.loads(done.stdout)
     reused = [s["name"] for s in data["steps"] if s["status"] == "reused"]
@@ -130,8 +102,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr", type=float, default=0.002, help="the second run's learning rate (template: 0.001)")
     parser.add_argument("--epochs", type=int, default=None, help="override the template's epochs in every run")
-    parser.add_argument("--warm", action="store_true",
-                        help="also run a third time (another learning rate) joining a Ray started beforehand")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="dw-bench-incremental-"))
     home = root / "ws"
@@ -140,24 +110,21 @@ def main() -> None:
     extra = ["--set", f"epochs={args.epochs}"] if args.epochs else []
     print(f"workspace {home} (seeded in {seed_s:.1f} s)")
 
-    first, first_s, _, _ = ductwork(home, "run", "text_classification", "--json", *extra)
-    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    one = json.loads(first.stdout)
-    print(f"\nfirst run  {one['id']}: {first_s:6.1f} s wall, "
-          f"{sum(1 for s in one['steps'] if s['status'] == 'completed')} steps executed")
-    for s in one["steps"]:
-        print(f"  {s['name']:<18} {s['status']:<10} {s['compute'] or '':<12} {s['duration_s'] or 0:6.1f} s  "
-              f"{json.dumps(s.get('resources', {}))}")
-
-    second_run(home, args.lr, extra, "second run")
-    if args.warm:
-        warm = WarmRay(root / "ray")
-        try:
-            second_run(home, args.lr * 2, extra, "third run, joining an already started Ray (RAY_ADDRESS),",
-                       address=warm.address)
-        finally:
-            warm.stop()
-
+    try:
+        first, first_s, _, _ = ductwork(home, "run", "text_classification", "--json", "--warm", *extra)
+        assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+        one = json.loads(first.stdout)
+        print(f"\nfirst run  {one['id']} (--warm: starts the workspace's warm Ray): {first_s:6.1f} s wall, "
+              f"{sum(1 for s in one['steps'] if s['status'] == 'completed')} steps executed")
+        for s in one["steps"]:
+            print(f"  {s['name']:<18} {s['status']:<10} {s['compute'] or '':<12} {s['duration_s'] or 0:6.1f} s  "
+                  f"{json.dumps(s.get('resources', {}))}")
+        warm = second_run(home, args.lr, ["--warm", *extra], "second run, warm (joins the warm Ray, as in the app)")
+    finally:
+        stopped, _, _, _ = ductwork(home, "ray", "stop", "--force")
+        assert stopped.returncode == 0, stopped.stderr
+    cold = second_run(home, args.lr * 2, extra, "third run, cold (plain `ductwork run`: a Ray of its own)")
+    print(f"\nratio, warm: {warm:.2f}   cold: {cold:.2f}   (target ≤ 1.1)")
 
 if __name__ == "__main__":
     main()

@@ -245,6 +245,28 @@ def test_compute_page_add_edit_remove(home):
     assert "gpu_big" not in at.dataframe[0].value["name"].tolist()
 
 
+@pytest.mark.ray
+def test_compute_page_starts_shows_and_stops_the_warm_ray(home):
+    from engine.workspace_ray import WorkspaceRay
+
+    wr = WorkspaceRay(home / "ray")
+    try:
+        at = _app(_compute)
+        assert any("Not running" in t for t in _texts(at.info))
+        at.button(key="warm_start").click().run(timeout=120)
+        head = wr.head()
+        assert head is not None
+        assert any(f"Running at `{head.address}`" in t for t in _texts(at.success))
+        at.button(key="warm_nodes_button").click().run(timeout=120)
+        nodes = at.dataframe[-1].value
+        assert nodes["alive"].tolist() == [True] and nodes["CPU"].tolist() == [head.num_cpus]
+        at.button(key="warm_stop").click().run(timeout=120)
+        assert wr.head() is None
+        assert any("Not running" in t for t in _texts(at.info))
+    finally:
+        wr.stop(force=True)
+
+
 # ----------------------------------------------------------------------------- runs
 
 

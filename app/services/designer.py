@@ -267,12 +267,14 @@ ray.shutdown()
 """
 
 
-def cluster_nodes(address: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+def cluster_nodes(address: str, timeout: float = 60.0, auth_mode: str | None = None) -> list[dict[str, Any]]:
     """The nodes of the Ray cluster at ``address`` (``auto`` or ``HOST:PORT``) and their resources.
 
     Asked in a short-lived child process, so the app never holds a Ray connection (or
-    starts a local Ray) itself."""
+    starts a local Ray) itself. ``auth_mode``: the cluster's ``RAY_AUTH_MODE`` when known
+    (the workspace's warm Ray records it)."""
     import json
+    import os
     import subprocess
     import sys
 
@@ -281,8 +283,9 @@ def cluster_nodes(address: str, timeout: float = 60.0) -> list[dict[str, Any]]:
         raise DuctworkError("give the Ray cluster's address ('auto' for a cluster started here with "
                             "'ray start --head', or HOST:PORT)")
     try:
+        env = {**os.environ, **({"RAY_AUTH_MODE": auth_mode} if auth_mode else {})}
         done = subprocess.run([sys.executable, "-c", _CLUSTER_PROBE, address], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         raise DuctworkError(f"the Ray cluster at '{address}' did not answer within {timeout:.0f} s; "
                             "check the address and that the cluster is running") from None

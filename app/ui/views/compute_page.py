@@ -1,5 +1,5 @@
-"""Compute page: the workspace's compute targets (list, add, edit, remove) and, when
-connected, the Ray cluster's nodes and their resources."""
+"""Compute page: the workspace's compute targets (list, add, edit, remove), the workspace's
+warm Ray (status, start, stop, its node), and, when connected, a Ray cluster's nodes."""
 
 from __future__ import annotations
 
@@ -102,12 +102,56 @@ def _remove(ws: Any, names: list[str]) -> None:
             st.rerun()
 
 
+def _warm_ray(ws: Any) -> None:
+    """The workspace's warm Ray: status, start, stop, and its node's resources."""
+    import datetime as dt
+
+    from app.services.designer import cluster_nodes
+    from app.services.warm_ray import start_warm_ray, stop_warm_ray, warm_ray_status
+
+    st.markdown("#### Warm Ray")
+    st.caption("Runs started here use the workspace's warm Ray: a local Ray kept running between runs so "
+               "that a rerun does not wait for Ray to start. It stops by itself after its idle time without "
+               "runs (`ductwork ray start|stop|status` on the command line).")
+    status = warm_ray_status(ws)
+    if status["running"]:
+        started = dt.datetime.fromtimestamp(status["started_at"]).strftime("%Y-%m-%d %H:%M:%S")
+        users = len(status["drivers"])
+        st.success(f"Running at `{status['address']}` · {status['num_cpus']} CPUs · up since {started} · "
+                   f"stops after {status['idle_s'] / 60:g} min idle · runs using it now: {users}",
+                   icon=":material/bolt:")
+        c1, c2, c3 = st.columns([1, 1.3, 4])
+        if c1.button("Stop", key="warm_stop", icon=":material/stop_circle:", disabled=users > 0,
+                     help="Stop it now (runs still using it must end first)" if users else "Stop it now"):
+            with errors_shown_here():
+                stop_warm_ray(ws)
+                st.session_state.pop("warm_nodes", None)
+                st.rerun()
+        if c2.button("Show its node", key="warm_nodes_button", icon=":material/dns:"):
+            with st.spinner("Asking Ray…"), errors_shown_here():
+                st.session_state["warm_nodes"] = cluster_nodes(status["address"], auth_mode=status["auth_mode"])
+        nodes = st.session_state.get("warm_nodes")
+        if nodes:
+            st.dataframe(_nodes_frame(nodes), hide_index=True, width="stretch")
+    else:
+        st.info("Not running: the next run started here starts it (≈ 5 s once).", icon=":material/bolt:")
+        if st.button("Start now", key="warm_start", icon=":material/play_arrow:"):
+            with st.spinner("Starting Ray…"), errors_shown_here():
+                start_warm_ray(ws)
+                st.rerun()
+
+
+def _nodes_frame(nodes: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([{"node": n["node"], "id": n["node_id"], "alive": n["alive"],
+                          **{k: v for k, v in sorted(n["resources"].items())}} for n in nodes])
+
+
 def _cluster() -> None:
     from app.services.designer import cluster_nodes
 
     st.markdown("#### Ray cluster")
-    st.caption("Runs start a local Ray by default. To see a cluster's nodes, give its address "
-               "('auto' for one started here with `ray start --head`).")
+    st.caption("To see another cluster's nodes, give its address ('auto' for one started here with "
+               "`ray start --head`); runs join it when `RAY_ADDRESS` is set.")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     address = c1.text_input("Cluster address", value=st.session_state.get("cluster_address", "auto"),
                             key="cluster_address_input")
@@ -121,9 +165,7 @@ def _cluster() -> None:
                 show_error(exc)
     nodes = st.session_state.get("cluster_nodes")
     if nodes:
-        rows = [{"node": n["node"], "id": n["node_id"], "alive": n["alive"],
-                 **{k: v for k, v in sorted(n["resources"].items())}} for n in nodes]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(_nodes_frame(nodes), hide_index=True, width="stretch")
     elif nodes is not None:
         st.info("The cluster reports no nodes.")
 
@@ -149,6 +191,9 @@ def render() -> None:
         _form(ws, next(t for t in targets if t.name == chosen))
     with remove, errors_shown_here():
         _remove(ws, [t.name for t in targets])
+    st.divider()
+    with errors_shown_here():
+        _warm_ray(ws)
     st.divider()
     with errors_shown_here():
         _cluster()
