@@ -28,6 +28,8 @@ OUT = ROOT / "docs" / "screenshots"
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
+    from engine.workspace_ray import WorkspaceRay
+
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "ws"
@@ -71,8 +73,11 @@ def main() -> int:
                 wait_idle(page)
                 page.screenshot(path=str(OUT / "components.png"), full_page=True)
 
+                WorkspaceRay(home / "ray").start()  # stopped by stop_app
+                page.set_viewport_size({"width": 1500, "height": 1250})
                 page.goto(server.url + "/compute")
                 page.get_by_role("tab", name="Add").wait_for()
+                page.get_by_text("Running at").wait_for()
                 wait_idle(page)
                 page.screenshot(path=str(OUT / "compute.png"))
                 browser.close()
