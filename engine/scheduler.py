@@ -477,7 +477,8 @@ def execute_run(
     try:
         if driver.running or pending_run or any(st.status == "pending" for st in driver.states.values()):
             # the run is recorded as running while Ray starts or is joined (the writer thread
-            # overlaps the two: ≈ 0.1–0.2 s off every run that executes something)
+            # overlaps the two), and before any step starts: a driver killed from then on
+            # leaves a run that the next open marks interrupted
             driver.flush(force=True, wait=False)
             if in_main:
                 for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -488,6 +489,7 @@ def execute_run(
                 error = str(exc)
                 driver.stop("not started: " + error.splitlines()[0])
             else:
+                driver.recorder.drain()
                 for decision in pending_run:
                     driver.apply_decision(decision)
                 driver.loop()
