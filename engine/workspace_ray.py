@@ -35,6 +35,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -65,6 +66,7 @@ class Head:
     num_cpus: int
     temp_dir: str
     auth_mode: str  #: Ray's RAY_AUTH_MODE in the keeper ("token" unless the user disabled it)
+    host: str  #: the keeper's machine: a workspace on shared storage is seen from other hosts too
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -112,6 +114,8 @@ class WorkspaceRay:
             return None
         except (ValueError, TypeError, OSError):
             return None  # being written or damaged: not usable
+        if head.host != socket.gethostname():
+            return None  # another machine's warm Ray (its pid means nothing here)
         created = _process_created(head.pid)
         if created is None or abs(created - head.created) > 1.0 or not _alive(head.pid):
             with contextlib.suppress(FileNotFoundError):
@@ -262,7 +266,7 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
     try:
         head = Head(address=ray.get_runtime_context().gcs_address, pid=me, created=_process_created(me) or 0.0,
                     started_at=time.time(), idle_s=idle_s, num_cpus=num_cpus, temp_dir=temp_dir,
-                    auth_mode=os.environ.get("RAY_AUTH_MODE", "disabled"))
+                    auth_mode=os.environ.get("RAY_AUTH_MODE", "disabled"), host=socket.gethostname())
         partial = folder / f"head.json.{me}"
         partial.write_text(json.dumps(head.to_dict()))
         os.replace(partial, wr.head_path)

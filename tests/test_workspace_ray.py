@@ -156,3 +156,28 @@ def test_a_dead_keeper_is_not_joined(warm, tmp_path):
     done = _run(home, chain)  # falls back to an embedded Ray of its own
     assert set(statuses(done).values()) == {"completed"}
     assert wr.head() is None
+
+
+def _write_head(folder: Path, **changes) -> None:
+    me = psutil.Process()
+    head = {"address": "127.0.0.1:1", "pid": me.pid, "created": me.create_time(), "started_at": time.time(),
+            "idle_s": 60.0, "num_cpus": 1, "temp_dir": "/tmp/none", "auth_mode": "token",
+            "host": __import__("socket").gethostname(), **changes}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "head.json").write_text(json.dumps(head))
+
+
+def test_a_head_record_is_trusted_only_for_a_live_keeper_on_this_machine(tmp_path):
+    wr = WorkspaceRay(tmp_path / "ray")
+    _write_head(wr.folder)
+    assert wr.head().pid == os.getpid()  # a live process with the recorded start time
+    _write_head(wr.folder, host="another-machine")  # a workspace on shared storage
+    assert wr.head() is None and wr.head_path.exists()  # not ours to judge or remove
+    wr.head_path.write_text("{not json")
+    assert wr.head() is None
+    _write_head(wr.folder, created=psutil.Process().create_time() - 1000)  # the pid was reused
+    assert wr.head() is None and not wr.head_path.exists()  # a dead keeper's record is removed
+    (wr.drivers_dir).mkdir(parents=True)
+    (wr.drivers_dir / "999999999").write_text("")  # no such process
+    (wr.drivers_dir / str(os.getpid())).write_text("")
+    assert wr.drivers() == [os.getpid()] and not (wr.drivers_dir / "999999999").exists()
