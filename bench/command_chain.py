@@ -1,5 +1,7 @@
 """A 100-step chain of trivial command components through ``ductwork run`` on the embedded
-local Ray: first run (Ray start-up included) and a full rerun (everything reused).
+local Ray: first run (Ray start-up included) and a full rerun (everything reused); then the
+same chain forced (every step executes) once on a Ray of its own and once on the
+workspace's warm Ray (``ductwork ray start``), side by side.
 
     .venv/bin/python bench/command_chain.py [N]
 """
@@ -38,6 +40,17 @@ def main() -> None:
     print(f"first run:  {first_s:6.2f} s wall ({len(ran)} steps executed, mean step {sum(ran) / len(ran) * 1000:.0f} ms,"
           f" {first_s / n * 1000:.0f} ms per step including Ray start-up and shutdown)")
     print(f"full rerun: {rerun_s:6.2f} s wall (all {n} steps reused, Ray not started)")
+    own_s, _ = ductwork(root / "ws", "run", str(pipeline), "--json", "--force")
+    started = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "--home", str(root / "ws"),
+                              "ray", "start"], capture_output=True, text=True)
+    assert started.returncode == 0, started.stderr
+    try:
+        warm_s, _ = ductwork(root / "ws", "run", str(pipeline), "--json", "--force")
+    finally:
+        subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "--home", str(root / "ws"),
+                        "ray", "stop", "--force"], capture_output=True, text=True)
+    print(f"forced run, a Ray of its own:   {own_s:6.2f} s wall (Ray start and shutdown included)")
+    print(f"forced run, on the warm Ray:    {warm_s:6.2f} s wall ({own_s / warm_s:.1f}x faster)")
 
 
 if __name__ == "__main__":

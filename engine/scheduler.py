@@ -148,6 +148,7 @@ class _Driver:
     recorder: Recorder = field(init=False)
     discarder: _Discarder = field(init=False)
     evictions_taken: tuple[int, int] = (0, 0)  #: how much of planner.evicted / corrupt was taken
+    prepared: dict[str, Path] = field(default_factory=dict)  #: scratch areas made ahead (``prepare_ahead``)
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.store)
@@ -246,6 +247,24 @@ class _Driver:
                 self.emit(st)
 
     # ------------------------------------------------------------------ execution
+    def make_area(self, node: StepNode) -> Path:
+        """A fresh scratch area for one attempt of ``node``, with its empty output folders."""
+        area = self.artifacts.new_step_area(self.run.id, node.name)
+        for name in node.component.outputs:
+            (area / "outputs" / name).mkdir(parents=True)
+        return area
+
+    def prepare_ahead(self, job: str) -> None:
+        """While ``job`` runs, make the scratch areas of the steps that wait for nothing else:
+        those folders (≈ 0.6 ms) then leave the critical path of a chain. An area made for a
+        step that ends up reused or skipped is removed with the run's other leftovers."""
+        for down in self.graph.downstream.get(job, ()):
+            if down in self.prepared or self.states[down].status != "pending":
+                continue
+            if all(u == job or self.states[u].status in FINAL_OK for u in self.graph.steps[down].upstream):
+                with contextlib.suppress(OSError):  # launch makes it then (and says what is wrong)
+                    self.prepared[down] = self.make_area(self.graph.steps[down])
+
     def build_task(self, node: StepNode, area: Path, attempt: int) -> StepTask:
         from engine.runtime import StepTask
 
@@ -255,7 +274,6 @@ class _Driver:
         out_paths: dict[str, str] = {}
         for name, ospec in comp.outputs.items():
             folder = area / "outputs" / name
-            folder.mkdir(parents=True)
             out_dirs[name] = str(folder)
             out_paths[name] = str(folder / name) if ospec.type == "uri_file" else str(folder)
         log_path = str(self.logs_dir / self.run.id / f"{node.name}.log")
@@ -281,7 +299,7 @@ class _Driver:
         node, st = self.graph.steps[decision.job], self.states[decision.job]
         if self.executor is None:
             self.start_executor()
-        area = self.artifacts.new_step_area(self.run.id, node.name)
+        area = self.prepared.pop(node.name, None) or self.make_area(node)
         st.attempts += 1
         try:
             task = self.build_task(node, area, st.attempts)
@@ -294,6 +312,7 @@ class _Driver:
         st.status, st.log_path = "running", task.log_path
         st.started_at = st.started_at or time.time()
         self.emit(st)
+        self.prepare_ahead(node.name)
 
     def start_executor(self) -> None:
         pending = {n: self.graph.steps[n].request for n, st in self.states.items() if st.status == "pending"}
@@ -517,6 +536,8 @@ def execute_run(
                 driver.flush(force=True)
             finally:
                 driver.recorder.close()
+                for area in driver.prepared.values():  # made ahead for steps that did not run
+                    driver.discarder.put(area)
                 driver.discarder.close()
         driver.emit(kind="finished")
     return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)

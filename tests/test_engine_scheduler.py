@@ -97,6 +97,9 @@ def test_a_failing_script_fails_the_run_skips_downstream_and_the_rerun_executes_
     assert train.exit_code == 3 and train.error == "exit code 3"
     assert "about to fail" in Path(train.log_path).read_text()
     assert step(failed, "evaluate").reason == "upstream train failed"
+    # evaluate's scratch area, made ahead while train ran, went with the run's other leftovers
+    assert not list((tmp_path / "tmp" / failed.run.id).glob("evaluate-*"))
+    assert not list((tmp_path / "tmp" / failed.run.id).glob("*/outputs"))
     train_py.write_text(good)
     rerun = h.run(spec)
     assert rerun.run.status == "completed"
