@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from harness import FLOW_IFRAME, drag, wait_idle
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -77,9 +78,23 @@ def test_build_save_run_and_read_a_step_log(page, app_server):
     page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url("**/run?id=*")
     page.locator("h2", has_text="completed").wait_for(timeout=120_000)
+    # the page opened while the run was starting: once the run has ended the whole page is
+    # drawn again, with its actions matching it (Cancel only while a run is running)
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled(timeout=30_000)
+    wait_idle(page)
     steps = page.locator("[data-testid='stDataFrame']").first
     steps.wait_for()
 
-    page.get_by_role("combobox", name="Step").click()
-    page.get_by_role("option", name="summarize").click()
+    step_box = page.get_by_role("combobox", name="Step")
+    step_box.scroll_into_view_if_needed()
+    step_box.click()
+    page.keyboard.type("summarize")  # the list may open below the fold: pick it by typing
+    page.keyboard.press("Enter")
     page.get_by_text("SUMMARY total=45").wait_for()
+
+    # Rerun starts the same pipeline again: every step is reused
+    first = page.url
+    page.get_by_role("button", name="Rerun").click()
+    page.wait_for_url(lambda url: "/run?id=" in url and url != first)
+    page.locator("h2", has_text="completed").wait_for(timeout=120_000)
+    page.get_by_text("reused from run").first.wait_for()

@@ -198,8 +198,9 @@ def _header(run: Any) -> None:
         st.error(run.error)
 
 
-def _live(ws: Any, run_id: str) -> None:
-    """Everything that changes while a run is live (re-drawn by the page's fragment)."""
+def _live(ws: Any, run_id: str) -> Any:
+    """Everything that changes while a run is live (re-drawn by the page's fragment);
+    returns the run's record, or ``None`` while it is not recorded yet."""
     from app.services.designer import run_pipeline_spec
     from app.services.runs import get_run
 
@@ -207,7 +208,7 @@ def _live(ws: Any, run_id: str) -> None:
         details = get_run(ws, run_id)
     except Exception as exc:  # noqa: BLE001 - not recorded yet: its driver is starting
         _starting_or_missing(ws, run_id, exc)
-        return
+        return None
     run = details.run
     _header(run)
     counts: dict[str, int] = {}
@@ -220,7 +221,7 @@ def _live(ws: Any, run_id: str) -> None:
     with st.expander("Timeline", expanded=False):
         _timeline(details.steps)
     if not details.steps:
-        return
+        return run
     jobs = [s.job for s in details.steps]
     if clicked in jobs:
         st.session_state["run_step"] = clicked
@@ -230,6 +231,7 @@ def _live(ws: Any, run_id: str) -> None:
     job = st.selectbox("Step", jobs, key="run_step",
                        format_func=lambda j: f"{STATUS_ICONS.get(details.step(j).status, '')} {j}")
     _step_details(ws, details, job)
+    return run
 
 
 STARTING_GRACE_S = 120.0
@@ -275,14 +277,18 @@ def render() -> None:
         starting = False
     if run is not None:
         _actions(ws, run)
-    # The live part refreshes itself while the run is starting or running. A fragment must
-    # not call st.rerun() or switch pages (under st.navigation that can land on the
-    # default page), so the actions above sit outside it and it simply keeps refreshing.
+    # The live part refreshes itself while the run is starting or running. The actions
+    # above sit outside it (they switch pages), so when the run is recorded or ends the
+    # whole page is drawn again once: the actions then exist and match the run's state
+    # (Cancel only while it runs), and the refreshing stops.
     live = starting or (run is not None and run.status == "running")
+    drawn_without_run = run is None
 
     @st.fragment(run_every=LIVE_REFRESH_S if live else None)
     def live_view() -> None:
         with errors_shown_here():
-            _live(ws, run_id)
+            now = _live(ws, run_id)
+        if live and now is not None and (drawn_without_run or now.status != "running"):
+            st.rerun(scope="app")
 
     live_view()
