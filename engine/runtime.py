@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +27,7 @@ from typing import Any
 
 from components.digest import IGNORED_NAMES
 from engine.metrics import METRICS_ENV, current_metrics_file, read_metrics
+from engine.processes import process_alive
 
 __all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes", "RETURN_FILE"]
 
@@ -53,6 +55,10 @@ class StepTask:
     attempt: int = 1
     capture_fds: bool = True  #: redirect descriptors 1 and 2 (a Ray worker; not in-process threads)
     mark_start: bool = True  #: write ``<area>/started`` (the driver's timeout clock; only steps with a timeout)
+    #: the run's driver: a command step on the driver's machine stops when that process is gone
+    #: (a Ray that outlives its drivers — the warm Ray, a cluster — may take a while to notice)
+    driver_pid: int | None = None
+    driver_host: str | None = None
 
     @property
     def metrics_path(self) -> str:
@@ -165,8 +171,19 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
     )
     with open(task.pgid_path, "w") as fh:
         fh.write(str(proc.pid))
+    watch = task.driver_pid if task.driver_pid and task.driver_host == socket.gethostname() else None
     try:
-        code = proc.wait()
+        while True:
+            try:
+                code = proc.wait(timeout=DRIVER_CHECK_S if watch else None)
+                break
+            except subprocess.TimeoutExpired:
+                if not process_alive(watch):
+                    log.write(f"\n# ductwork: the run's driver (pid {watch}) is gone: stopping the step\n")
+                    log.flush()
+                    kill_process_group(proc.pid)
+                    proc.wait()
+                    return None, "the run's driver died; the step was stopped"
     finally:
         kill_process_group(proc.pid)  # whatever the command left running in its group
         with contextlib.suppress(FileNotFoundError):
@@ -179,6 +196,9 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
         with contextlib.suppress(ValueError):
             return code, f"exit code {code} (killed by signal {signal.Signals(code - 128).name})"
     return code, f"exit code {code}"
+
+
+DRIVER_CHECK_S = 1.0  #: how often a command step looks for its run's driver
 
 
 def kill_process_group(pgid: int) -> None:

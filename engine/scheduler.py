@@ -281,7 +281,7 @@ class _Driver:
                       code_dir=str(comp.code) if comp.code else None, output_dirs=out_dirs,
                       env={k: str(v) for k, v in node.job.environment_variables.items()}, attempt=attempt,
                       capture_fds=self.executor.capture_fds if self.executor else False,
-                      mark_start=bool(node.job.timeout))
+                      mark_start=bool(node.job.timeout), driver_pid=os.getpid(), driver_host=self.run.host)
         if comp.kind == "function":
             if comp.function is None:
                 raise DuctworkError(f"job '{node.name}': function component '{comp.ref}' names no function")

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import DuctworkError
+from engine.processes import process_alive
 
 __all__ = ["DEFAULT_IDLE_S", "Head", "WorkspaceRay"]
 
@@ -81,20 +82,6 @@ def _process_created(pid: int) -> float | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(FileNotFoundError, OSError):
-        with open(f"/proc/{pid}/stat") as fh:  # a zombie is dead for our purposes
-            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-    return True
-
-
 class WorkspaceRay:
     """The warm Ray of the workspace whose ``ray/`` folder is ``folder``."""
 
@@ -117,7 +104,7 @@ class WorkspaceRay:
         if head.host != socket.gethostname():
             return None  # another machine's warm Ray (its pid means nothing here)
         created = _process_created(head.pid)
-        if created is None or abs(created - head.created) > 1.0 or not _alive(head.pid):
+        if created is None or abs(created - head.created) > 1.0 or not process_alive(head.pid):
             with contextlib.suppress(FileNotFoundError):
                 self.head_path.unlink()
             return None
@@ -132,7 +119,7 @@ class WorkspaceRay:
                     pid = int(entry.name)
                 except ValueError:
                     continue
-                if _alive(pid):
+                if process_alive(pid):
                     pids.append(pid)
                 else:
                     with contextlib.suppress(FileNotFoundError):
@@ -199,9 +186,9 @@ class WorkspaceRay:
         with contextlib.suppress(ProcessLookupError):
             os.kill(head.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _process_created(head.pid) is not None and _alive(head.pid):
+        while time.monotonic() < deadline and _process_created(head.pid) is not None and process_alive(head.pid):
             time.sleep(0.1)
-        if _alive(head.pid):  # it did not stop in time: its whole session goes (Ray's processes too)
+        if process_alive(head.pid):  # it did not stop in time: its whole session goes (Ray's processes too)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(head.pid, signal.SIGKILL)
         for path in (self.head_path, self.folder / "head.json.stopping"):

@@ -235,3 +235,38 @@ def test_two_function_components_with_same_named_local_modules_each_import_their
         only = h.run(single_job(comp, {"x": 2, "y": 3})).steps[0]
         assert only.status in ("completed", "reused"), only.error
         assert json.loads((h.artifacts.path(only.outputs["output"].digest) / "output.json").read_text()) == expected
+
+
+def test_a_command_step_stops_when_its_runs_driver_is_gone(tmp_path):
+    """A Ray that outlives its drivers (the warm Ray) may be slow to stop a dead driver's
+    tasks: the step itself notices, kills its process group and says so in its log."""
+    import socket
+    import subprocess
+    import threading
+    import time
+
+    import psutil
+
+    from engine.runtime import StepTask, run_step
+
+    driver = subprocess.Popen(["sleep", "300"])  # stands in for the run's driver process
+    area = tmp_path / "area"
+    area.mkdir()
+    task = StepTask(run_id="r1", job="nap", kind="command", area=str(area), log_path=str(tmp_path / "nap.log"),
+                    command="echo napping; sleep 71.3", capture_fds=False, mark_start=False,
+                    driver_pid=driver.pid, driver_host=socket.gethostname())
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("o", run_step(task)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    log = tmp_path / "nap.log"
+    while not (log.is_file() and "napping" in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert worker.is_alive()  # the driver lives: the step runs on
+    driver.kill()
+    driver.wait()
+    worker.join(timeout=15)
+    assert not worker.is_alive(), "the step went on after its driver died"
+    assert outcome["o"].error == "the run's driver died; the step was stopped"
+    assert f"the run's driver (pid {driver.pid}) is gone" in (tmp_path / "nap.log").read_text()
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "sleep 71.3" in " ".join(p.info["cmdline"] or [])]
