@@ -1,10 +1,11 @@
-"""Small process checks shared by the step runtime and the warm Ray (no heavy imports)."""
+"""Small process checks shared by the step runtime, the warm Ray and the run drivers' records
+(psutil is imported only when a start time is asked for)."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["process_alive"]
+__all__ = ["process_alive", "process_started"]
 
 
 def process_alive(pid: int) -> bool:
@@ -20,3 +21,15 @@ def process_alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True  # no /proc (not Linux): the signal test above is all there is
+
+
+def process_started(pid: int) -> float | None:
+    """When ``pid`` started (epoch seconds, as psutil gives it), or ``None`` if there is no such
+    process (or it may not be inspected). With the pid it tells a process from a later one
+    that reused the pid."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        return None

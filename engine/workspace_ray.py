@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import DuctworkError
-from engine.processes import process_alive
+from engine.processes import process_alive, process_started
 
 __all__ = ["DEFAULT_IDLE_S", "Head", "WorkspaceRay"]
 
@@ -73,15 +73,6 @@ class Head:
         return dict(self.__dict__)
 
 
-def _process_created(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-
-
 class WorkspaceRay:
     """The warm Ray of the workspace whose ``ray/`` folder is ``folder``."""
 
@@ -103,7 +94,7 @@ class WorkspaceRay:
             return None  # being written or damaged: not usable
         if head.host != socket.gethostname():
             return None  # another machine's warm Ray (its pid means nothing here)
-        created = _process_created(head.pid)
+        created = process_started(head.pid)
         if created is None or abs(created - head.created) > 1.0 or not process_alive(head.pid):
             with contextlib.suppress(FileNotFoundError):
                 self.head_path.unlink()
@@ -186,7 +177,7 @@ class WorkspaceRay:
         with contextlib.suppress(ProcessLookupError):
             os.kill(head.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _process_created(head.pid) is not None and process_alive(head.pid):
+        while time.monotonic() < deadline and process_alive(head.pid):
             time.sleep(0.1)
         if process_alive(head.pid):  # it did not stop in time: its whole session goes (Ray's processes too)
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -251,7 +242,7 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
     stopping = folder / "head.json.stopping"
     lock = open(folder / "lock", "a")  # noqa: SIM115 - held from the decision to stop until Ray is gone
     try:
-        head = Head(address=ray.get_runtime_context().gcs_address, pid=me, created=_process_created(me) or 0.0,
+        head = Head(address=ray.get_runtime_context().gcs_address, pid=me, created=process_started(me) or 0.0,
                     started_at=time.time(), idle_s=idle_s, num_cpus=num_cpus, temp_dir=temp_dir,
                     auth_mode=os.environ.get("RAY_AUTH_MODE", "disabled"), host=socket.gethostname())
         partial = folder / f"head.json.{me}"

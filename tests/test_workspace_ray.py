@@ -12,20 +12,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_cli_run import cli, engine_copy, spawn, statuses
+from test_cli_run import _wait_for, cli, engine_copy, spawn, statuses
 
 from engine.workspace_ray import WorkspaceRay
 
 pytestmark = pytest.mark.ray
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _processes_with(text: str) -> list[psutil.Process]:

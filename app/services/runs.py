@@ -38,6 +38,7 @@ from components.errors import DuctworkError
 from components.spec import PipelineSpec
 from engine.artifacts import LocalArtifactStore
 from engine.compute import ComputeSpec
+from engine.processes import process_started
 from engine.records import MetricRecord, RunRecord, StepRunRecord
 from engine.runstore import RunFilter
 from engine.workspace_ray import WorkspaceRay
@@ -120,19 +121,10 @@ def _drivers_dir(ws: Workspace) -> Path:
     return path
 
 
-def _process_start(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
-        return None
-
-
 def _write_driver_file(ws: Workspace, run_id: str) -> Path:
     path = _drivers_dir(ws) / f"{run_id}.json"
     path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                "created": _process_start(os.getpid())}))
+                                "created": process_started(os.getpid())}))
     return path
 
 
@@ -154,7 +146,7 @@ def mark_interrupted_runs(ws: Workspace) -> list[str]:
             continue
         if info.get("host") != host:
             continue
-        started = _process_start(int(info.get("pid", -1)))
+        started = process_started(int(info.get("pid", -1)))
         if started is None or (info.get("created") and abs(started - info["created"]) > 0.5):
             dead.append(path.stem)
     if not dead:
