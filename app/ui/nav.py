@@ -11,8 +11,11 @@ import streamlit as st
 __all__ = ["register_pages", "go", "page", "leave_designer_for_run", "follow_run_just_started"]
 
 _LEFT_FOR_RUN = "_nav_left_designer_for_run"
-#: How long after a run starts a stray designer rerun is sent on to the run page.
-_FOLLOW_S = 4.0
+#: How long after a run starts a stray designer rerun is sent on to the run page. 4 s was
+#: not enough on a loaded 2-core machine (a clean-clone suite run stayed on the designer after
+#: Run); the cost of a longer window: a user who clicks Designer within it is sent to the run
+#: page once more (the second click stays, as the marker is used up).
+_FOLLOW_S = 15.0
 
 _PAGES: dict[str, Any] = {}
 
