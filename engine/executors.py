@@ -153,6 +153,10 @@ class RayExecutor:
         self._ray = None
 
     def start(self, requests: Mapping[str, ResourceRequest]) -> None:
+        # Ray's task events feed its dashboard and state API, which Ductwork does not use (its
+        # own records are the run store's). Waiting for their last flush made a driver's
+        # disconnect take ≈ 0.3 s instead of ≈ 0.06 s; a value set by the user wins.
+        os.environ.setdefault("RAY_task_events_shutdown_flush_timeout_ms", "0")
         import ray
 
         self._ray = ray

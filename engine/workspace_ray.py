@@ -53,6 +53,7 @@ DEFAULT_IDLE_S = 15 * 60.0
 POLL_S = 1.0
 START_TIMEOUT_S = 180.0
 OBJECT_STORE_MEMORY = 256 * 2**20  #: as the embedded Ray (engine.executors.RayExecutor)
+MAX_READY_WORKERS = 8  #: idle workers kept started between runs: one per CPU, at most this many
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
         partial.write_text(json.dumps(head.to_dict()))
         os.replace(partial, wr.head_path)
         _log(f"warm Ray up at {head.address} (pid {me}, {num_cpus} CPUs, stops after {idle_s:g} s idle)")
+        ready = ReadyWorkers.open(ray, min(num_cpus, MAX_READY_WORKERS))
         idle_since = time.monotonic()
         while not stop.wait(POLL_S):
             if not wr.head_path.exists():
@@ -257,6 +259,8 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
             if wr.drivers():
                 idle_since = time.monotonic()
                 continue
+            if ready is not None:
+                ready.top_up()
             if time.monotonic() - idle_since < idle_s:
                 continue
             try:  # a run that is starting it holds the lock: look again later
@@ -283,6 +287,87 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
         finally:
             lock.close()
     return 0
+
+
+class ReadyWorkers:
+    """Idle Ray worker processes kept started on the warm node between runs.
+
+    Ray binds a worker process to the job of the first task it runs and ends it when that
+    job's driver disconnects, so every run (one driver, one job) would wait for fresh workers:
+    ≈ 1 s here, most of it Python importing Ray in the new process, before its first step
+    starts. Workers that the raylet starts *without* a job are handed to whichever job asks
+    first, which is how the node's first driver gets its workers at once. Between runs (no
+    driver registered) the keeper asks the raylet, through its ``PrestartWorkers`` call, to
+    start such workers until ``target`` of them are idle or starting, so the next run's first
+    step starts in a process that is already up.
+
+    ``PrestartWorkers`` is the raylet's gRPC call, not a public Ray API: if it cannot be made
+    (Ray changed it, ``grpcio`` missing) the keeper says so once in its log and runs go on
+    starting their own workers, as before.
+    """
+
+    def __init__(self, raylet: Any, call: Any, target: int):
+        self.raylet = raylet  #: psutil.Process of the node's raylet (the workers' parent)
+        self.call = call  #: PrestartWorkers(num_workers) -> None
+        self.target = target
+        self.started = 0  #: workers asked for so far (shown by ``ductwork ray status``)
+
+    @classmethod
+    def open(cls, ray: Any, target: int) -> ReadyWorkers | None:
+        if target < 1:
+            return None
+        try:
+            import psutil
+            from ray._private.grpc_utils import init_grpc_channel
+            from ray.core.generated import common_pb2, node_manager_pb2, node_manager_pb2_grpc
+
+            node_id = ray.get_runtime_context().get_node_id()
+            node = next(n for n in ray.nodes() if n.get("NodeID") == node_id)
+            raylet = next(c for c in psutil.Process().children() if c.name() == "raylet")
+            channel = init_grpc_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}")
+            stub = node_manager_pb2_grpc.NodeManagerServiceStub(channel)
+
+            def call(num_workers: int) -> None:
+                stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
+                    language=common_pb2.PYTHON, num_workers=num_workers), timeout=10)
+        except Exception as exc:  # noqa: BLE001 - any missing piece: runs start their own workers
+            _log(f"idle workers will not be kept started between runs ({type(exc).__name__}: {exc})")
+            return None
+        return cls(raylet, call, target)
+
+    def count(self) -> int:
+        """Python workers of the node that are idle or still starting."""
+        import psutil
+
+        found = 0
+        try:
+            children = self.raylet.children()
+        except psutil.Error:
+            return self.target  # the raylet is gone: the keeper stops anyway
+        for child in children:
+            try:
+                cmd = child.cmdline()
+            except psutil.Error:
+                continue
+            if not cmd:
+                continue
+            starting = (any(part.endswith("default_worker.py") for part in cmd)
+                        and not any(part.startswith("--worker-type=") for part in cmd))  # not a spill worker
+            if cmd[0] == "ray::IDLE" or starting:
+                found += 1
+        return found
+
+    def top_up(self) -> None:
+        missing = self.target - self.count()
+        if missing <= 0:
+            return
+        try:
+            self.call(missing)
+        except Exception as exc:  # noqa: BLE001 - the raylet refused or is going away: try no more
+            _log(f"could not start idle workers ({type(exc).__name__}: {exc}); runs start their own")
+            self.target = 0
+            return
+        self.started += missing
 
 
 def _log(message: str) -> None:

@@ -172,3 +172,38 @@ def test_a_head_record_is_trusted_only_for_a_live_keeper_on_this_machine(tmp_pat
     (wr.drivers_dir / "999999999").write_text("")  # no such process
     (wr.drivers_dir / str(os.getpid())).write_text("")
     assert wr.drivers() == [os.getpid()] and not (wr.drivers_dir / "999999999").exists()
+
+
+def _ready_workers(keeper_pid: int) -> set[int]:
+    """Pids of the idle Ray workers of the warm node (children of its raylet titled ray::IDLE)."""
+    idle: set[int] = set()
+    for raylet in (c for c in psutil.Process(keeper_pid).children() if c.name() == "raylet"):
+        for worker in raylet.children():
+            try:
+                if worker.cmdline()[:1] == ["ray::IDLE"]:
+                    idle.add(worker.pid)
+            except psutil.Error:
+                continue
+    return idle
+
+
+def test_between_runs_idle_workers_stay_started_and_the_next_run_uses_one(warm, tmp_path):
+    home, wr = warm
+    pipeline = tmp_path / "worker.yml"  # its step writes the pid of the Ray worker that ran it
+    pipeline.write_text(
+        "type: pipeline\nname: which_worker\njobs:\n  probe:\n    type: command\n"
+        "    command: awk '{print $4}' /proc/$PPID/stat > ${{outputs.out}}/worker.txt\n"
+        "    outputs:\n      out: {type: uri_folder}\n")
+    first = _run(home, str(pipeline), "--warm")
+    head = wr.head()
+    first_worker = int((Path(first["steps"][0]["outputs"]["out"]) / "worker.txt").read_text())
+    target = min(head.num_cpus, 8)
+    # the run's workers end with its driver; the keeper starts new idle ones, up to one per CPU
+    assert _wait_for(lambda: len(_ready_workers(head.pid)) == target, 60), _ready_workers(head.pid)
+    ready = _ready_workers(head.pid)
+    assert first_worker not in ready
+    time.sleep(3)  # and no more than that, however long nothing runs
+    assert len(_ready_workers(head.pid)) == target
+    second = _run(home, str(pipeline), "--force")
+    worker = int((Path(second["steps"][0]["outputs"]["out"]) / "worker.txt").read_text())
+    assert worker in ready, f"the step ran in worker {worker}, not in one of the idle ones {sorted(ready)}"
