@@ -50,7 +50,8 @@ from engine.processes import process_alive, process_started
 __all__ = ["DEFAULT_IDLE_S", "Head", "WorkspaceRay"]
 
 DEFAULT_IDLE_S = 15 * 60.0
-POLL_S = 1.0
+POLL_S = 0.25  #: how often the keeper looks at its drivers (a directory listing)
+READY_CHECK_S = 5.0  #: how often, while idle, it checks that its ready workers are still there
 START_TIMEOUT_S = 180.0
 OBJECT_STORE_MEMORY = 256 * 2**20  #: as the embedded Ray (engine.executors.RayExecutor)
 MAX_READY_WORKERS = 8  #: idle workers kept started between runs: one per CPU, at most this many
@@ -251,7 +252,7 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
         os.replace(partial, wr.head_path)
         _log(f"warm Ray up at {head.address} (pid {me}, {num_cpus} CPUs, stops after {idle_s:g} s idle)")
         ready = ReadyWorkers.open(ray, min(num_cpus, MAX_READY_WORKERS))
-        idle_since = time.monotonic()
+        idle_since = checked = time.monotonic()
         while not stop.wait(POLL_S):
             if not wr.head_path.exists():
                 _log("head.json was removed: stopping")
@@ -259,8 +260,9 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
             if wr.drivers():
                 idle_since = time.monotonic()
                 continue
-            if ready is not None:
-                ready.top_up()
+            if ready is not None and (idle_since >= checked or time.monotonic() - checked >= READY_CHECK_S):
+                ready.top_up()  # at once when the last run left, and now and then while idle
+                checked = time.monotonic()
             if time.monotonic() - idle_since < idle_s:
                 continue
             try:  # a run that is starting it holds the lock: look again later
@@ -296,21 +298,23 @@ class ReadyWorkers:
     job's driver disconnects, so every run (one driver, one job) would wait for fresh workers:
     ≈ 1 s here, most of it Python importing Ray in the new process, before its first step
     starts. Workers that the raylet starts *without* a job are handed to whichever job asks
-    first, which is how the node's first driver gets its workers at once. Between runs (no
-    driver registered) the keeper asks the raylet, through its ``PrestartWorkers`` call, to
-    start such workers until ``target`` of them are idle or starting, so the next run's first
-    step starts in a process that is already up.
+    first, which is how the node's first driver gets its workers at once. Whenever no run is
+    on the node, the keeper asks the raylet (its ``PrestartWorkers`` call) for such workers
+    until ``target`` of them are idle or starting, so the next run's first step starts in a
+    process that is already up. It never starts them while a run is on the node: a starting
+    worker takes a CPU for ≈ 0.7 s, which belongs to the run's steps then.
 
-    ``PrestartWorkers`` is the raylet's gRPC call, not a public Ray API: if it cannot be made
-    (Ray changed it, ``grpcio`` missing) the keeper says so once in its log and runs go on
+    Both calls are the raylet's gRPC API, not a public Ray API: if they cannot be made (Ray
+    changed them, ``grpcio`` missing) the keeper says so once in its log and runs go on
     starting their own workers, as before.
     """
 
-    def __init__(self, raylet: Any, call: Any, target: int):
+    def __init__(self, raylet: Any, stub: Any, messages: Any, target: int):
         self.raylet = raylet  #: psutil.Process of the node's raylet (the workers' parent)
-        self.call = call  #: PrestartWorkers(num_workers) -> None
+        self.stub = stub  #: the raylet's NodeManagerService
+        self.messages = messages  #: (node_manager_pb2, common_pb2)
         self.target = target
-        self.started = 0  #: workers asked for so far (shown by ``ductwork ray status``)
+        self.started = 0  #: workers asked for so far
 
     @classmethod
     def open(cls, ray: Any, target: int) -> ReadyWorkers | None:
@@ -325,49 +329,57 @@ class ReadyWorkers:
             node = next(n for n in ray.nodes() if n.get("NodeID") == node_id)
             raylet = next(c for c in psutil.Process().children() if c.name() == "raylet")
             channel = init_grpc_channel(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}")
-            stub = node_manager_pb2_grpc.NodeManagerServiceStub(channel)
-
-            def call(num_workers: int) -> None:
-                stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
-                    language=common_pb2.PYTHON, num_workers=num_workers), timeout=10)
+            ready = cls(raylet, node_manager_pb2_grpc.NodeManagerServiceStub(channel),
+                        (node_manager_pb2, common_pb2), target)
+            ready.count()  # fail here, once, if the raylet does not answer as expected
         except Exception as exc:  # noqa: BLE001 - any missing piece: runs start their own workers
             _log(f"idle workers will not be kept started between runs ({type(exc).__name__}: {exc})")
             return None
-        return cls(raylet, call, target)
+        return ready
 
     def count(self) -> int:
-        """Python workers of the node that are idle or still starting."""
+        """Workers that the next run can take at once: registered workers bound to no job yet,
+        plus worker processes still starting (not registered yet)."""
         import psutil
 
-        found = 0
-        try:
-            children = self.raylet.children()
-        except psutil.Error:
-            return self.target  # the raylet is gone: the keeper stops anyway
-        for child in children:
-            try:
-                cmd = child.cmdline()
-            except psutil.Error:
-                continue
-            if not cmd:
-                continue
-            starting = (any(part.endswith("default_worker.py") for part in cmd)
-                        and not any(part.startswith("--worker-type=") for part in cmd))  # not a spill worker
-            if cmd[0] == "ray::IDLE" or starting:
-                found += 1
-        return found
+        node_manager_pb2, common_pb2 = self.messages
+        stats = self.stub.GetNodeStats(node_manager_pb2.GetNodeStatsRequest(), timeout=10)
+        registered = set()
+        free = 0
+        for worker in stats.core_workers_stats:
+            registered.add(worker.pid)
+            if worker.worker_type == common_pb2.WORKER and not worker.actor_id and _is_nil(worker.job_id):
+                free += 1
+        starting = 0
+        with contextlib.suppress(psutil.Error):
+            for child in self.raylet.children():
+                if child.pid in registered:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    cmd = child.cmdline()
+                    if any(part.endswith("default_worker.py") for part in cmd) and \
+                            not any(part.startswith("--worker-type=") for part in cmd):  # not a spill worker
+                        starting += 1
+        return free + starting
 
     def top_up(self) -> None:
-        missing = self.target - self.count()
-        if missing <= 0:
+        """Start workers until ``target`` are ready; after a failure, never again."""
+        if self.target < 1:
             return
+        node_manager_pb2, common_pb2 = self.messages
         try:
-            self.call(missing)
+            missing = self.target - self.count()
+            if missing > 0:
+                self.stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
+                    language=common_pb2.PYTHON, num_workers=missing), timeout=10)
+                self.started += missing
         except Exception as exc:  # noqa: BLE001 - the raylet refused or is going away: try no more
-            _log(f"could not start idle workers ({type(exc).__name__}: {exc}); runs start their own")
+            _log(f"could not keep idle workers started ({type(exc).__name__}: {exc}); runs start their own")
             self.target = 0
-            return
-        self.started += missing
+
+
+def _is_nil(job_id: bytes) -> bool:
+    return not job_id or set(job_id) == {0xFF}
 
 
 def _log(message: str) -> None:

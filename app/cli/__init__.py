@@ -41,17 +41,14 @@ def _exit_now(code: int) -> None:
 
     Finalising it (module teardown, the destructors of Ray's core worker) took ≈ 0.3 s after a
     run, paid on every `ductwork run` that executed a step. By now everything Ductwork owns is
-    closed (the workspace by ``run_cli``, the run's records and Ray by the engine); what is left
-    is done here in the order a normal exit would: Ray, threads, log handlers, output buffers.
+    closed: the workspace by ``run_cli``, the run's records and an embedded Ray by the engine;
+    a joined Ray is left by this exit (``RayExecutor(leave_by_exit=True)``). What is left is
+    done here in the order a normal exit would: threads, log handlers, output buffers.
     """
     import logging
     import os
     import threading
 
-    import ray
-
-    if ray.is_initialized():  # a command that connected and did not disconnect
-        ray.shutdown()
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()

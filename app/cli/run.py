@@ -157,7 +157,7 @@ def run(
     live = not as_json and not quiet and console.is_terminal
     display = RunDisplay(console)
     kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared, verify=verify, warm=warm,
-                  executor="in-process" if in_process else "ray")
+                  executor="in-process" if in_process else "ray", exiting=True)  # main() exits after
     if live:
         with display:
             result = start_run(ws, pipeline, params, on_event=display.on_event, **kwargs)

@@ -183,12 +183,14 @@ def start_run(
     prepared: PreparedRun | None = None,
     verify: bool = False,
     warm: bool = False,
+    exiting: bool = False,
 ):
     """Run a pipeline in this process (this process is the driver) and return its ``RunResult``.
 
     ``executor="in-process"`` runs steps in threads of this process instead of Ray (debugging).
     ``verify`` re-hashes every reused output: a corrupt one is a miss, evicted, and its step reruns.
     ``warm`` starts the workspace's warm Ray when none is up (see the module's note).
+    ``exiting``: the process ends right after (the CLI), so a joined Ray is left by that exit.
     """
     from engine.scheduler import execute_run, new_run_id
 
@@ -209,7 +211,7 @@ def start_run(
             from engine.executors import RayExecutor
 
             joined = warm_ray.join(start=warm) if warm_ray is not None else None
-            return RayExecutor(address=address or joined)
+            return RayExecutor(address=address or joined, leave_by_exit=exiting)
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
     driver_file = _write_driver_file(ws, run_id)
