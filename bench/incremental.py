@@ -15,10 +15,12 @@ Both ways a rerun gets Ray are measured in the same session, one after the other
 - *warm*: the first and second runs pass ``--warm``, as every run the app starts does (and as
   ``ductwork run`` does once ``ductwork ray start`` ran): the first starts the workspace's
   warm Ray, the second joins it;
-- *cold*: after ``ductwork ray stop``, a third run (another learning rate) is a plain
+  ``--repeat`` reruns (default 3), each with another learning rate, back to back; their
+  median ratio is the figure;
+- *cold*: after ``ductwork ray stop``, a last run (another learning rate) is a plain
   ``ductwork run`` that starts its own embedded Ray and shuts it down.
 
-    .venv/bin/python bench/incremental.py [--epochs N] [--lr X]
+    .venv/bin/python bench/incremental.py [--epochs N] [--lr X] [--repeat N=3]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,7 +93,7 @@ def second_run(home: Path, lr: float, extra: list[str], label: str) -> float:
     for s in rerun:
         print(f"  re-ran {s['name']:<12} {s['duration_s']:6.1f} s  why: {s['reason']}")
     ratio = wall / own if own else float("inf")
-    print(f"  ratio wall / re-run steps' own durations = {wall:.1f} / {own:.1f} = {ratio:.2f}  "
+    print(f"  ratio wall / re-run steps' own durations = {wall:.2f} / {own:.2f} = {ratio:.3f}  "
           f"(target ≤ 1.1: {'met' if ratio <= 1.1 else 'NOT met'})")
     print("  where the wall time went:")
     for what, seconds in breakdown(home, data["id"], start_epoch, end_epoch):
@@ -102,6 +105,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr", type=float, default=0.002, help="the second run's learning rate (template: 0.001)")
     parser.add_argument("--epochs", type=int, default=None, help="override the template's epochs in every run")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="warm reruns, each with another learning rate, back to back (the median is the figure)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="dw-bench-incremental-"))
     home = root / "ws"
@@ -119,12 +124,16 @@ def main() -> None:
         for s in one["steps"]:
             print(f"  {s['name']:<18} {s['status']:<10} {s['compute'] or '':<12} {s['duration_s'] or 0:6.1f} s  "
                   f"{json.dumps(s.get('resources', {}))}")
-        warm = second_run(home, args.lr, ["--warm", *extra], "second run, warm (joins the warm Ray, as in the app)")
+        warm_ratios = [second_run(home, args.lr * (1 + i / 10), ["--warm", *extra],
+                                  f"rerun {i + 1} of {args.repeat}, warm (joins the warm Ray, as in the app)")
+                       for i in range(max(args.repeat, 1))]
+        warm = statistics.median(warm_ratios)
     finally:
         stopped, _, _, _ = ductwork(home, "ray", "stop", "--force")
         assert stopped.returncode == 0, stopped.stderr
-    cold = second_run(home, args.lr * 2, extra, "third run, cold (plain `ductwork run`: a Ray of its own)")
-    print(f"\nratio, warm: {warm:.2f}   cold: {cold:.2f}   (target ≤ 1.1)")
+    cold = second_run(home, args.lr * 2, extra, "last run, cold (plain `ductwork run`: a Ray of its own)")
+    each = ", ".join(f"{r:.3f}" for r in warm_ratios)
+    print(f"\nratio, warm: {warm:.3f} (median of {len(warm_ratios)}: {each})   cold: {cold:.3f}   (target ≤ 1.1)")
 
 if __name__ == "__main__":
     main()
