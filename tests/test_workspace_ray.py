@@ -75,10 +75,13 @@ def test_runs_share_the_warm_ray_which_outlives_them_until_stopped(warm, tmp_pat
         assert "in use by 1 run driver" in refused.stderr and "--force" in refused.stderr
     finally:
         wr.leave()
+    assert _wait_for(lambda: _ready_workers(status["pid"]), 60)
+    idle = _ready_workers(status["pid"])  # retitled `ray::IDLE`: not found by their command line
     stopped = cli(home, "ray", "stop")
     assert stopped.returncode == 0 and "stopped the warm Ray" in stopped.stderr + stopped.stdout
     assert _wait_for(lambda: _gone(status["pid"]), 30)
     assert _wait_for(lambda: not _processes_with(status["temp_dir"]), 30), "Ray processes outlived the keeper"
+    assert _wait_for(lambda: all(_gone(pid) for pid in idle), 30), "idle workers outlived the keeper"
     assert not json.loads(cli(home, "ray", "status", "--json").stdout)["running"]
     third = _run(home, chain, "--force")  # nothing to join: an embedded Ray of its own, a new node
     assert _nodes(third).isdisjoint(_nodes(first))
