@@ -314,7 +314,6 @@ class ReadyWorkers:
         self.stub = stub  #: the raylet's NodeManagerService
         self.messages = messages  #: (node_manager_pb2, common_pb2)
         self.target = target
-        self.started = 0  #: workers asked for so far
 
     @classmethod
     def open(cls, ray: Any, target: int) -> ReadyWorkers | None:
@@ -372,7 +371,6 @@ class ReadyWorkers:
             if missing > 0:
                 self.stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
                     language=common_pb2.PYTHON, num_workers=missing), timeout=10)
-                self.started += missing
         except Exception as exc:  # noqa: BLE001 - the raylet refused or is going away: try no more
             _log(f"could not keep idle workers started ({type(exc).__name__}: {exc}); runs start their own")
             self.target = 0
