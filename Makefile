@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
-# The CPU build of torch that the built-in library's torch components and their tests use.
+# The torch build that the built-in library's transformer step and its tests use. `make run`
+# installs it too: the text-classification template's train step needs it (the `torch` extra).
 TORCH  ?= torch==2.13.0
 
 .PHONY: run test install install-test browser lint bench clean
@@ -17,12 +18,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e .
+$(VENV)/.installed: pyproject.toml Makefile | $(VENV)/bin/python
+	$(PIP) install -q -e '.[torch]' '$(TORCH)'
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e '.[test]' '$(TORCH)'
+$(VENV)/.installed-test: pyproject.toml Makefile | $(VENV)/bin/python
+	$(PIP) install -q -e '.[test,torch]' '$(TORCH)'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
