@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -215,34 +216,27 @@ def _path_problem(path: str, subject: str, set_name: str | None) -> str | None:
 
 
 def _cycles(spec: PipelineSpec) -> list[list[str]]:
-    deps = {name: sorted({b.job for b in job.inputs.values() if isinstance(b, JobOutput) and b.job in spec.jobs})
+    """Every cycle among the jobs, each in the direction data flows and starting at its
+    first-declared job. ``graphlib`` reports one cycle at a time (without recursion, so a
+    chain of any depth is fine): drop one edge of it and ask again until none is left."""
+    deps = {name: {b.job for b in job.inputs.values() if isinstance(b, JobOutput) and b.job in spec.jobs}
             for name, job in spec.jobs.items()}
     order = {name: i for i, name in enumerate(spec.jobs)}
-    state: dict[str, int] = {}
-    stack: list[str] = []
     found: list[list[str]] = []
     seen_sets: set[frozenset[str]] = set()
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in deps[node]:
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):]
-                if frozenset(cycle) not in seen_sets:
-                    seen_sets.add(frozenset(cycle))
-                    flow = list(reversed(cycle))  # in the direction data flows
-                    first = min(range(len(flow)), key=lambda i: order[flow[i]])
-                    found.append(flow[first:] + flow[:first])
-            elif dep not in state:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
-    for name in spec.jobs:
-        if name not in state:
-            visit(name)
-    return found
+    while True:
+        try:
+            TopologicalSorter(deps).prepare()
+        except CycleError as err:
+            loop = list(err.args[1])  # [a, b, ..., a]: each job feeds the next
+            flow = loop[:-1]
+            deps[flow[1 % len(flow)]].discard(flow[0])
+            if frozenset(flow) not in seen_sets:
+                seen_sets.add(frozenset(flow))
+                first = min(range(len(flow)), key=lambda i: order[flow[i]])
+                found.append(flow[first:] + flow[:first])
+            continue
+        return found
 
 
 def _check_binding(job: JobSpec, name: str, inp: InputSpec, binding: Any, spec: PipelineSpec,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from components.errors import ValidationError
@@ -109,26 +110,17 @@ def compile_pipeline(
 
 
 def _topological_order(upstream: Mapping[str, Iterable[str]]) -> list[str]:
-    """Kahn's algorithm in waves: every job whose upstream jobs are all placed goes next, in
-    declaration order among jobs of the same wave (its longest path from a root). Linear time."""
-    ups = {name: set(deps) for name, deps in upstream.items()}
-    downstream: dict[str, list[str]] = {name: [] for name in ups}
-    for name, deps in ups.items():
-        for dep in deps:
-            downstream[dep].append(name)
-    pending = {name: len(deps) for name, deps in ups.items()}
-    wave = {name: 0 for name, count in pending.items() if not count}
-    frontier = list(wave)
-    while frontier:
-        following: list[str] = []
-        for name in frontier:
-            for down in downstream[name]:
-                pending[down] -= 1
-                if not pending[down]:
-                    wave[down] = wave[name] + 1
-                    following.append(down)
-        frontier = following
-    if len(wave) != len(ups):  # validate_pipeline reports cycles; this is a guard
-        raise ValidationError([])
-    position = {name: i for i, name in enumerate(ups)}
-    return sorted(ups, key=lambda name: (wave[name], position[name]))
+    """Jobs in waves (``graphlib``, no recursion): each ``get_ready()`` batch is the jobs whose
+    upstream jobs are all in earlier waves, in declaration order within a wave. Linear time."""
+    sorter = TopologicalSorter(upstream)
+    try:
+        sorter.prepare()
+    except CycleError as err:  # validate_pipeline reports cycles by name; this is a guard
+        raise ValidationError([]) from err
+    position = {name: i for i, name in enumerate(upstream)}
+    order: list[str] = []
+    while sorter.is_active():
+        wave = sorted(sorter.get_ready(), key=position.__getitem__)
+        order.extend(wave)
+        sorter.done(*wave)
+    return order

@@ -479,23 +479,33 @@ def layout_from_dict(data: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
 
 
 def auto_layout(pipeline: PipelineSpec) -> dict[str, tuple[float, float]]:
-    """Columns by depth in the graph (sources left), rows in file order."""
-    depth: dict[str, int] = {}
+    """Columns by depth in the graph (sources left), rows in file order.
 
-    def level(name: str, stack: frozenset[str] = frozenset()) -> int:
-        if name in depth:
-            return depth[name]
-        if name in stack:  # a cycle: validation reports it; do not recurse forever
-            return 0
-        job = pipeline.jobs[name]
-        ups = [b.job for b in job.inputs.values() if isinstance(b, JobOutput) and b.job in pipeline.jobs]
-        depth[name] = 1 + max((level(u, stack | {name}) for u in ups), default=-1)
-        return depth[name]
+    The depth walk keeps its own stack, so a chain of any length lays out; an upstream job
+    already on the walk's path is a cycle (validation reports it) and counts as depth 0."""
+    ups = {name: [b.job for b in job.inputs.values() if isinstance(b, JobOutput) and b.job in pipeline.jobs]
+           for name, job in pipeline.jobs.items()}
+    depth: dict[str, int] = {}
+    for start in pipeline.jobs:
+        if start in depth:
+            continue
+        on_path = {start}
+        stack = [(start, iter(ups[start]))]
+        while stack:
+            name, pending = stack[-1]
+            up = next((u for u in pending if u not in depth and u not in on_path), None)
+            if up is not None:
+                on_path.add(up)
+                stack.append((up, iter(ups[up])))
+                continue
+            depth[name] = 1 + max((0 if u in on_path else depth[u] for u in ups[name]), default=-1)
+            stack.pop()
+            on_path.discard(name)
 
     rows: dict[int, int] = {}
     layout: dict[str, tuple[float, float]] = {}
     for name in pipeline.jobs:
-        col = level(name)
+        col = depth[name]
         row = rows.get(col, 0)
         rows[col] = row + 1
         layout[name] = (40.0 + col * _GRID_X, 60.0 + row * _GRID_Y)
