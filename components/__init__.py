@@ -12,7 +12,8 @@ from components.digest import (
     spec_digest,
 )
 from components.errors import DuctworkError, Problem, ValidationError
-from components.loader import component_from_dict, load_component_file, load_pipeline_file, pipeline_from_dict
+from components.loader import component_from_dict, load_component_file
+from components.pipeline_loader import load_pipeline_file, pipeline_from_dict
 from components.serialize import component_to_dict, dump_yaml, pipeline_to_dict
 from components.spec import (
     ComponentRef,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.errors import Problem
+from components.errors import Problem, ValidationError
 from components.spec import (
     Binding,
     EnvironmentSpec,
@@ -34,6 +34,7 @@ __all__ = [
     "check_name",
     "suggest_name",
     "plain",
+    "check_literal",
     "parse_memory",
     "parse_resources",
     "parse_environment",
@@ -86,6 +87,42 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+
+
+def check_literal(value: Any, type_: str) -> tuple[Any, str | None]:
+    """Check (and lightly coerce) a literal for a parameter type → (value, problem text).
+
+    Integers are accepted for ``number``; numbers for ``string`` become text;
+    anything else of the wrong kind is a problem that says what to write.
+    """
+    if type_ == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value), None
+            hint = f"; write {value} without quotes" if isinstance(value, str) and _parses(value, int) else ""
+            return value, f"{value!r} is not an integer{hint}"
+    elif type_ == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = f"; write {value} without quotes" if isinstance(value, str) and _parses(value, float) else ""
+            return value, f"{value!r} is not a number{hint}"
+    elif type_ == "boolean":
+        if not isinstance(value, bool):
+            hint = f"; write {str(value).lower()} without quotes" if str(value).lower() in ("true", "false") else ""
+            return value, f"{value!r} is not a boolean (true or false){hint}"
+    elif type_ == "string":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            return value, f"{value!r} is not a string"
+        if not isinstance(value, str):
+            return str(value), None
+    return value, None
+
+
+def _parses(text: str, kind: type) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_remote_path(path: str) -> bool:
@@ -288,8 +325,6 @@ def _read_conda(data: MarkedMap, base_dir: Path, col: Collector, where: str, job
         col.problem(f"environment.conda_file '{raw}' in {where} does not exist (looked for '{path}')",
                     data, "conda_file", job=job, field="environment.conda_file")
         return None
-    from components.errors import ValidationError
-
     try:
         content = load_yaml_file(path)
     except ValidationError as err:

@@ -1,7 +1,8 @@
-"""Read Azure ML CLI v2 command components and pipeline jobs into specs.
+"""Read Azure ML CLI v2 command components into specs.
 
 ``load_component_file`` / ``component_from_dict`` build a :class:`ComponentSpec`;
-``load_pipeline_file`` / ``pipeline_from_dict`` build a :class:`PipelineSpec`.
+pipeline jobs are read by :mod:`components.pipeline_loader` (``load_pipeline_file`` /
+``pipeline_from_dict``), which builds on ``read_component`` here.
 Every problem in a file (and in the component files a pipeline names) is
 collected and raised once as ``ValidationError``; Azure-only fields are
 accepted and ignored with one warning each (``spec.warnings``).
@@ -33,6 +34,7 @@ from typing import Any
 from components.errors import Problem, ValidationError
 from components.fields import (
     Collector,
+    check_literal,
     check_name,
     did_you_mean,
     is_remote_path,
@@ -47,16 +49,13 @@ from components.spec import (
     FunctionEntry,
     InputSpec,
     OutputSpec,
-    PipelineSpec,
 )
+from components.validate import validate_component
 from components.yamlio import load_yaml_file
 
 __all__ = [
     "load_component_file",
     "component_from_dict",
-    "load_pipeline_file",
-    "pipeline_from_dict",
-    "check_literal",
     "read_component",
     "suggest_type",
 ]
@@ -74,42 +73,6 @@ INPUT_KEYS = ("type", "default", "optional", "min", "max", "enum", "description"
 AZURE_INPUT_KEYS = ("mode", "datastore", "path", "is_control")
 OUTPUT_KEYS = ("type", "description")
 AZURE_OUTPUT_KEYS = ("mode", "path", "datastore", "name", "version", "is_control", "early_available")
-
-
-def check_literal(value: Any, type_: str) -> tuple[Any, str | None]:
-    """Check (and lightly coerce) a literal for a parameter type → (value, problem text).
-
-    Integers are accepted for ``number``; numbers for ``string`` become text;
-    anything else of the wrong kind is a problem that says what to write.
-    """
-    if type_ == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value), None
-            hint = f"; write {value} without quotes" if isinstance(value, str) and _parses(value, int) else ""
-            return value, f"{value!r} is not an integer{hint}"
-    elif type_ == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            hint = f"; write {value} without quotes" if isinstance(value, str) and _parses(value, float) else ""
-            return value, f"{value!r} is not a number{hint}"
-    elif type_ == "boolean":
-        if not isinstance(value, bool):
-            hint = f"; write {str(value).lower()} without quotes" if str(value).lower() in ("true", "false") else ""
-            return value, f"{value!r} is not a boolean (true or false){hint}"
-    elif type_ == "string":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return value, f"{value!r} is not a string"
-        if not isinstance(value, str):
-            return str(value), None
-    return value, None
-
-
-def _parses(text: str, kind: type) -> bool:
-    try:
-        kind(text)
-    except ValueError:
-        return False
-    return True
 
 
 _TYPE_ALIASES = {"float": "number", "double": "number", "int": "integer", "str": "string", "bool": "boolean",
@@ -342,8 +305,6 @@ def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | No
         tags={str(k): str(v) for k, v in tags.items()}, is_deterministic=is_det, inputs=inputs,
         outputs=outputs, command=command if not function else None, code=code, function=function,
         environment=environment, compute=compute, resources=resources, source=source)
-    from components.validate import validate_component
-
     component_problems = validate_component(spec)
     if component_problems:
         col.problems.extend(replace(p, job=p.job or job, file=p.file or col.file) for p in component_problems)
@@ -375,16 +336,3 @@ def load_component_file(path: str | Path) -> ComponentSpec:
     data = load_yaml_file(path)
     return component_from_dict(data, path.parent, path)
 
-
-def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | None = None) -> PipelineSpec:
-    """Build a :class:`PipelineSpec` from a parsed pipeline mapping; see :mod:`components.pipeline_loader`."""
-    from components.pipeline_loader import pipeline_from_dict as _impl
-
-    return _impl(data, base_dir, source)
-
-
-def load_pipeline_file(path: str | Path) -> PipelineSpec:
-    """Read a ``type: pipeline`` YAML file (Azure ML CLI v2 pipeline job format)."""
-    path = Path(path).absolute()
-    data = load_yaml_file(path)
-    return pipeline_from_dict(data, path.parent, path)

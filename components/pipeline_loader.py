@@ -1,7 +1,8 @@
 """Read an Azure ML CLI v2 pipeline job (``type: pipeline``) into a :class:`PipelineSpec`.
 
-Used through :func:`components.loader.pipeline_from_dict` /
-:func:`components.loader.load_pipeline_file`. Structural problems (unknown
+``load_pipeline_file`` reads a file, ``pipeline_from_dict`` a parsed mapping; the
+component files and inline components a pipeline names are read by
+:func:`components.loader.read_component`. Structural problems (unknown
 fields, malformed bindings, component files that do not load) are collected
 here; cross-references are checked by :mod:`components.validate`.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from components.errors import Problem, ValidationError
 from components.fields import (
     Collector,
+    check_literal,
     did_you_mean,
     is_remote_path,
     parse_binding,
@@ -28,7 +30,6 @@ from components.loader import (
     AZURE_OUTPUT_KEYS,
     INPUT_TYPES,
     UNSUPPORTED_TYPES,
-    check_literal,
     read_component,
     suggest_type,
 )
@@ -50,7 +51,7 @@ from components.spec import (
 )
 from components.yamlio import MarkedMap, load_yaml_file
 
-__all__ = ["pipeline_from_dict", "parse_component_ref"]
+__all__ = ["load_pipeline_file", "pipeline_from_dict", "parse_component_ref"]
 
 PIPELINE_KEYS = ("$schema", "type", "name", "version", "display_name", "description", "tags", "inputs",
                  "outputs", "settings", "jobs", "compute")
@@ -459,3 +460,9 @@ def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | Non
         display_name=str(data.get("display_name") or ""), description=str(data.get("description") or ""),
         tags={str(k): str(v) for k, v in tags.items()}, inputs=inputs, outputs=outputs, settings=settings,
         jobs=jobs, source=Path(source) if source else None, warnings=col.warnings)
+
+
+def load_pipeline_file(path: str | Path) -> PipelineSpec:
+    """Read a ``type: pipeline`` YAML file (Azure ML CLI v2 pipeline job format)."""
+    path = Path(path).absolute()
+    return pipeline_from_dict(load_yaml_file(path), path.parent, path)

@@ -52,7 +52,16 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import DuctworkError, ValidationError
-from components.fields import Collector, did_you_mean, parse_environment, parse_resources, suggest_name
+from components.fields import (
+    Collector,
+    did_you_mean,
+    is_remote_path,
+    parse_environment,
+    parse_resources,
+    suggest_name,
+)
+from components.loader import load_component_file
+from components.pipeline_loader import parse_component_ref
 from components.serialize import dump_yaml, pipeline_to_dict
 from components.spec import (
     DATA_TYPES,
@@ -74,6 +83,7 @@ from components.spec import (
     PipelineSpec,
     Resources,
 )
+from components.validate import validate_component
 
 __all__ = [
     "Input",
@@ -187,8 +197,6 @@ def _function_entry(func: Callable, code: str | os.PathLike | None) -> tuple[Pat
 def _component_spec(func: Callable, *, name: str | None, version: Any, display_name: str | None,
                     description: str | None, environment: Any, code: Any, is_deterministic: bool,
                     compute: str | None, resources: Any) -> ComponentSpec:
-    from components.validate import validate_component
-
     folder, entry = _function_entry(func, code)
     signature = inspect.signature(func, eval_str=True)
     inputs: dict[str, InputSpec] = {}
@@ -282,9 +290,6 @@ def command_component(func: Callable | None = None, *, name: str | None = None, 
 def load_component(source: str | os.PathLike | None = None, *,
                    resolve: Callable[[ComponentRef], ComponentSpec] | None = None, **_azure: Any) -> Component:
     """A component from a YAML file (``source="train.yml"``) or a registered ``"name:version"``."""
-    from components.loader import load_component_file
-    from components.pipeline_loader import parse_component_ref
-
     if source is None:
         raise DuctworkError("load_component needs source=, a YAML file or 'name:version'")
     text = str(source)
@@ -435,8 +440,6 @@ def _binding(value: Any, base_dir: Path) -> Any:
 
 
 def _abs(path: str | os.PathLike, base_dir: Path) -> str:
-    from components.fields import is_remote_path
-
     text = str(path)
     if is_remote_path(text):
         return text

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import Problem, ValidationError
-from components.fields import did_you_mean
+from components.fields import check_literal, did_you_mean
 from components.spec import (
     ComponentRef,
     ComponentSpec,
@@ -35,6 +35,7 @@ from components.spec import (
     PipelineSettings,
     PipelineSpec,
 )
+from components.validate import check_value
 
 __all__ = ["single_job_pipeline", "check_component_values"]
 
@@ -59,8 +60,6 @@ def check_component_values(
     a data input given with ``--set`` or a parameter with ``--input``, a missing required
     input, a path that does not exist, a value of the wrong type or out of range.
     """
-    from components.validate import check_value
-
     where = origin or _origin(spec, None)
     data_names = [n for n, i in spec.inputs.items() if not i.is_parameter]
     param_names = [n for n, i in spec.inputs.items() if i.is_parameter]
@@ -123,8 +122,6 @@ def check_component_values(
 
 
 def _coerced(value: Any, type_: str) -> Any:
-    from components.loader import check_literal
-
     return check_literal(value, type_)[0]
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import DuctworkError, Problem, ValidationError
-from components.fields import check_name, did_you_mean, is_remote_path
+from components.fields import check_literal, check_name, did_you_mean, is_remote_path
 from components.spec import (
     ComponentRef,
     ComponentSpec,
@@ -64,8 +64,6 @@ def _describe(value: Any) -> str:
 
 def check_value(value: Any, inp: InputSpec) -> str | None:
     """Why a literal cannot be the value of parameter ``inp`` (type, min/max, enum), or ``None``."""
-    from components.loader import check_literal
-
     value, problem = check_literal(value, inp.type)
     if problem:
         return f"{problem}; expected {'an' if inp.type == 'integer' else 'a'} {inp.type}"

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from components.digest import canonical_json
 from components.errors import DuctworkError
-from components.loader import pipeline_from_dict
+from components.pipeline_loader import pipeline_from_dict
 from components.serialize import pipeline_to_dict
 from components.spec import ComponentRef, PipelineSpec
 from registry.errors import NotFoundError, did_you_mean

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from components.loader import load_pipeline_file
+from components.pipeline_loader import load_pipeline_file
 from components.serialize import pipeline_to_dict
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.loader import load_pipeline_file
+from components.pipeline_loader import load_pipeline_file
 
 
 def import_twin(project: Path):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from components.errors import ValidationError
-from components.loader import component_from_dict, load_component_file, load_pipeline_file
+from components.loader import component_from_dict, load_component_file
+from components.pipeline_loader import load_pipeline_file
 from components.spec import (
     ComponentRef,
     ComponentSpec,

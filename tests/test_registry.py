@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from components.digest import spec_digest
-from components.loader import load_component_file, load_pipeline_file
+from components.loader import load_component_file
+from components.pipeline_loader import load_pipeline_file
 from components.spec import ComponentRef
 from registry import ComputeTargetBase, ConflictError, NotFoundError, Registry, TemplateBase
 from registry.versions import next_version, version_key

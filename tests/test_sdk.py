@@ -13,7 +13,8 @@ from types import ModuleType
 import pytest
 
 from components.errors import DuctworkError
-from components.loader import load_component_file, load_pipeline_file
+from components.loader import load_component_file
+from components.pipeline_loader import load_pipeline_file
 from components.sdk import Input, Output, command_component, load_component, pipeline, set_resolver
 from components.spec import ComponentRef, ComponentSpec, ExternalData, JobOutput, LiteralValue, ParentInput
 

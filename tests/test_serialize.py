@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from components.digest import component_digest
-from components.loader import load_component_file, load_pipeline_file, pipeline_from_dict
+from components.loader import load_component_file
+from components.pipeline_loader import load_pipeline_file, pipeline_from_dict
 from components.serialize import component_to_dict, dump_yaml, pipeline_to_dict
 from components.spec import ComponentRef, ComponentSpec, PipelineSpec
 

@@ -10,7 +10,7 @@ import pytest
 
 from components.errors import DuctworkError
 from components.library import TemplateInfo, find_template, list_templates
-from components.loader import load_pipeline_file
+from components.pipeline_loader import load_pipeline_file
 from components.spec import ComponentSpec, JobOutput, ParentInput
 from components.validate import validate_pipeline
 

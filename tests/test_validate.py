@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from components.errors import Problem, ValidationError
-from components.loader import load_component_file, load_pipeline_file
+from components.loader import load_component_file
+from components.pipeline_loader import load_pipeline_file
 from components.spec import ComponentRef, ComponentSpec, Resources
 from components.validate import compute_for_job, resolve_pipeline, validate_component, validate_pipeline
 from components.yamlio import load_yaml_file

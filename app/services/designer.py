@@ -106,7 +106,7 @@ def read_pipeline_upload(ws: Workspace, filename: str, data: bytes) -> DesignSou
     """A pipeline from an uploaded YAML file. Relative paths in it resolve inside the
     workspace's upload folder (an upload has no folder of its own): refer to registered
     components (``name:version``) and give data paths as absolute paths."""
-    from components.loader import pipeline_from_dict
+    from components.pipeline_loader import pipeline_from_dict
 
     _check_size("pipeline file", filename, data, MAX_YAML_BYTES)
     raw = _parse_yaml(filename, data)
@@ -132,7 +132,7 @@ def export_design_yaml(spec: PipelineSpec) -> str:
 
 def template_source(ws: Workspace, name: str) -> DesignSource:
     """A new, unsaved pipeline from a template (``name`` as listed by the registry)."""
-    from components.loader import pipeline_from_dict
+    from components.pipeline_loader import pipeline_from_dict
 
     template = ws.registry.get_template(name)
     spec = pipeline_from_dict(dict(template.spec), ws.home, None)
@@ -328,7 +328,7 @@ def run_pipeline_spec(ws: Workspace, run: Any) -> PipelineSpec | None:
     """The pipeline a run executed: as kept when it started (runs of files), the registered version,
     else the file it was started from."""
     from app.services.lineage import run_pipeline_path
-    from components.loader import load_pipeline_file
+    from components.pipeline_loader import load_pipeline_file
 
     kept = run_pipeline_path(ws, run.id)
     if kept.is_file():

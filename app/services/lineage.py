@@ -153,7 +153,7 @@ def cloned_pipeline(ws: Workspace, run_id: str) -> tuple[PipelineSpec, dict[str,
     ``run`` the run's record. Raises DuctworkError when the run's pipeline cannot be found.
     """
     from app.services.runs import get_run
-    from components.loader import load_pipeline_file
+    from components.pipeline_loader import load_pipeline_file
 
     run = get_run(ws, run_id).run
     frozen = run_pipeline_path(ws, run.id)

@@ -51,7 +51,7 @@ def check_pipeline(ws: Workspace, path: str | Path, data: Any = None) -> tuple[P
 
     Raises ValidationError only when the file cannot be read into a spec at all.
     """
-    from components.loader import load_pipeline_file, pipeline_from_dict
+    from components.pipeline_loader import load_pipeline_file, pipeline_from_dict
 
     path = Path(path).absolute()
     spec = pipeline_from_dict(data, path.parent, path) if data is not None else load_pipeline_file(path)
@@ -77,7 +77,7 @@ def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec) -> PipelineS
     elif is_pipeline_file(source):
         if not Path(source).is_file():
             raise DuctworkError(f"pipeline file '{source}' does not exist; check the path")
-        from components.loader import load_pipeline_file
+        from components.pipeline_loader import load_pipeline_file
 
         spec = load_pipeline_file(Path(source).absolute())
     else:
@@ -177,7 +177,7 @@ def fork_pipeline(ws: Workspace, ref: str, new_name: str) -> PipelineRegistratio
         if template is None:
             names = ", ".join(templates) or "none"
             raise DuctworkError(f"{exc} Templates: {names}.") from None
-        from components.loader import pipeline_from_dict
+        from components.pipeline_loader import pipeline_from_dict
 
         spec = pipeline_from_dict(dict(template.spec), ws.home, f"template:{template.name}")
         return register_pipeline(ws, spec, name=new_name, layout=dict(template.layout or {}),

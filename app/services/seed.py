@@ -135,7 +135,7 @@ def _pinned(spec: PipelineSpec) -> PipelineSpec:
 
 def _seed_templates(ws: Workspace, report: SeedReport) -> None:
     from app.services.pipelines import register_pipeline
-    from components.loader import load_pipeline_file
+    from components.pipeline_loader import load_pipeline_file
     from components.serialize import pipeline_to_dict
     from registry import TemplateBase
 

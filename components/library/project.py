@@ -106,7 +106,8 @@ def write_project(template: TemplateInfo, target: str | Path) -> Project:
     A non-empty ``target`` is refused. The written ``pipeline.yml`` is loaded back to
     check it; the folder is removed again if that fails.
     """
-    from components.loader import load_component_file, load_pipeline_file
+    from components.loader import load_component_file
+    from components.pipeline_loader import load_pipeline_file
 
     root = Path(target).expanduser().absolute()
     _check_target(root)
