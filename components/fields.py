@@ -16,14 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import Problem, ValidationError
-from components.spec import (
-    Binding,
-    EnvironmentSpec,
-    JobOutput,
-    LiteralValue,
-    ParentInput,
-    Resources,
-)
+from components.spec import EnvironmentSpec, Resources
 from components.yamlio import MarkedMap, load_yaml_file, mark_of
 
 __all__ = [
@@ -38,8 +31,6 @@ __all__ = [
     "parse_memory",
     "parse_resources",
     "parse_environment",
-    "parse_binding",
-    "parse_parent_output",
     "is_remote_path",
 ]
 
@@ -331,45 +322,3 @@ def _read_conda(data: MarkedMap, base_dir: Path, col: Collector, where: str, job
         col.problems.extend(err.problems)
         return None
     return plain(content)
-
-
-_BINDING = re.compile(r"^\$\{\{\s*(.*?)\s*\}\}$", re.S)
-_PARENT_INPUT = re.compile(r"^parent\.inputs\.([A-Za-z_][\w-]*)$")
-_JOB_OUTPUT = re.compile(r"^parent\.jobs\.([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_][\w-]*)$")
-_PARENT_OUTPUT = re.compile(r"^parent\.outputs\.([A-Za-z_][\w-]*)$")
-_BINDING_FORMS = "${{parent.inputs.NAME}} or ${{parent.jobs.JOB.outputs.NAME}}"
-
-
-def parse_binding(value: Any) -> tuple[Binding | None, str | None]:
-    """A job input value → (binding, problem). Strings with ``${{`` must be a whole binding."""
-    if not isinstance(value, str) or "${{" not in value:
-        return LiteralValue(value), None
-    match = _BINDING.match(value.strip())
-    if not match or "${{" in match.group(1):
-        return None, (f"'{value}' mixes text and a binding; a bound value must be exactly one of "
-                      f"{_BINDING_FORMS}")
-    expr = match.group(1)
-    if m := _PARENT_INPUT.match(expr):
-        return ParentInput(m.group(1)), None
-    if m := _JOB_OUTPUT.match(expr):
-        return JobOutput(m.group(1), m.group(2)), None
-    if _PARENT_OUTPUT.match(expr):
-        return None, (f"'{value}' binds a pipeline output; that is only allowed as the value of a job "
-                      f"output. Bind an input to {_BINDING_FORMS}")
-    hint = ""
-    if expr.startswith("parent.job."):
-        hint = " (write 'parent.jobs', plural)"
-    elif expr.startswith("parent.input."):
-        hint = " (write 'parent.inputs', plural)"
-    elif expr.startswith(("inputs.", "outputs.")):
-        hint = " ('inputs.x' is for a component's command; in a pipeline write 'parent.inputs.x')"
-    return None, f"'{value}' is not a binding Ductwork understands{hint}; use {_BINDING_FORMS}"
-
-
-def parse_parent_output(value: Any) -> tuple[str | None, str | None]:
-    """A job output value ``${{parent.outputs.NAME}}`` → (NAME, problem)."""
-    match = _BINDING.match(value.strip()) if isinstance(value, str) else None
-    if match and (m := _PARENT_OUTPUT.match(match.group(1))):
-        return m.group(1), None
-    return None, (f"'{value}' is not a valid job output binding; a job output may only be bound to "
-                  "${{parent.outputs.NAME}}")

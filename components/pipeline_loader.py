@@ -21,8 +21,6 @@ from components.fields import (
     check_literal,
     did_you_mean,
     is_remote_path,
-    parse_binding,
-    parse_parent_output,
     plain,
     suggest_name,
 )
@@ -33,6 +31,7 @@ from components.loader import (
     read_component,
     suggest_type,
 )
+from components.placeholders import parse_binding, parse_parent_output
 from components.spec import (
     DATA_TYPES,
     PARAMETER_TYPES,

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from graphlib import CycleError, TopologicalSorter
@@ -28,6 +27,7 @@ from typing import Any
 
 from components.errors import DuctworkError, Problem, ValidationError
 from components.fields import check_literal, check_name, did_you_mean, is_remote_path
+from components.placeholders import find_placeholders, optional_blocks, placeholder_problem
 from components.spec import (
     ComponentRef,
     ComponentSpec,
@@ -52,10 +52,6 @@ __all__ = [
 ]
 
 Resolver = Callable[[ComponentRef], ComponentSpec]
-
-_PLACEHOLDER = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-_OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.S)
-_REFERENCE = re.compile(r"^(inputs|outputs)\.([A-Za-z_][\w-]*)$")
 
 
 def _describe(value: Any) -> str:
@@ -111,31 +107,32 @@ def validate_component(spec: ComponentSpec) -> list[Problem]:
 
 
 def _command_problems(spec: ComponentSpec, where: str, file: str | None) -> list[Problem]:
+    """The command's placeholders against the component's inputs and outputs (the grammar is
+    components/placeholders.py, which substitution uses too)."""
     problems: list[Problem] = []
     command = spec.command or ""
-    optional_spans = [m.span() for m in _OPTIONAL_BLOCK.finditer(command)]
-    for match in _PLACEHOLDER.finditer(command):
-        expr = match.group(1)
-        ref = _REFERENCE.match(expr)
-        if not ref:
-            problems.append(Problem(
-                f"{where} command uses '${{{{{expr}}}}}', which is not a placeholder; use ${{{{inputs.NAME}}}} "
-                "or ${{outputs.NAME}}", file=file, field="command"))
+
+    def add(message: str) -> None:
+        problems.append(Problem(f"{where} command {message}", file=file, field="command"))
+
+    spans = optional_blocks(command)
+    found = list(find_placeholders(command))
+    for placeholder in found:
+        if (problem := placeholder_problem(placeholder, spec.inputs, spec.outputs)) is not None:
+            add(problem)
             continue
-        section, name = ref.groups()
-        declared = spec.inputs if section == "inputs" else spec.outputs
-        if name not in declared:
-            problems.append(Problem(
-                f"{where} command uses '${{{{{section}.{name}}}}}', but {section[:-1]} '{name}' is not declared."
-                f"{did_you_mean(name, declared) or ' Declare it under ' + repr(section) + '.'}",
-                file=file, field="command"))
-            continue
-        inside = any(a <= match.start() and match.end() <= b for a, b in optional_spans)
-        if section == "inputs" and spec.inputs[name].optional and not inside:
-            problems.append(Problem(
-                f"{where} command uses optional input '{name}' outside '$[[ ... ]]'; wrap the part that "
-                f"needs it, e.g. $[[--{name} ${{{{inputs.{name}}}}}]], so it is dropped when no value is given",
-                file=file, field="command"))
+        name = placeholder.name or ""
+        inside = any(a <= placeholder.start and placeholder.end <= b for a, b in spans)
+        if placeholder.section == "inputs" and spec.inputs[name].optional and not inside:
+            add(f"uses optional input '{name}' outside '$[[ ... ]]'; wrap the part that needs it, e.g. "
+                f"$[[--{name} ${{{{inputs.{name}}}}}]], so it is dropped when no value is given")
+    rest = command
+    for placeholder in reversed(found):
+        rest = rest[:placeholder.start] + rest[placeholder.end:]
+    if "${{" in rest:
+        start = rest.index("${{")
+        add(f"has '{rest[start:start + 24].splitlines()[0]}…' with no closing '}}}}'; "
+            "write ${{inputs.NAME}} or ${{outputs.NAME}}")
     return problems
 
 
