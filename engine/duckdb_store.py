@@ -57,6 +57,11 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline);
 CREATE INDEX IF NOT EXISTS step_runs_job ON step_runs (job);
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_id);
+-- columns added after files were made: what a step spent and what reuse saved
+ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS price_per_hour DOUBLE;
+ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS saved_s DOUBLE;
+ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS saved_price_per_hour DOUBLE;
+ALTER TABLE reuse ADD COLUMN IF NOT EXISTS price_per_hour DOUBLE;
 """
 
 _V, _D, _I, _J = "VARCHAR", "DOUBLE", "BIGINT", "JSON"
@@ -65,7 +70,8 @@ RUN_TYPES = {"id": _V, "pipeline": _V, "version": _V, "params": _J, "status": _V
 STEP_TYPES = {"run_id": _V, "job": _V, "component": _V, "status": _V, "signature": _V, "ingredients": _J,
               "reused_from": _V, "compute": _V, "resources": _J, "node_id": _V, "started_at": _D,
               "ended_at": _D, "exit_code": _I, "error": _V, "log_path": _V, "reason": _V, "outputs": _J,
-              "attempts": _I, "duration_s": _D, "position": _I}
+              "attempts": _I, "duration_s": _D, "position": _I, "price_per_hour": _D, "saved_s": _D,
+              "saved_price_per_hour": _D}
 RUN_COLS = tuple(RUN_TYPES)
 STEP_COLS = tuple(STEP_TYPES)
 _CHUNK = 400
@@ -100,7 +106,7 @@ def _step_row(s: StepRunRecord) -> tuple[Any, ...]:
             json.dumps(s.ingredients, default=str) if s.ingredients is not None else None,
             s.reused_from, s.compute, json.dumps(s.resources), s.node_id, s.started_at, s.ended_at,
             s.exit_code, s.error, s.log_path, s.reason, _outputs_json(s.outputs), s.attempts,
-            s.duration_s, s.position)
+            s.duration_s, s.position, s.price_per_hour, s.saved_s, s.saved_price_per_hour)
 
 
 def _run_from(row: Sequence[Any]) -> RunRecord:
@@ -114,6 +120,7 @@ def _step_from(row: Sequence[Any]) -> StepRunRecord:
     d["ingredients"] = json.loads(d["ingredients"]) if d["ingredients"] else None
     d["resources"] = json.loads(d["resources"]) if d["resources"] else {}
     d["outputs"] = _outputs_from(d["outputs"])
+    d["price_per_hour"] = d["price_per_hour"] or 0.0  # NULL in rows written before the column existed
     return StepRunRecord(**d)
 
 
@@ -222,9 +229,9 @@ class DuckDBRunStore:
                 con.execute("DELETE FROM reuse WHERE signature IN (SELECT unnest(?))", [batch.evict])
             reuse = {r.signature: r for r in batch.reuse}
             _upsert(con, "reuse", {"signature": _V, "run_id": _V, "job": _V, "outputs": _J,
-                                  "duration_s": _D, "created_at": _D},
-                    [(r.signature, r.run_id, r.job, _outputs_json(r.outputs), r.duration_s, r.created_at)
-                     for r in reuse.values()])
+                                  "duration_s": _D, "created_at": _D, "price_per_hour": _D},
+                    [(r.signature, r.run_id, r.job, _outputs_json(r.outputs), r.duration_s, r.created_at,
+                      r.price_per_hour) for r in reuse.values()])
             _insert(con, "artifacts", {"digest": _V, "size": _I, "run_id": _V, "job": _V, "output": _V,
                                       "created_at": _D},
                     [(a.digest, a.size, a.run_id, a.job, a.output, a.created_at)
@@ -242,9 +249,9 @@ class DuckDBRunStore:
         if not keys:
             return {}
         rows = self._run(lambda con: con.execute(
-            "SELECT signature, run_id, job, outputs, duration_s, created_at FROM reuse "
+            "SELECT signature, run_id, job, outputs, duration_s, created_at, price_per_hour FROM reuse "
             "WHERE signature IN (SELECT unnest(?))", [keys]).fetchall())
-        return {r[0]: ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0)
+        return {r[0]: ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0)
                 for r in rows}
 
     def latest_step_runs(self, pipeline: str, jobs: Iterable[str]) -> dict[str, StepRunRecord]:
@@ -289,6 +296,29 @@ class DuckDBRunStore:
             f"SELECT {', '.join(STEP_COLS)} FROM step_runs WHERE run_id = ? ORDER BY position, job",
             [run_id]).fetchall())
         return [_step_from(r) for r in rows]
+
+    def step_runs_of(self, run_ids: Iterable[str]) -> dict[str, list[StepRunRecord]]:
+        keys = list(dict.fromkeys(run_ids))
+        if not keys:
+            return {}
+        rows = self._run(lambda con: con.execute(
+            f"SELECT {', '.join(STEP_COLS)} FROM step_runs WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY run_id, position, job", [keys]).fetchall())
+        found: dict[str, list[StepRunRecord]] = {k: [] for k in keys}
+        for row in rows:
+            found[row[0]].append(_step_from(row))
+        return found
+
+    def recent_durations(self, components: Iterable[str], limit: int = 10) -> dict[str, list[float]]:
+        keys = list(dict.fromkeys(components))
+        if not keys:
+            return {}
+        rows = self._run(lambda con: con.execute(
+            "SELECT component, list(duration_s ORDER BY started_at DESC) FROM (SELECT component, duration_s, "
+            "started_at FROM step_runs WHERE component IN (SELECT unnest(?::VARCHAR[])) AND status = 'completed' "
+            "AND duration_s IS NOT NULL QUALIFY row_number() OVER (PARTITION BY component "
+            "ORDER BY started_at DESC NULLS LAST) <= ?) GROUP BY component", [keys, limit]).fetchall())
+        return {component: [float(d) for d in durations] for component, durations in rows}
 
     def metrics(self, run_id: str) -> list[MetricRecord]:
         rows = self._run(lambda con: con.execute(

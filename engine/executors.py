@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from components.errors import DuctworkError
 from engine.compute import ResourceRequest
+from engine.placement import fits
 from engine.runtime import StepOutcome, StepTask, run_step
 
 __all__ = ["Executor", "InProcessExecutor", "RayExecutor", "check_picklable", "ray_options"]
@@ -238,14 +239,6 @@ class RayExecutor:
 _RESOURCE_NAMES = {"cpus": "CPU", "gpus": "GPU", "memory": "memory"}
 
 
-def _needs(request: ResourceRequest) -> dict[str, float]:
-    need = {"CPU": request.cpus, "GPU": request.gpus}
-    if request.memory:
-        need["memory"] = float(request.memory)
-    need.update({k: float(v) for k, v in request.custom.items()})
-    return {k: v for k, v in need.items() if v}
-
-
 def _offer(resources: Mapping[str, float]) -> str:
     parts = []
     for key in sorted(resources):
@@ -261,8 +254,7 @@ def check_feasible(requests: Mapping[str, ResourceRequest], nodes: list[dict[str
     alive = [n for n in nodes if n.get("Alive")]
     problems = []
     for job, request in requests.items():
-        need = _needs(request)
-        if not any(all(n.get("Resources", {}).get(k, 0) >= v for k, v in need.items()) for n in alive):
+        if not any(fits(request, n.get("Resources", {})) for n in alive):
             problems.append(f"job '{job}' asks for {request.describe()}")
     if problems:
         offers = "\n".join(f"  - node {n.get('NodeID', '?')[:12]} ({n.get('NodeManagerAddress', '?')}): "

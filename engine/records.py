@@ -82,8 +82,11 @@ class StepRunRecord:
     reason: str | None = None
     outputs: dict[str, OutputRef] = field(default_factory=dict)
     attempts: int = 0
-    duration_s: float | None = None  #: time the step itself ran (for a reused step: the original's)
+    duration_s: float | None = None  #: time the step itself ran (0 for a reused step: see ``saved_s``)
     position: int = 0  #: the step's place in the pipeline's topological order
+    price_per_hour: float = 0.0  #: the hourly price of its compute target in this run (0: none set)
+    saved_s: float | None = None  #: a reused step: how long the step run it reused took
+    saved_price_per_hour: float | None = None  #: a reused step: the hourly price that step run paid
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class ReuseRecord:
     outputs: dict[str, OutputRef]
     duration_s: float = 0.0
     created_at: float = 0.0
+    price_per_hour: float = 0.0  #: the hourly price of the compute it ran on (what reusing it saves paying)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,15 @@ class RunStore(Protocol):
     def step_runs(self, run_id: str) -> list[StepRunRecord]:
         ...
 
+    def step_runs_of(self, run_ids: Iterable[str]) -> dict[str, list[StepRunRecord]]:
+        """The step runs of several runs at once, by run id (each list in topological order)."""
+        ...
+
+    def recent_durations(self, components: Iterable[str], limit: int = 10) -> dict[str, list[float]]:
+        """Per component reference (``name:version``), the durations of its last ``limit``
+        completed step runs, newest first."""
+        ...
+
     def metrics(self, run_id: str) -> list[MetricRecord]:
         ...
 
@@ -155,6 +164,29 @@ class InMemoryRunStore:
         with self._lock:
             found = [s for k, s in self._steps.items() if k[0] == run_id]
             return [copy.deepcopy(s) for s in sorted(found, key=lambda s: (s.position, s.job))]
+
+    def step_runs_of(self, run_ids: Iterable[str]) -> dict[str, list[StepRunRecord]]:
+        keys = list(dict.fromkeys(run_ids))
+        with self._lock:
+            found: dict[str, list[StepRunRecord]] = {k: [] for k in keys}
+            for (run_id, _), step in self._steps.items():
+                if run_id in found:
+                    found[run_id].append(copy.deepcopy(step))
+            for steps in found.values():
+                steps.sort(key=lambda s: (s.position, s.job))
+            return found
+
+    def recent_durations(self, components: Iterable[str], limit: int = 10) -> dict[str, list[float]]:
+        wanted = set(components)
+        with self._lock:
+            done = sorted((s for s in self._steps.values() if s.component in wanted and s.status == "completed"
+                           and s.duration_s is not None), key=lambda s: s.started_at or 0.0, reverse=True)
+        found: dict[str, list[float]] = {}
+        for step in done:
+            durations = found.setdefault(step.component, [])
+            if len(durations) < limit:
+                durations.append(step.duration_s)
+        return found
 
     def metrics(self, run_id: str) -> list[MetricRecord]:
         with self._lock:

@@ -194,6 +194,7 @@ class _Driver:
             st.status, st.reused_from, st.outputs = "reused", decision.reuse.run_id, dict(decision.reuse.outputs)
             st.started_at = st.ended_at = now
             st.duration_s = 0.0
+            st.saved_s, st.saved_price_per_hour = decision.reuse.duration_s, decision.reuse.price_per_hour
             self.saved_s += decision.reuse.duration_s
             self.emit(st)
             self.step_done(decision.job)
@@ -354,7 +355,7 @@ class _Driver:
                                                m.get("ts") or now) for m in outcome.metrics)
         if node.component.is_deterministic and st.signature:
             self.batch.reuse.append(ReuseRecord(st.signature, self.run.id, node.name, outputs,
-                                                st.duration_s or 0.0, now))
+                                                st.duration_s or 0.0, now, st.price_per_hour))
 
     def on_outcome(self, handle: Any, outcome: StepOutcome) -> None:
         attempt = self.running.pop(handle)
@@ -412,6 +413,8 @@ class _Driver:
             self.artifacts.discard(attempt.area)
             st = self.states[attempt.job]
             st.status, st.reason, st.ended_at = "cancelled", reason, time.time()
+            if st.started_at:  # what it ran until cancelled is spent too
+                st.duration_s = round(st.ended_at - st.started_at, 3)
             self.emit(st)
         self.running.clear()
         self.stop(reason, status="cancelled")
@@ -480,7 +483,8 @@ def execute_run(
                                          module=node.component.function.module))
         driver.states[name] = StepRunRecord(
             run_id=run.id, job=name, component=node.component.ref, status="pending", compute=node.compute.name,
-            resources=node.request.to_dict(), position=position, reason=decision.reason)
+            resources=node.request.to_dict(), position=position, reason=decision.reason,
+            price_per_hour=node.compute.price_per_hour or 0.0)
     driver.changed = dict.fromkeys(driver.states)  # every step run is recorded from the start
     driver.batch.runs.append(run)
     driver.batch.memo.update(externals.new_memo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from engine.duckdb_store import DuckDBRunStore
@@ -84,6 +86,31 @@ def test_latest_step_runs_per_job_and_per_component(store):
     assert set(latest) == {"train"} and latest["train"].signature == "new"
     by_comp = store.latest_component_runs(["train", "nothing"])
     assert set(by_comp) == {"train"} and by_comp["train"].signature == "elsewhere"
+
+
+def test_cost_fields_round_trip_and_step_runs_of_several_runs_come_in_one_call(store):
+    priced = step("r001", "train", "s1", 4.0, duration_s=12.5, price_per_hour=3.6)
+    reused = step("r002", "train", "s1", 5.0, status="reused", duration_s=0.0, saved_s=12.5,
+                  saved_price_per_hour=3.6)
+    rec = ReuseRecord("s1", "r001", "train", {}, 12.5, 9.0, price_per_hour=3.6)
+    store.apply(StoreBatch(runs=[run(1), run(2)], step_runs=[priced, reused,
+                                                             step("r001", "prep", None, 3.0, position=-1)],
+                           reuse=[rec]))
+    assert store.find_reuse(["s1"]) == {"s1": rec}
+    got = store.step_runs_of(["r002", "r001", "r009"])
+    assert got == {"r002": [reused], "r001": [step("r001", "prep", None, 3.0, position=-1), priced], "r009": []}
+    assert store.step_runs_of([]) == {}
+
+
+def test_recent_durations_of_completed_step_runs_per_component_version_newest_first(store):
+    steps = [step("r001", f"j{i}", "s", float(i), duration_s=float(i)) for i in range(6)]
+    steps += [replace(step("r001", "other", "s", 9.0, duration_s=99.0), component="train:2"),
+              step("r001", "bad", "s", 10.0, duration_s=50.0, status="failed"),
+              step("r001", "odd", "s", 11.0, duration_s=None)]
+    store.apply(StoreBatch(runs=[run(1)], step_runs=steps))
+    assert store.recent_durations(["train:1", "train:2", "none:1"], limit=4) == \
+        {"train:1": [5.0, 4.0, 3.0, 2.0], "train:2": [99.0]}
+    assert store.recent_durations([]) == {}
 
 
 def test_list_filter_count_and_prefix(store):

@@ -84,7 +84,8 @@ class RunDisplay:
 
 
 def _print_summary(ws, result: Any, wall: float) -> None:
-    from app.services.runs import step_log
+    from app.services.runs import log_tail
+    from engine.costs import describe_costs, run_costs
 
     out = console
     for step in result.steps:
@@ -93,13 +94,10 @@ def _print_summary(ws, result: Any, wall: float) -> None:
         out.print(Text.assemble(("\nstep failed: ", "bold red"), f"job '{step.job}' (component '{step.component}'), ",
                                 f"exit code {step.exit_code}" if step.exit_code is not None else "no exit code",
                                 f": {step.error}"))
-        try:
-            tail = step_log(ws, result.run.id, step.job, tail=20)
-        except Exception:  # noqa: BLE001 - no log (failed before it started)
-            tail = ""
+        tail = log_tail(ws, result.run.id, step)  # none: it failed before it started
         if tail:
             out.print(Text(f"last log lines ({step.log_path}):", style="dim"))
-            out.print(Text(tail), highlight=False)
+            out.print(Text("\n".join(tail)), highlight=False)
     if result.error:
         out.print(Text.assemble(("\nerror: ", "bold red"), result.error))
     ran = result.count("completed")
@@ -107,11 +105,45 @@ def _print_summary(ws, result: Any, wall: float) -> None:
     out.print(Text.assemble(
         (f"\nrun {result.run.id} {result.run.status}", style),
         f": {ran} run, {result.count('reused')} reused, {result.count('failed')} failed, "
-        f"{result.count('skipped')} skipped in {wall:.1f} s",
-        f" (reuse saved ≈ {result.saved_s:.1f} s)" if result.saved_s else ""))
+        f"{result.count('skipped')} skipped in {wall:.1f} s"))
+    out.print(describe_costs(run_costs(result.steps)), highlight=False)
     if result.run.status == "failed":
         out.print(Text(f"rerun the same command to execute only what is left; logs: "
                        f"ductwork runs logs {result.run.id} JOB", style="dim"))
+
+
+def _print_plan(ws, pipeline: str, params: dict[str, Any], force: bool, verify: bool, address: str | None,
+                as_json: bool) -> None:
+    """``run --plan``: per step what is reused or run and why, its estimated duration (from its
+    component version's history) and whether the machine can place it; nothing runs, no Ray."""
+    from app.services.runs import preview_run
+    from engine.costs import format_hours
+
+    preview = preview_run(ws, pipeline, params, force, verify, address)
+    forecast = preview.forecast
+    if as_json:
+        print_json({"steps": preview.rows(), "placement": forecast.where,
+                    "estimate": {"to_run_s": forecast.to_run_s, "without_history": forecast.unknown}})
+        return
+    table = Table(title="plan", title_justify="left")
+    for col in ("step", "action", "compute", "resources", "estimate", "placeable", "why"):
+        table.add_column(col, overflow="fold")
+    for d in preview.plan.steps.values():
+        f = forecast.steps[d.job]
+        placeable = {True: Text("yes", style="green"), None: Text("?", style="dim")}.get(
+            f.placeable, Text(f.placement, style="bold red"))
+        table.add_row(d.job, d.action, d.compute, d.resources,
+                      format_hours(f.estimate_s) if f.estimate_s is not None else "—", placeable, d.reason)
+    console.print(table)
+    to_run = len(preview.plan.steps) - preview.plan.count("reuse")
+    known = f"≈ {format_hours(forecast.to_run_s)} to run {to_run - forecast.unknown} step(s) one after another" \
+        if to_run > forecast.unknown else ""
+    unknown = f"{forecast.unknown} step(s) without history" if forecast.unknown else ""
+    console.print(Text("; ".join(p for p in (known, unknown) if p) or "nothing to run", style="dim"))
+    blocked = forecast.unplaceable()
+    if blocked:
+        warn(f"{len(blocked)} step(s) cannot be placed on {forecast.where}: {', '.join(blocked)}; choose a "
+             "smaller compute target (`ductwork compute list`) or run on a cluster that offers it (--address)")
 
 
 def run(
@@ -132,23 +164,13 @@ def run(
     run_id: Optional[str] = typer.Option(None, "--run-id", hidden=True),  # noqa: UP045
 ) -> None:
     """Run a pipeline: reuse every unchanged step, execute the rest on Ray with per-step compute."""
-    from app.services.runs import plan_pipeline, prepare_run, run_to_json, start_run
+    from app.services.runs import prepare_run, run_to_json, start_run
     from engine.inputs import parse_set_option
 
     params = dict(parse_set_option(item) for item in set_ or [])
     ws = workspace()
     if plan_only:
-        plan = plan_pipeline(ws, pipeline, params, force, verify)
-        if as_json:
-            print_json({"steps": [{"name": d.job, "action": d.action, "reason": d.reason, "compute": d.compute,
-                                   "resources": d.resources, "signature": d.signature} for d in plan.steps.values()]})
-            return
-        table = Table(title="plan", title_justify="left")
-        for col in ("step", "action", "compute", "resources", "why"):
-            table.add_column(col, overflow="fold")
-        for d in plan.steps.values():
-            table.add_row(d.job, d.action, d.compute, d.resources, d.reason)
-        console.print(table)
+        _print_plan(ws, pipeline, params, force, verify, address, as_json)
         return
     prepared = prepare_run(ws, pipeline, params)
     for message in prepared.graph.warnings:

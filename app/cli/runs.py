@@ -33,7 +33,7 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List runs, newest first."""
-    from app.services.runs import iso_time, list_runs
+    from app.services.runs import iso_time, list_runs, run_costs_of
     from engine.records import RUN_STATUSES
 
     if status is not None and status not in RUN_STATUSES:
@@ -42,8 +42,10 @@ def list_(
         raise DuctworkError(f"status '{status}' is not a run status; use one of {', '.join(RUN_STATUSES)}")
     runs = list_runs(workspace(), pipeline=pipeline, status=status, limit=limit)
     if as_json:
+        costs = run_costs_of(workspace(), [r.id for r in runs])
         print_json([{"id": r.id, "pipeline": r.pipeline, "version": r.version, "status": r.status,
-                     "started_at": iso_time(r.started_at), "ended_at": iso_time(r.ended_at), "params": r.params, "host": r.host}
+                     "started_at": iso_time(r.started_at), "ended_at": iso_time(r.ended_at), "params": r.params,
+                     "host": r.host, **costs[r.id].to_dict()}
                     for r in runs])
         return
     print_table(None, ("run", "pipeline", "version", "status", "started", "took"),
@@ -56,6 +58,7 @@ def show(run_id: str = typer.Argument(..., help="Run id (its unique start or end
          as_json: bool = JSON_OPTION) -> None:
     """Show one run: its steps, why each ran or was reused, outputs and metrics."""
     from app.services.runs import get_run, run_to_json
+    from engine.costs import describe_costs, run_costs
 
     ws = workspace()
     details = get_run(ws, run_id)
@@ -74,6 +77,7 @@ def show(run_id: str = typer.Argument(..., help="Run id (its unique start or end
         note("params: " + ", ".join(f"{k}={v}" for k, v in r.params.items()))
     if r.error:
         note(f"error: {r.error}")
+    note(describe_costs(run_costs(details.steps)))
     print_table(None, ("step", "status", "compute", "node", "duration", "why", "outputs"),
                 ((s.job, s.status, s.compute, (s.node_id or "")[:12], f"{s.duration_s:.2f}s" if s.duration_s else "",
                   s.error if s.status == "failed" else s.reason, "\n".join(details.output_paths[s.job].values()))

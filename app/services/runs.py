@@ -38,6 +38,7 @@ from components.errors import DuctworkError
 from components.spec import PipelineSpec
 from engine.artifacts import LocalArtifactStore
 from engine.compute import ComputeSpec
+from engine.costs import RunCosts, run_costs, step_cost
 from engine.processes import process_started
 from engine.records import MetricRecord, RunRecord, StepRunRecord
 from engine.runstore import RunFilter
@@ -47,6 +48,8 @@ __all__ = [
     "RunDetails",
     "prepare_run",
     "plan_pipeline",
+    "PlanPreview",
+    "preview_run",
     "start_run",
     "start_run_background",
     "list_runs",
@@ -57,6 +60,9 @@ __all__ = [
     "compare_runs",
     "run_params",
     "run_to_json",
+    "run_costs_of",
+    "spend_history",
+    "log_tail",
     "iso_time",
     "mark_interrupted_runs",
     "run_store",
@@ -112,6 +118,49 @@ def plan_pipeline(ws: Workspace, source: str | Path | PipelineSpec, params: Mapp
 
     prepared = prepare_run(ws, source, params)
     return plan_run(prepared.graph, prepared.values, run_store(ws), artifact_store(ws), force, verify)
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """A run's plan with each step's estimated duration and whether the machine can place it."""
+
+    plan: Any  #: engine.plan.RunPlan
+    forecast: Any  #: engine.forecast.PlanForecast
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One plain row per step (``--plan --json`` and the designer's preview)."""
+        return [{"name": d.job, "action": d.action, "reason": d.reason, "compute": d.compute,
+                 "resources": d.resources, "signature": d.signature, **self.forecast.steps[d.job].to_dict()}
+                for d in self.plan.steps.values()]
+
+
+def _placement_offer(ws: Workspace, address: str | None) -> tuple[dict[str, float] | None, str]:
+    """What the Ray a run would use offers, without starting or joining it: unknown for a
+    cluster (it is checked when the run starts), else this machine's own resources, with the
+    warm Ray's CPUs when it is up."""
+    from engine.placement import local_offer
+
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        return None, f"the Ray cluster at {address}"
+    head = WorkspaceRay(ws.ray_dir).head()
+    if head is not None:
+        return local_offer(head.num_cpus), "the warm Ray on this machine"
+    return local_offer(), "this machine"
+
+
+def preview_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mapping[str, Any] | None = None,
+                force: bool = False, verify: bool = False, address: str | None = None) -> PlanPreview:
+    """:func:`plan_pipeline` and, per step, an estimated duration (the median of its component
+    version's recent completed step runs) and whether the machine can place it — no Ray started."""
+    from engine.forecast import forecast_plan
+    from engine.plan import plan_run
+
+    prepared = prepare_run(ws, source, params)
+    store = run_store(ws)
+    offer, where = _placement_offer(ws, address)
+    plan = plan_run(prepared.graph, prepared.values, store, artifact_store(ws), force, verify)
+    return PlanPreview(plan, forecast_plan(prepared.graph, plan, store, offer, where))
 
 
 # ------------------------------------------------------------------------- drivers
@@ -365,6 +414,26 @@ def step_log(ws: Workspace, run_id: str, job: str, tail: int | None = None) -> s
     return text
 
 
+LOG_TAIL_LINES = 20  #: the log lines a failed step shows in the summary and in ``--json``
+_TAIL_BYTES = 256 * 1024
+
+
+def log_tail(ws: Workspace, run_id: str, step: StepRunRecord, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last ``lines`` lines of a step's log (its end only is read); ``[]`` without a log."""
+    path = Path(step.log_path) if step.log_path else ws.logs_dir / run_id / f"{step.job}.log"
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - _TAIL_BYTES))
+            data = f.read()
+    except OSError:
+        return []
+    text = data.decode(errors="replace").splitlines()
+    if size > _TAIL_BYTES and text:
+        text = text[1:]  # the first line read may be cut
+    return text[-lines:]
+
+
 def cancel_run(ws: Workspace, run_id: str) -> bool:
     """Ask a running run's driver to cancel (SIGINT): it stops its steps and records ``cancelled``."""
     details = get_run(ws, run_id)
@@ -413,16 +482,45 @@ def iso_time(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds") if ts else None
 
 
+def run_costs_of(ws: Workspace, run_ids: list[str]) -> dict[str, RunCosts]:
+    """Per run: what it spent (per compute target too) and what reuse saved, in one read."""
+    return {rid: run_costs(steps) for rid, steps in run_store(ws).step_runs_of(run_ids).items()}
+
+
+def spend_history(ws: Workspace, pipeline: str | None = None, status: str | None = None,
+                  since: float | dt.datetime | None = None, until: float | dt.datetime | None = None,
+                  limit: int = 200) -> list[dict[str, Any]]:
+    """The last ``limit`` runs' spend and savings, oldest first: one row per run with
+    ``run``, ``pipeline``, ``started_at``, ``spent_s``, ``spent_cost``, ``saved_s``, ``saved_cost``
+    (costs ``None`` where no price is set). The Runs page charts them per pipeline over time."""
+    store = run_store(ws)
+    with store.reading():
+        runs = store.list_runs(_filter(pipeline, status, since, until), limit)
+        steps = store.step_runs_of([r.id for r in runs])
+    rows = []
+    for run in reversed(runs):
+        costs = run_costs(steps.get(run.id, []))
+        rows.append({"run": run.id, "pipeline": run.pipeline, "started_at": run.started_at,
+                     "spent_s": costs.spent.seconds, "spent_cost": costs.spent.cost,
+                     "saved_s": costs.saved.seconds, "saved_cost": costs.saved.cost})
+    return rows
+
+
 def run_to_json(ws: Workspace, run: RunRecord, steps: list[StepRunRecord]) -> dict[str, Any]:
-    """The one JSON object of ``run --json`` and ``runs show --json``."""
+    """The one JSON object of ``run --json`` and ``runs show --json``: the run, what it spent
+    and what reuse saved (``spent``/``saved``), and its steps, each with its own ``cost`` (spent,
+    or saved when reused) and, when it failed, the last lines of its log (``log_tail``)."""
     return {
         "id": run.id, "pipeline": run.pipeline, "version": run.version, "status": run.status,
         "started_at": iso_time(run.started_at), "ended_at": iso_time(run.ended_at), "params": run.params,
         "error": run.error,
+        **run_costs(steps).to_dict(),
         "steps": [{
             "name": s.job, "status": s.status, "reused": s.status == "reused", "signature": s.signature,
             "compute": s.compute, "resources": dict(s.resources or {}), "node_id": s.node_id, "duration_s": s.duration_s,
             "outputs": output_paths(ws, s), "reason": s.reason, "reused_from": s.reused_from,
             "error": s.error, "exit_code": s.exit_code, "log": s.log_path,
+            "price_per_hour": s.price_per_hour, "saved_s": s.saved_s, "cost": step_cost(s),
+            **({"log_tail": log_tail(ws, run.id, s)} if s.status == "failed" else {}),
         } for s in steps],
     }
