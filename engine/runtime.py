@@ -45,7 +45,7 @@ class StepTask:
     area: str  #: the attempt's scratch folder (code copy, metrics, process-group file)
     log_path: str
     code_dir: str | None = None
-    command: str | None = None  #: already substituted
+    command: str | None = None  #: the script bash runs; values are references to ``values`` (engine/command.py)
     module: str | None = None
     qualname: str | None = None
     code_digest: str = ""  #: a function module is re-imported when this changes
@@ -59,6 +59,8 @@ class StepTask:
     #: (a Ray that outlives its drivers — the warm Ray, a cluster — may take a while to notice)
     driver_pid: int | None = None
     driver_host: str | None = None
+    values: dict[str, str] = field(default_factory=dict)  #: ``DUCTWORK_VALUE_<n>`` → a value of the command
+    display: str | None = None  #: the command with its values quoted in place, for the log
 
     @property
     def metrics_path(self) -> str:
@@ -94,7 +96,7 @@ def run_step(task: StepTask) -> StepOutcome:
         log.write(f"# ductwork: job '{task.job}' of run {task.run_id}, attempt {task.attempt}, "
                   f"node {node}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         if task.command:
-            log.write(f"# command: {task.command}\n")
+            log.write(f"# command: {task.display or task.command}\n")
         log.flush()
         try:
             if task.kind == "command":
@@ -138,6 +140,7 @@ def _step_env(task: StepTask) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["DUCTWORK_RUN_ID"] = task.run_id
     env["DUCTWORK_JOB"] = task.job
+    env.update(task.values)  # last: the command's values, under names no job variable may take
     return env
 
 

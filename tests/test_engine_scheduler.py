@@ -211,7 +211,11 @@ def test_render_command_substitutes_quotes_paths_and_drops_unset_optional_blocks
     text = render_command("python t.py --lr ${{inputs.lr}} $[[--extra ${{inputs.extra}}]] --flag ${{inputs.on}} "
                           "--data ${{inputs.data}} --out ${{outputs.model}}",
                           {"lr": 0.01, "on": True, "data": "/a b/c"}, {"model": "/o/m"}, {"data", "extra"})
-    assert text == "python t.py --lr 0.01  --flag True --data '/a b/c' --out /o/m"
+    assert text.display == "python t.py --lr 0.01  --flag True --data '/a b/c' --out /o/m"
+    assert text.script == ('python t.py --lr "${DUCTWORK_VALUE_1}"  --flag "${DUCTWORK_VALUE_2}" '
+                           '--data "${DUCTWORK_VALUE_3}" --out "${DUCTWORK_VALUE_4}"')
+    assert text.values == {"DUCTWORK_VALUE_1": "0.01", "DUCTWORK_VALUE_2": "True", "DUCTWORK_VALUE_3": "/a b/c",
+                           "DUCTWORK_VALUE_4": "/o/m"}
 
 
 def test_an_unbound_reference_in_a_command_fails_the_step_with_a_clear_message(tmp_path):
