@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from engine.costs import format_hours, format_money
 
 RES = Path(__file__).parent / "resources"
 ENTRY = "from app.cli import main; main()"
@@ -81,6 +84,50 @@ def test_set_overrides_an_input_and_bad_values_are_refused(tmp_path):
     actions = {s["name"]: (s["action"], s["reason"]) for s in json.loads(plan.stdout)["steps"]}
     assert actions == {"prep": ("reuse", actions["prep"][1]), "train": ("run", "parameter lr 0.2 → 0.3"),
                        "evaluate": ("wait", "waits for train")}
+
+
+def test_runs_say_what_they_spent_and_what_reuse_saved_and_json_carries_costs_log_tails_and_estimates(tmp_path):
+    res, home = engine_copy(tmp_path), tmp_path / "ws"
+    assert cli(home, "compute", "update", "local", "--price", "36").returncode == 0
+    first = json.loads(cli(home, "run", str(res / "chain.yml"), "--in-process", "--json").stdout)
+    ran = first["steps"]
+    assert first["spent"] == {
+        "seconds": math.fsum(s["duration_s"] for s in ran),
+        "cost": math.fsum(s["duration_s"] * 36 / 3600 for s in ran),
+        "by_compute": {"local": {"seconds": math.fsum(s["duration_s"] for s in ran),
+                                 "cost": math.fsum(s["duration_s"] * 36 / 3600 for s in ran)}}}
+    assert first["saved"] == {"seconds": 0.0, "cost": None}
+    assert [s["cost"] for s in ran] == [s["duration_s"] * 36 / 3600 for s in ran]
+
+    again = cli(home, "run", str(res / "chain.yml"), "--in-process", "--set", "lr=0.2")
+    assert again.returncode == 0, again.stderr
+    prep = next(s for s in ran if s["name"] == "prep")
+    saved = f"reuse saved {format_hours(prep['duration_s'])} and {format_money(prep['cost'])}; spent "
+    assert saved in again.stdout and " on local" in again.stdout
+    listed = json.loads(cli(home, "runs", "list", "--json").stdout)
+    shown = json.loads(cli(home, "runs", "show", listed[0]["id"], "--json").stdout)
+    assert shown["saved"] == listed[0]["saved"] == {"seconds": prep["duration_s"], "cost": prep["cost"]}
+    assert shown["spent"] == listed[0]["spent"] and listed[1]["spent"] == first["spent"]
+    assert [s["cost"] for s in shown["steps"] if s["name"] == "prep"] == [prep["cost"]]
+    assert "reuse saved" in cli(home, "runs", "show", listed[0]["id"]).stdout
+
+    plan = json.loads(cli(home, "run", str(res / "chain.yml"), "--plan", "--json", "--set", "lr=0.3").stdout)
+    steps = {s["name"]: s for s in plan["steps"]}
+    assert steps["prep"]["estimate_s"] == prep["duration_s"] and steps["prep"]["history"] == 1
+    assert steps["train"]["history"] == 2 and steps["train"]["placeable"] is True
+    assert steps["train"]["placement"] == "fits this machine" and plan["placement"] == "this machine"
+    table = cli(home, "run", str(res / "chain.yml"), "--plan", "--set", "lr=0.3")
+    assert "estimate" in table.stdout and "placeable" in table.stdout and "to run 2 step(s)" in table.stdout
+
+    (res / "src" / "train" / "train.py").write_text("import sys\nfor i in range(30):\n    print('line', i)\n"
+                                                    "sys.exit(3)\n")
+    failed = cli(home, "run", str(res / "chain.yml"), "--in-process", "--json", "--set", "lr=0.4")
+    assert failed.returncode == 1
+    train = next(s for s in json.loads(failed.stdout)["steps"] if s["name"] == "train")
+    assert train["log_tail"] == [f"line {i}" for i in range(10, 30)] and train["error"] == "exit code 3"
+    again = json.loads(cli(home, "runs", "show", json.loads(failed.stdout)["id"], "--json").stdout)
+    assert next(s for s in again["steps"] if s["name"] == "train")["log_tail"] == train["log_tail"]
+    assert all("log_tail" not in s for s in again["steps"] if s["status"] != "failed")
 
 
 @pytest.mark.ray
