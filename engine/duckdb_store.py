@@ -11,17 +11,20 @@ as soon as the block ends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from components.errors import DuctworkError
 from engine.records import (
+    Lease,
+    LeaseAnswer,
     MetricRecord,
     OutputRef,
     ReuseRecord,
@@ -29,7 +32,7 @@ from engine.records import (
     StepRunRecord,
     StoreBatch,
 )
-from engine.runstore import RunFilter
+from engine.runstore import RunFilter, answer_lease
 
 __all__ = ["DuckDBRunStore", "StoreBusyError"]
 
@@ -53,6 +56,9 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE TABLE IF NOT EXISTS metrics (
     run_id VARCHAR, job VARCHAR, name VARCHAR, value DOUBLE, step BIGINT, ts DOUBLE);
 CREATE TABLE IF NOT EXISTS input_memo (key VARCHAR PRIMARY KEY, digest VARCHAR, size BIGINT);
+CREATE TABLE IF NOT EXISTS leases (
+    signature VARCHAR PRIMARY KEY, run_id VARCHAR, job VARCHAR, host VARCHAR, pid BIGINT,
+    taken_at DOUBLE, heartbeat_at DOUBLE);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline);
 CREATE INDEX IF NOT EXISTS step_runs_job ON step_runs (job);
@@ -72,6 +78,8 @@ STEP_TYPES = {"run_id": _V, "job": _V, "component": _V, "status": _V, "signature
               "ended_at": _D, "exit_code": _I, "error": _V, "log_path": _V, "reason": _V, "outputs": _J,
               "attempts": _I, "duration_s": _D, "position": _I, "price_per_hour": _D, "saved_s": _D,
               "saved_price_per_hour": _D}
+LEASE_TYPES = {"signature": _V, "run_id": _V, "job": _V, "host": _V, "pid": _I, "taken_at": _D,
+               "heartbeat_at": _D}
 RUN_COLS = tuple(RUN_TYPES)
 STEP_COLS = tuple(STEP_TYPES)
 _CHUNK = 400
@@ -241,6 +249,12 @@ class DuckDBRunStore:
                     [(m.run_id, m.job, m.name, m.value, m.step, m.ts) for m in batch.metrics])
             _upsert(con, "input_memo", {"key": _V, "digest": _V, "size": _I},
                     [(k, d, s) for k, (d, s) in batch.memo.items()])
+            if batch.lease_releases:
+                signatures, run_ids = (list(c) for c in zip(*batch.lease_releases, strict=True))
+                con.execute("DELETE FROM leases USING (SELECT unnest(?::VARCHAR[]) AS s, unnest(?::VARCHAR[]) AS r) "
+                            "x WHERE leases.signature = x.s AND leases.run_id = x.r", [signatures, run_ids])
+            for run_id, at in batch.lease_beats.items():
+                con.execute("UPDATE leases SET heartbeat_at = ? WHERE run_id = ?", [at, run_id])
 
         self._run(work)
 
@@ -285,6 +299,44 @@ class DuckDBRunStore:
         rows = self._run(lambda con: con.execute(
             "SELECT key, digest, size FROM input_memo WHERE key IN (SELECT unnest(?))", [wanted]).fetchall())
         return {k: (d, int(s)) for k, d, s in rows}
+
+    def take_leases(self, leases: Sequence[Lease], gone: Callable[[Lease], bool],
+                    ignore_reuse: Collection[str] = ()) -> list[LeaseAnswer]:
+        """One transaction, so two drivers never both take a lease: DuckDB lets one process
+        write at a time, and a write conflict between threads rolls back and is retried."""
+        if not leases:
+            return []
+        keys = list(dict.fromkeys(w.signature for w in leases))
+
+        def work(con) -> list[LeaseAnswer]:
+            held = {row[0]: Lease(*row) for row in con.execute(
+                f"SELECT {', '.join(LEASE_TYPES)} FROM leases WHERE signature IN (SELECT unnest(?::VARCHAR[]))",
+                [keys]).fetchall()}
+            outer, self._held.con = getattr(self._held, "con", None), con  # find_reuse reads in this transaction
+            try:
+                done = self.find_reuse(k for k in keys if k not in ignore_reuse)
+            finally:
+                self._held.con = outer
+            answers: list[LeaseAnswer] = []
+            for wanted in leases:
+                answer = answer_lease(wanted, held.get(wanted.signature), done.get(wanted.signature), gone)
+                if answer.taken:
+                    held[wanted.signature] = wanted
+                answers.append(answer)
+            taken = {a.signature: held[a.signature] for a in answers if a.taken}
+            _upsert(con, "leases", LEASE_TYPES, [tuple(dataclasses.astuple(lease)) for lease in taken.values()])
+            return answers
+
+        return self._run(work)
+
+    def leases(self, signatures: Iterable[str]) -> dict[str, Lease]:
+        keys = list(dict.fromkeys(signatures))
+        if not keys:
+            return {}
+        rows = self._run(lambda con: con.execute(
+            f"SELECT {', '.join(LEASE_TYPES)} FROM leases WHERE signature IN (SELECT unnest(?::VARCHAR[]))",
+            [keys]).fetchall())
+        return {row[0]: Lease(*row) for row in rows}
 
     def get_run(self, run_id: str) -> RunRecord | None:
         rows = self._run(lambda con: con.execute(

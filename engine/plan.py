@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.spec import ExternalData, JobOutput, LiteralValue, ParentInput
@@ -16,6 +16,7 @@ from engine.artifacts import ArtifactStore
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
+from engine.leases import live_holders, waits_reason
 from engine.records import OutputRef, ReuseRecord, StepRunRecord
 from engine.runstore import RunStore
 from engine.signature import (
@@ -271,4 +272,17 @@ def plan_run(graph: PipelineGraph, values: PipelineValues, store: RunStore, arti
 
     planner = Planner(graph, values, store, artifacts, ExternalDigests(store), ComponentFingerprints(), force,
                       verify)
-    return planner.plan()
+    return with_lease_holders(planner.plan(), planner)
+
+
+def with_lease_holders(plan: RunPlan, planner: Planner) -> RunPlan:
+    """``plan`` with each reusable step that another live run is executing right now marked
+    "waits for run X (job J)": a run started now would wait for it and reuse its result."""
+    reusable = {name: d.signature for name, d in plan.steps.items()
+                if d.action == RUN and d.signature and planner.forced_reason(planner.graph.steps[name]) is None}
+    holders = live_holders(planner.store, reusable.values())
+    if not holders:
+        return plan
+    steps = {name: replace(d, reason=waits_reason(holders[reusable[name]])) if reusable.get(name) in holders else d
+             for name, d in plan.steps.items()}
+    return replace(plan, steps=steps)

@@ -18,6 +18,8 @@ __all__ = [
     "ReuseRecord",
     "ArtifactRecord",
     "MetricRecord",
+    "Lease",
+    "LeaseAnswer",
     "StoreBatch",
 ]
 
@@ -122,10 +124,36 @@ class MetricRecord:
     ts: float = 0.0
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A run driver's claim to execute one signature now, so that another run that needs the
+    same step waits for its result instead of executing it too (engine/leases.py)."""
+
+    signature: str
+    run_id: str
+    job: str
+    host: str
+    pid: int
+    taken_at: float
+    heartbeat_at: float
+
+
+@dataclass(frozen=True)
+class LeaseAnswer:
+    """What asking for a signature's lease found: ``taken`` (``holder``: the gone holder it was
+    taken over from, if any), held by the live ``holder``, or already done (``reuse``)."""
+
+    signature: str
+    taken: bool
+    holder: Lease | None = None
+    reuse: ReuseRecord | None = None
+
+
 @dataclass
 class StoreBatch:
     """Writes applied in one short transaction: upserts of runs and step runs, new reuse
-    records, artifacts, metrics and input-digest memos, and evictions of reuse records."""
+    records, artifacts, metrics and input-digest memos, evictions of reuse records, and lease
+    heartbeats and releases (a step's release goes with its reuse record, atomically)."""
 
     runs: list[RunRecord] = field(default_factory=list)
     step_runs: list[StepRunRecord] = field(default_factory=list)
@@ -134,6 +162,9 @@ class StoreBatch:
     metrics: list[MetricRecord] = field(default_factory=list)
     memo: dict[str, tuple[str, int]] = field(default_factory=dict)
     evict: list[str] = field(default_factory=list)
+    lease_beats: dict[str, float] = field(default_factory=dict)  #: run id → heartbeat time of all its leases
+    lease_releases: list[tuple[str, str]] = field(default_factory=list)  #: (signature, run id) leases given up
 
     def __bool__(self) -> bool:
-        return any((self.runs, self.step_runs, self.reuse, self.artifacts, self.metrics, self.memo, self.evict))
+        return any((self.runs, self.step_runs, self.reuse, self.artifacts, self.metrics, self.memo, self.evict,
+                    self.lease_beats, self.lease_releases))

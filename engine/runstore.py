@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.records import MetricRecord, ReuseRecord, RunRecord, StepRunRecord, StoreBatch
+from engine.records import Lease, LeaseAnswer, MetricRecord, ReuseRecord, RunRecord, StepRunRecord, StoreBatch
 
-__all__ = ["RunFilter", "RunStore", "InMemoryRunStore"]
+__all__ = ["RunFilter", "RunStore", "InMemoryRunStore", "answer_lease"]
+
+
+def answer_lease(wanted: Lease, held: Lease | None, done: ReuseRecord | None,
+                 gone: Callable[[Lease], bool]) -> LeaseAnswer:
+    """The one rule both stores apply, inside one transaction, to a request for a lease: a
+    signature that already has a reuse record is done; else the lease is taken if nobody holds
+    it, if this very step holds it already, or if its holder is ``gone``; else it is held."""
+    if done is not None:
+        return LeaseAnswer(wanted.signature, False, reuse=done)
+    if held is None or (held.run_id, held.job) == (wanted.run_id, wanted.job):
+        return LeaseAnswer(wanted.signature, True)
+    if gone(held):
+        return LeaseAnswer(wanted.signature, True, holder=held)
+    return LeaseAnswer(wanted.signature, False, holder=held)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,15 @@ class RunStore(Protocol):
         """Memoised (digest, size) of external inputs, by their stat key."""
         ...
 
+    def take_leases(self, leases: Sequence[Lease], gone: Callable[[Lease], bool],
+                    ignore_reuse: Collection[str] = ()) -> list[LeaseAnswer]:
+        """In one transaction, per lease wanted (in order): take it, or say who holds it, or give
+        the reuse record that makes running it needless (``answer_lease``); a reuse record of a
+        signature in ``ignore_reuse`` (known broken, being evicted) does not count."""
+    def leases(self, signatures: Iterable[str]) -> dict[str, Lease]:
+        """The leases held now on those signatures (live or not)."""
+        ...
+
     def get_run(self, run_id: str) -> RunRecord | None:
         ...
 
@@ -105,6 +129,7 @@ class InMemoryRunStore:
         self._artifacts: dict[str, object] = {}
         self._metrics: list[MetricRecord] = []
         self._memo: dict[str, tuple[str, int]] = {}
+        self._leases: dict[str, Lease] = {}
 
     def apply(self, batch: StoreBatch) -> None:
         with self._lock:
@@ -120,6 +145,12 @@ class InMemoryRunStore:
                 self._artifacts.setdefault(art.digest, art)
             self._metrics.extend(batch.metrics)
             self._memo.update(batch.memo)
+            for signature, run_id in batch.lease_releases:
+                if signature in self._leases and self._leases[signature].run_id == run_id:
+                    del self._leases[signature]
+            for signature, lease in list(self._leases.items()):
+                if lease.run_id in batch.lease_beats:
+                    self._leases[signature] = dataclasses.replace(lease, heartbeat_at=batch.lease_beats[lease.run_id])
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
@@ -154,6 +185,22 @@ class InMemoryRunStore:
     def get_memo(self, keys: Iterable[str]) -> dict[str, tuple[str, int]]:
         with self._lock:
             return {k: self._memo[k] for k in keys if k in self._memo}
+
+    def take_leases(self, leases: Sequence[Lease], gone: Callable[[Lease], bool],
+                    ignore_reuse: Collection[str] = ()) -> list[LeaseAnswer]:
+        answers: list[LeaseAnswer] = []
+        with self._lock:
+            for wanted in leases:
+                done = None if wanted.signature in ignore_reuse else self._reuse.get(wanted.signature)
+                answer = answer_lease(wanted, self._leases.get(wanted.signature), done, gone)
+                if answer.taken:
+                    self._leases[wanted.signature] = wanted
+                answers.append(answer)
+        return answers
+
+    def leases(self, signatures: Iterable[str]) -> dict[str, Lease]:
+        with self._lock:
+            return {s: self._leases[s] for s in signatures if s in self._leases}
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:

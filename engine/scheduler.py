@@ -29,6 +29,7 @@ from engine.command import render_command
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
+from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
 from engine.plan import REUSE, RUN, Decision, Planner
 from engine.recorder import Recorder
 from engine.records import (
@@ -149,10 +150,13 @@ class _Driver:
     discarder: _Discarder = field(init=False)
     evictions_taken: tuple[int, int] = (0, 0)  #: how much of planner.evicted / corrupt was taken
     prepared: dict[str, Path] = field(default_factory=dict)  #: scratch areas made ahead (``prepare_ahead``)
+    leases: StepLeases = field(init=False)
+    leased: dict[str, Decision] = field(default_factory=dict)  #: RUN decisions waiting for their lease
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.store)
         self.discarder = _Discarder(self.artifacts)
+        self.leases = StepLeases(self.store, self.run.id, self.run.host, self.run.driver_pid)
 
     # ------------------------------------------------------------------ recording
     def emit(self, step: StepRunRecord | None = None, kind: str = "step") -> None:
@@ -167,6 +171,7 @@ class _Driver:
         now = time.monotonic()
         if not force and now - self.last_flush < self.flush_interval:
             return
+        self.leases.beat(self.batch)
         self.batch.step_runs.extend(copy.copy(self.states[name]) for name in self.changed)
         self.changed.clear()
         if self.batch:
@@ -200,7 +205,37 @@ class _Driver:
             self.step_done(decision.job)
         elif decision.action == RUN:
             self.emit(st)
-            self.launch(decision)
+            if decision.signature and self.planner.forced_reason(self.graph.steps[decision.job]) is None:
+                self.leased[decision.job] = decision  # a reusable step: launched once its lease is taken
+                self.leases.ask(decision.job, decision.signature)
+            else:
+                self.launch(decision)
+
+    def settle_leases(self) -> None:
+        """Launch the steps whose lease was taken, reuse those another run has just finished, and
+        show the others as waiting for the run that holds their lease (engine/leases.py)."""
+        for job in [j for j in self.leased if self.states[j].status != "pending"]:  # the run stopped them
+            del self.leased[job]
+            self.leases.forget(job)
+        for job, answer in self.leases.settle().items():
+            decision, st = self.leased[job], self.states[job]
+            if answer.taken:
+                del self.leased[job]
+                st.reason = decision.reason + (f"; {took_over_reason(answer.holder)}" if answer.holder else "")
+                self.launch(decision)
+            elif answer.reuse is not None and decision.ingredients is not None:
+                found = self.planner.check_reuse(self.graph.steps[job], decision.ingredients, answer.reuse)
+                self.take_evictions()
+                if found.action == REUSE:
+                    del self.leased[job]
+                    self.decided.discard(job)  # decided anew, with the record the other run committed
+                    self.apply_decision(found)
+                else:  # that record is broken (and evicted): run it, once no other run holds it
+                    self.leased[job] = found
+                    self.leases.ask(job, decision.ingredients.signature, ignore_reuse=True)
+            elif answer.holder is not None:
+                st.reason = waits_reason(answer.holder)
+                self.emit(st)
 
     def decide_ready(self, job: str) -> None:
         if job in self.decided or self.states[job].status != "pending":
@@ -325,6 +360,7 @@ class _Driver:
     def fail(self, job: str, error: str, outcome: StepOutcome | None) -> None:
         st = self.states[job]
         st.status, st.error = "failed", error
+        self.leases.release(job, self.batch)
         st.ended_at = (outcome.ended_at if outcome and outcome.ended_at else None) or time.time()
         if outcome is not None:
             st.exit_code, st.node_id = outcome.exit_code, outcome.node_id or st.node_id
@@ -357,6 +393,7 @@ class _Driver:
         if node.component.is_deterministic and st.signature:
             self.batch.reuse.append(ReuseRecord(st.signature, self.run.id, node.name, outputs,
                                                 st.duration_s or 0.0, now, st.price_per_hour))
+        self.leases.release(node.name, self.batch)  # in the batch of its reuse record: never before it
 
     def on_outcome(self, handle: Any, outcome: StepOutcome) -> None:
         attempt = self.running.pop(handle)
@@ -424,12 +461,18 @@ class _Driver:
         while True:
             while self.to_decide:
                 self.decide_ready(self.to_decide.popleft())
-            if not self.running:
+            if self.leased:
+                self.settle_leases()
+                if self.to_decide:  # a step reused from another run: its downstream is ready
+                    continue
+            if not self.running and not self.leased:
                 break
             wait = 0.2
             if any(self.graph.steps[a.job].job.timeout for a in self.running.values()):
                 wait = 0.05
-            for handle, outcome in self.executor.wait(list(self.running), wait):
+            if not self.running:  # only waiting for steps that other runs are executing
+                time.sleep(POLL_S)
+            for handle, outcome in self.executor.wait(list(self.running), wait) if self.running else []:
                 if handle in self.running:
                     self.on_outcome(handle, outcome)
             self.check_timeouts()
@@ -528,6 +571,7 @@ def execute_run(
             run.status = "failed" if error or statuses & {"failed", "skipped", "cancelled"} else "completed"
         run.ended_at = time.time()
         run.error = error or driver.stopped_by
+        driver.leases.release_all(driver.batch)
         driver.batch.runs.append(run)
         try:
             driver.flush(force=True, wait=False)  # the run's end is written while Ray shuts down

@@ -21,11 +21,12 @@ from app.cli.common import (
     warn,
     workspace,
 )
+from engine.leases import WAITS_FOR_RUN
 
 __all__ = ["TOP_LEVEL", "run", "RunDisplay"]
 
 STATUS_STYLE = {"completed": "green", "reused": "cyan", "running": "yellow", "failed": "bold red",
-                "skipped": "dim", "cancelled": "magenta", "pending": "dim"}
+                "skipped": "dim", "cancelled": "magenta", "pending": "dim", "waiting": "blue"}
 MAX_ROWS = 40
 EXIT_CANCELLED = 130
 
@@ -72,8 +73,9 @@ class RunDisplay:
             else:
                 duration = f"{s.duration_s:.2f}s" if s.duration_s else ""
             why = s.error if s.status == "failed" else (s.reason or "")
-            table.add_row(s.job, Text(s.status, style=STATUS_STYLE.get(s.status, "")), s.compute or "",
-                          why, duration)
+            # a pending step whose lease another run holds: shown waiting (its why names that run)
+            shown = "waiting" if s.status == "pending" and (s.reason or "").startswith(WAITS_FOR_RUN) else s.status
+            table.add_row(s.job, Text(shown, style=STATUS_STYLE.get(shown, "")), s.compute or "", why, duration)
         hidden = len(self.steps) - len(steps)
         counts = {}
         for s in self.steps.values():
