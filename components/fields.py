@@ -157,16 +157,32 @@ class Collector:
 
     def check_keys(self, data: MarkedMap, allowed: Any, ignored: Any, where: str, *,
                    job: str | None = None, prefix: str = "") -> None:
-        """Unknown keys are problems with a "did you mean"; Azure-only ones are warnings."""
+        """Unknown keys are warnings that say where they are and suggest the closest known key
+        (Azure's CLI v2 warns "Unknown field" and goes on, so a file Azure runs runs here);
+        Azure-only ones are ignored with one warning per field name."""
+        known = [*allowed, *ignored]
         for key in data:
             if key in allowed:
                 continue
             if key in ignored:
                 self.ignore(f"{prefix}{key}", where)
                 continue
-            self.problem(f"unknown field '{key}' in {where}.{did_you_mean(key, list(allowed))} "
-                         f"Known fields: {', '.join(sorted(a for a in allowed if not a.startswith('$')))}",
-                         data, key, job=job, field=f"{prefix}{key}", on_key=True)
+            mark = mark_of(data, key, value=False)
+            at = f" (line {mark[0]}, column {mark[1]})" if mark else ""
+            self.warn(f"unknown field '{key}' in {where}{at} is ignored.{did_you_mean(key, known)} "
+                      f"Known fields: {', '.join(sorted(a for a in allowed if not a.startswith('$')))}")
+
+    def missing(self, message: str, data: MarkedMap, wanted: str, known: Any, *, job: str | None = None,
+                field: str | None = None) -> None:
+        """A problem for the required key ``wanted`` missing from ``data``: located at an unknown
+        key that looks like a misspelling of it (and saying so), else at the mapping."""
+        unknown = [k for k in data if isinstance(k, str) and k not in known]
+        close = difflib.get_close_matches(wanted, unknown, n=1, cutoff=0.6)
+        if close:
+            self.problem(f"{message} The unknown field '{close[0]}' is ignored. Did you mean '{wanted}'?",
+                         data, close[0], job=job, field=field, on_key=True)
+        else:
+            self.problem(message, data, job=job, field=field)
 
 
 _MEMORY_UNITS = {
@@ -216,7 +232,8 @@ def parse_resources(data: Any, col: Collector, where: str, *, job: str | None = 
         col.problem(f"'resources' in {where} must be a mapping such as {{cpus: 2, memory: 8GB}}, "
                     f"not {data!r}", job=job, field="resources")
         return None
-    col.check_keys(data, _RESOURCE_KEYS, _AZURE_RESOURCE_KEYS, where, job=job, prefix="resources.")
+    col.check_keys(data, _RESOURCE_KEYS, _AZURE_RESOURCE_KEYS, f"the resources of {where}", job=job,
+                   prefix="resources.")
     values: dict[str, Any] = {}
     for key in ("cpus", "gpus"):
         if key in data and data[key] is not None:

@@ -96,6 +96,10 @@ def _parse_input(name: str, data: Any, col: Collector, where: str, job: str | No
         return None
     col.check_keys(data, INPUT_KEYS, AZURE_INPUT_KEYS, f"input '{name}' of {where}", job=job, prefix="")
     type_ = data.get("type")
+    if "type" not in data:
+        col.missing(f"input '{name}' of {where} has no 'type'; add one of {', '.join(INPUT_TYPES)}", data,
+                    "type", (*INPUT_KEYS, *AZURE_INPUT_KEYS), job=job, field=fname)
+        return None
     if type_ not in INPUT_TYPES:
         col.problem(f"input '{name}' of {where} has type {type_!r}.{suggest_type(type_, INPUT_TYPES)} "
                     f"Known types: {', '.join(INPUT_TYPES)}", data, "type", job=job, field=fname)
@@ -231,9 +235,11 @@ def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | No
                     data, "type", job=job, field="type")
         return None
     col.check_keys(data, COMPONENT_KEYS, AZURE_COMPONENT_KEYS, where, job=job)
-    if (problem := check_name(name)) is not None:
-        if "name" not in data:
-            problem = f"{where} has no 'name'; add one, e.g. 'name: train_model'"
+    known_keys = (*COMPONENT_KEYS, *AZURE_COMPONENT_KEYS)
+    if "name" not in data and default_name is None:
+        col.missing(f"{where} has no 'name'; add one, e.g. 'name: train_model'", data, "name", known_keys,
+                    job=job, field="name")
+    elif (problem := check_name(name)) is not None:
         col.problem(problem, data, "name" if "name" in data else None, job=job, field="name")
     version = data.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, (str, int, float))):
@@ -273,9 +279,13 @@ def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | No
                         field="function")
         if code is None and "code" not in data:
             code = Path(os.path.normpath(base_dir))
-    elif command is None or (isinstance(command, str) and not command.strip()):
-        col.problem(f"{where} has no 'command'; add the command line to run, e.g. "
-                    "'command: python train.py --data ${{inputs.training_data}}'", data, job=job,
+    elif command is None:
+        col.missing(f"{where} has no 'command'; add the command line to run, e.g. "
+                    "'command: python train.py --data ${{inputs.training_data}}'", data, "command", known_keys,
+                    job=job, field="command")
+    elif isinstance(command, str) and not command.strip():
+        col.problem(f"{where} has an empty 'command'; write the command line to run, e.g. "
+                    "'command: python train.py --data ${{inputs.training_data}}'", data, "command", job=job,
                     field="command")
     elif not isinstance(command, str):
         col.problem(f"'command' of {where} must be a string, not {command!r}", data, "command", job=job,

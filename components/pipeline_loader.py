@@ -170,9 +170,10 @@ def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
         return inline
     raw = data.get("component")
     if raw is None:
-        col.problem(f"job '{job}' has neither 'component' nor 'command'; name a component file "
+        col.missing(f"job '{job}' has neither 'component' nor 'command'; name a component file "
                     "(component: ./train.yml), a registered one (component: train_model:3), or write an "
-                    "inline command", data, job=job, field="component")
+                    "inline command.", data, "component", (*JOB_KEYS, *INLINE_JOB_KEYS, *AZURE_JOB_KEYS),
+                    job=job, field="component")
         return None
     if isinstance(raw, dict):
         return read_component(raw, base_dir, col, where=f"the inline component of job '{job}'", job=job,
@@ -439,9 +440,15 @@ def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | Non
             settings = replace(settings, default_compute=top_compute)
     jobs: dict[str, JobSpec] = {}
     raw_jobs = data.get("jobs")
-    if not isinstance(raw_jobs, dict) or not raw_jobs:
-        col.problem("the pipeline has no jobs; add a 'jobs:' mapping with at least one job", data,
-                    "jobs" if "jobs" in data else None, field="jobs")
+    if "jobs" not in data:
+        hint = (" This file has a 'command': it looks like a component; validate it as one, or make it a job "
+                "under 'jobs:'." if "command" in data else "")
+        col.missing(f"the pipeline has no jobs; add a 'jobs:' mapping with at least one job.{hint}", data, "jobs",
+                    (*PIPELINE_KEYS, *AZURE_PIPELINE_KEYS), field="jobs")
+        raw_jobs = {}
+    elif not isinstance(raw_jobs, dict) or not raw_jobs:
+        col.problem("the pipeline has no jobs; add a 'jobs:' mapping with at least one job", data, "jobs",
+                    field="jobs")
         raw_jobs = {}
     for jname, jdata in raw_jobs.items():
         job = _job(str(jname), jdata, base_dir, inputs, col)

@@ -387,6 +387,67 @@ def test_settings_and_job_options(tmp_path: Path) -> None:
     assert any("default_datastore" in w for w in spec.warnings)
 
 
+def test_unknown_keys_azure_accepts_are_warnings_with_where_and_the_closest_key(tmp_path: Path) -> None:
+    write(tmp_path, "c.yml", """
+        name: c
+        version: 1
+        descripton: typo, as Azure tolerates
+        inputs:
+          n: {type: integer, defualt: 3}
+        outputs:
+          o: {type: uri_folder, desciption: x}
+        command: echo ${{inputs.n}} > ${{outputs.o}}/n
+        resources: {cpus: 1, gpu: 1}
+        """)
+    path = write(tmp_path, "p.yml", """
+        type: pipeline
+        inputs:
+          n: {type: integer, default: 2, descripion: x}
+        settings: {default_datestore: azureml:workspaceblobstore}
+        jobs:
+          j:
+            component: ./c.yml
+            display_nmae: J
+            limits: {timeout: 30, timout: 20}
+            inputs: {n: '${{parent.inputs.n}}'}
+        """)
+    spec = load_pipeline_file(path)  # no error
+    warnings = "\n".join(spec.warnings)
+    for expected in (
+        "unknown field 'default_datestore' in settings (line 5, column 12) is ignored. Did you mean 'default_datastore'?",
+        "unknown field 'display_nmae' in job 'j' (line 9, column 5) is ignored. Did you mean 'display_name'?",
+        "unknown field 'timout' in limits of job 'j' (line 10, column 27) is ignored. Did you mean 'timeout'?",
+        "unknown field 'descripion' in pipeline input 'n' (line 4, column 34) is ignored. Did you mean 'description'?",
+        "c.yml: unknown field 'descripton' in component 'c' (line 4, column 1) is ignored. Did you mean 'description'?",
+        "c.yml: unknown field 'defualt' in input 'n' of component 'c' (line 6, column 22) is ignored. "
+        "Did you mean 'default'?",
+        "c.yml: unknown field 'desciption' in output 'o' of component 'c'",
+        "c.yml: unknown field 'gpu' in the resources of component 'c' (line 10, column 22) is ignored. Did you mean 'gpus'?",
+    ):
+        assert expected in warnings, f"{expected!r} not in\n{warnings}"
+    assert spec.jobs["j"].timeout == 30.0
+
+
+def test_what_azure_refuses_stays_an_error_and_a_misspelt_required_key_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yml", """
+        type: pipeline
+        settings: {force_rerun: yes please}
+        jbos:
+          j: {component: c:1, retries: many}
+        """)
+    with pytest.raises(ValidationError) as err:
+        load_pipeline_file(path)
+    text = messages(err)
+    assert "settings.force_rerun is 'yes please'; expected true or false" in text
+    assert (f"{path}:4:1, field 'jobs': the pipeline has no jobs; add a 'jobs:' mapping with at least one job. "
+            "The unknown field 'jbos' is ignored. Did you mean 'jobs'?") in text
+    job = write(tmp_path, "q.yml", "type: pipeline\njobs:\n  j:\n    componnet: c:1\n")
+    with pytest.raises(ValidationError, match="The unknown field 'componnet' is ignored. Did you mean 'component'?"):
+        load_pipeline_file(job)
+    typed = component_yaml(tmp_path, "name: c\nversion: 1\ninputs:\n  n: {tpye: integer}\ncommand: echo\n")
+    with pytest.raises(ValidationError, match="input 'n' of component 'c' has no 'type'.*Did you mean 'type'?"):
+        load_component_file(typed)
+
 def test_broken_component_file_problems_carry_the_job(tmp_path: Path) -> None:
     write(tmp_path, "bad.yml", "name: c\nversion: 1\ncommand: echo ${{inputs.nope}}\n")
     path = write(tmp_path, "p.yml", "type: pipeline\njobs:\n  j:\n    component: ./bad.yml\n  k:\n    component: ./missing.yml\n")
