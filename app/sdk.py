@@ -39,6 +39,8 @@ def run(
     """Run a pipeline job (or spec, file, or registered ``name[:version]``) in this process as the
     driver; returns the engine's ``RunResult`` (``.run``, ``.steps``, ``.ok``).
 
+    ``params`` are pipeline input values, as ``--set`` gives them: checked before anything runs
+    against every component input each one feeds (``ValidationError`` listing every problem).
     ``home`` is the workspace (default: ``$DUCTWORK_HOME`` or ``./.ductwork``); ``address`` joins a
     Ray cluster; ``in_process`` runs steps in threads of this process (debugging, no Ray).
     """

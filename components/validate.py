@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -29,6 +29,7 @@ from components.errors import DuctworkError, Problem, ValidationError
 from components.fields import check_literal, check_name, did_you_mean, is_remote_path
 from components.placeholders import find_placeholders, optional_blocks, placeholder_problem
 from components.spec import (
+    PARAMETER_TYPES,
     ComponentRef,
     ComponentSpec,
     ExternalData,
@@ -49,6 +50,8 @@ __all__ = [
     "resolve_pipeline",
     "compute_for_job",
     "check_value",
+    "check_pipeline_values",
+    "with_pipeline_values",
 ]
 
 Resolver = Callable[[ComponentRef], ComponentSpec]
@@ -386,3 +389,81 @@ def resolve_pipeline(spec: PipelineSpec, resolve: Resolver) -> PipelineSpec:
     if problems:
         raise ValidationError(problems)
     return replace(spec, jobs=jobs)
+
+
+def _given_path(value: Any, base_dir: str | None) -> str | None:
+    """A data value given for a run as an absolute path (remote paths as written); ``None`` if not a path."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        return None
+    text = str(value)
+    if is_remote_path(text):
+        return text
+    return os.path.abspath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(text)))
+
+
+def check_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], resolve: Resolver | None = None, *,
+                          base_dir: str | None = None) -> list[Problem]:
+    """Every problem of the values given for a run of ``spec`` (``--set``, ``run(params=...)``), at once.
+
+    - a name the pipeline does not declare (with a "did you mean");
+    - a parameter value against the pipeline input's declared type, then against the type,
+      min/max and enum of EVERY component input it feeds (one pipeline input may feed
+      several jobs, each with its own constraints);
+    - a data value that is not a path, is remote, or does not exist (relative to ``base_dir``,
+      default the current folder).
+
+    Each problem is located at the file and ``field="inputs.NAME"`` of the pipeline input it
+    sets. Jobs whose component is a ``ComponentRef`` are resolved with ``resolve``; one that
+    cannot be resolved is left to :func:`validate_pipeline`, which reports it.
+    """
+    file = str(spec.source) if spec.source else None
+    problems: list[Problem] = []
+    feeds: dict[str, list[tuple[str, str, InputSpec]]] = {}
+    for job in spec.jobs.values():
+        comp = job.component if isinstance(job.component, ComponentSpec) else (
+            _resolve(job, resolve)[0] if resolve is not None else None)
+        if comp is None:
+            continue
+        for iname, binding in job.inputs.items():
+            if isinstance(binding, ParentInput) and iname in comp.inputs:
+                feeds.setdefault(binding.name, []).append((job.name, iname, comp.inputs[iname]))
+    for name, value in values.items():
+        for message in _value_problems(spec, name, value, feeds.get(name, []), base_dir):
+            problems.append(Problem(f"--set {name}={_describe(value)}: {message}", file=file, field=f"inputs.{name}"))
+    return problems
+
+
+def _value_problems(spec: PipelineSpec, name: str, value: Any, feeds: list[tuple[str, str, InputSpec]],
+                    base_dir: str | None) -> list[str]:
+    pin = spec.inputs.get(name)
+    if pin is None:
+        return [f"pipeline '{spec.name}' has no input '{name}'.{did_you_mean(name, spec.inputs)} "
+                f"Its inputs: {', '.join(spec.inputs) or 'none'}"]
+    if pin.is_data:
+        path = _given_path(value, base_dir)
+        if path is None:
+            return [f"pipeline input '{name}' is data ({pin.type or 'uri_folder'}); give a path"]
+        why = _path_problem(path, f"pipeline input '{name}'", name)
+        return [why] if why else []
+    if pin.type in PARAMETER_TYPES:
+        value, why = check_literal(value, pin.type)
+        if why:
+            return [f"pipeline input '{name}' is declared {pin.type}: {why}"]
+    return [f"pipeline input '{name}' feeds job '{job}' input '{iname}' ({inp.type}): {why}"
+            for job, iname, inp in feeds if inp.is_parameter and (why := check_value(value, inp))]
+
+
+def with_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], *,
+                         base_dir: str | None = None) -> PipelineSpec:
+    """``spec`` with the given values as its pipeline inputs' values (data values as absolute
+    paths), so that validating it checks the run as it will be; unknown names are left out."""
+    inputs = dict(spec.inputs)
+    for name, value in values.items():
+        pin = inputs.get(name)
+        if pin is None:
+            continue
+        if pin.is_data:
+            inputs[name] = replace(pin, path=_given_path(value, base_dir), value=None)
+        else:
+            inputs[name] = replace(pin, value=check_literal(value, pin.type)[0] if pin.type else value)
+    return replace(spec, inputs=inputs)

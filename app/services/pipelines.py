@@ -6,6 +6,7 @@ components and the workspace's compute targets before it is registered or handed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from app.services.components import component_resolver, parse_ref, warning_text
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
 from components.spec import ComponentRef, ComponentSpec, PipelineSpec
+from components.validate import check_pipeline_values, with_pipeline_values
 
 if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
     from registry import PipelinePublic
@@ -64,9 +66,15 @@ def _raise_errors(spec: PipelineSpec, problems: list[Problem]) -> None:
         raise ValidationError(errors)
 
 
-def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec) -> PipelineSpec:
+def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec,
+                  values: Mapping[str, Any] | None = None) -> PipelineSpec:
     """A validated pipeline from a file (``"p.yml"``), a registered one (``"name"``, ``"name:3"``),
     or a spec. Raises ValidationError with every problem.
+
+    ``values`` are a run's input values (``--set``, ``run(params=...)``): each is checked against
+    every component input it feeds (``components.validate.check_pipeline_values``) and the
+    pipeline is validated with them in place (so a ``--set`` fills an input without a default),
+    every problem of both raised at once. The spec returned keeps its own defaults.
 
     ``spec.warnings`` of the result holds every warning once, each naming its file: the
     loader's (Azure-only fields), then the validator's (e.g. an undefined ``azureml:`` compute).
@@ -83,8 +91,14 @@ def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec) -> PipelineS
     else:
         name, version = parse_ref(str(source), "pipeline")
         spec = ws.registry.pipeline_spec(name, version)
-    problems = _validate(ws, replace(spec, warnings=()))  # the loader's warnings are placed below, once
-    _raise_errors(spec, problems)
+    given = dict(values or {})
+    refused = check_pipeline_values(spec, given, component_resolver(ws))
+    fields = {p.field for p in refused}
+    accepted = {name: value for name, value in given.items() if f"inputs.{name}" not in fields}
+    # the loader's warnings are placed below, once
+    problems = _validate(ws, with_pipeline_values(replace(spec, warnings=()), accepted))
+    # what a refused value would have replaced (no default, a missing default path) is not a problem of the run
+    _raise_errors(spec, [*refused, *(p for p in problems if p.job is not None or p.field not in fields)])
     file = str(spec.source) if spec.source else ""
     located = [w if not file or w.startswith(file) else warning_text(Problem(w, file=file, severity="warning"))
                for w in spec.warnings]

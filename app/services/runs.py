@@ -96,13 +96,17 @@ class PreparedRun:
 
 
 def prepare_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mapping[str, Any] | None = None) -> PreparedRun:
-    """Load and validate the pipeline, compile it, and bind the run's input values."""
+    """Load and validate the pipeline with the run's input values, compile it, and bind the values.
+
+    The one check every run goes through (``ductwork run`` and ``--plan``, the SDK's ``run()``,
+    the app's runs): a value of the wrong type, outside an input's min/max or enum, or for a
+    name the pipeline does not have is refused here, every problem at once, before anything runs."""
     from app.services.components import component_resolver
     from app.services.pipelines import load_pipeline
     from engine.graph import compile_pipeline
     from engine.inputs import bind_pipeline_inputs
 
-    spec = load_pipeline(ws, source)
+    spec = load_pipeline(ws, source, params)
     graph = compile_pipeline(spec, component_resolver(ws), _computes(ws), validate=False)
     values = bind_pipeline_inputs(spec, params)
     label = None if isinstance(source, PipelineSpec) else str(Path(source).absolute()
