@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from engine.costs import format_hours
 from engine.graph import PipelineGraph
 from engine.placement import fits, shortfall
 from engine.plan import REUSE, RunPlan
@@ -46,11 +47,19 @@ class PlanForecast:
 
     steps: Mapping[str, StepForecast]
     to_run_s: float
-    unknown: int
+    to_run: int  #: steps that will execute (not reused)
+    unknown: int  #: of those, how many have no history
     where: str  #: what placement was judged against, in words
 
     def unplaceable(self) -> list[str]:
         return [f.job for f in self.steps.values() if f.placeable is False]
+
+    def describe(self) -> str:
+        """``≈ 4 min to run 2 step(s) one after another; 1 step(s) without history``."""
+        known = self.to_run - self.unknown
+        parts = [f"≈ {format_hours(self.to_run_s)} to run {known} step(s) one after another" if known else "",
+                 f"{self.unknown} step(s) without history" if self.unknown else ""]
+        return "; ".join(p for p in parts if p) or "nothing to run"
 
 
 def estimate(durations: list[float]) -> float | None:
@@ -65,12 +74,13 @@ def forecast_plan(graph: PipelineGraph, plan: RunPlan, store: RunStore, offer: M
     history = store.recent_durations({node.component.ref for node in graph.steps.values()}, HISTORY)
     steps: dict[str, StepForecast] = {}
     to_run: list[float] = []
-    unknown = 0
+    count = unknown = 0
     for name, decision in plan.steps.items():
         node = graph.steps[name]
         durations = history.get(node.component.ref, [])
         guess = estimate(durations)
         if decision.action != REUSE:
+            count += 1
             if guess is None:
                 unknown += 1
             else:
@@ -82,4 +92,4 @@ def forecast_plan(graph: PipelineGraph, plan: RunPlan, store: RunStore, offer: M
         else:
             placeable, placement = False, f"{where} cannot place it: needs {', '.join(shortfall(node.request, offer))}"
         steps[name] = StepForecast(name, guess, len(durations), placeable, placement)
-    return PlanForecast(steps, round(sum(to_run), 3), unknown, where)
+    return PlanForecast(steps, round(sum(to_run), 3), count, unknown, where)

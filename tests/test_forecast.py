@@ -11,6 +11,7 @@ from test_engine_support import Harness, chain_pipeline, copy_code, make_data, s
 
 from components.errors import DuctworkError
 from engine.compute import ComputeSpec, ResourceRequest
+from engine.costs import format_hours
 from engine.executors import check_feasible
 from engine.forecast import estimate, forecast_plan
 from engine.graph import compile_pipeline
@@ -67,7 +68,9 @@ def test_estimates_are_the_median_of_recent_completed_runs_of_the_same_component
         runs = [s.duration_s for s in (step(first, job), step(second, job)) if s.status == "completed"]
         assert after.steps[job].estimate_s == estimate(runs) and after.steps[job].history == len(runs)
     assert after.to_run_s == round(after.steps["train"].estimate_s + after.steps["evaluate"].estimate_s, 3)
-    assert after.unknown == 0
+    assert (after.unknown, after.to_run) == (0, 2)
+    assert after.describe() == f"≈ {format_hours(after.to_run_s)} to run 2 step(s) one after another"
+    assert before.describe() == "4 step(s) without history"
     train = after.steps["train"]
     assert (train.placeable, train.placement) == (False, "this machine cannot place it: needs 1 GPU (offers 0)")
     assert after.steps["prep"].placeable is True and after.unplaceable() == ["train"]

@@ -192,6 +192,29 @@ def test_designer_opens_a_saved_version_and_clones_a_run(ws):
     assert state.origin == f"run:{run_id}" and state.design.pipeline.inputs["factor"].value == 7
 
 
+def test_designer_previews_the_plan_with_estimates_and_placement(ws):
+    from app.services.pipelines import register_pipeline
+    from app.services.runs import start_run
+
+    register_pipeline(ws, RESOURCES / "pipelines" / "numbers.yml")
+    first = start_run(ws, "numbers:1", {"factor": 7}, executor="in-process")
+    at = AppTest.from_function(_designer, default_timeout=TIMEOUT)
+    at.query_params["open"] = "numbers:1"
+    at.run()
+    assert not at.exception, at.exception
+    at.toggle(key="designer_plan_preview").set_value(True).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("step")
+    assert table["action"].to_dict() == {"make_numbers": "reuse", "scale": "run", "summarize": "wait"}
+    assert table.loc["scale", "why"].startswith("parameter factor 7")
+    assert set(table["placeable"]) == {"yes"} and table.loc["summarize", "estimate"] != "—"
+    assert any("placement judged on this machine" in t for t in _texts(at.caption))
+    durations = {s.job: s.duration_s for s in first.steps}
+    from engine.costs import format_hours
+
+    assert table.loc["scale", "estimate"] == format_hours(durations["scale"])
+
+
 # ----------------------------------------------------------------------------- components
 
 
@@ -297,6 +320,21 @@ def test_runs_table_filters_and_counts(ws, runs):
     assert at.dataframe[0].value["run"].tolist() == [runs[2]]
     at.selectbox(key="runs_status").set_value("cancelled").run()
     assert any("No run matches these filters" in t for t in _texts(at.info))
+
+
+def test_runs_page_charts_what_runs_spent_and_what_reuse_saved_per_pipeline(ws, runs):
+    from app.services.runs import spend_history
+    from app.ui.views.runs_page import spend_frame
+
+    rows = spend_history(ws)
+    assert [r["run"] for r in rows] == runs
+    assert rows[1]["saved_s"] > 0 and rows[0]["saved_s"] == 0 and {r["spent_cost"] for r in rows} == {None}
+    frame = spend_frame(rows)
+    assert frame["pipeline"].tolist() == ["numbers"] * len(frame)
+    assert frame["spent (h)"].sum() == pytest.approx(sum(r["spent_s"] for r in rows) / 3600)
+    at = _app(_runs)
+    assert at.radio(key="runs_spend_unit").options == ["hours"]  # no compute target has a price
+    assert len(at.get("vega_lite_chart")) == 2
 
 
 def test_run_page_shows_steps_logs_and_reasons(ws, runs):

@@ -125,7 +125,8 @@ def _print_plan(ws, pipeline: str, params: dict[str, Any], force: bool, verify: 
     forecast = preview.forecast
     if as_json:
         print_json({"steps": preview.rows(), "placement": forecast.where,
-                    "estimate": {"to_run_s": forecast.to_run_s, "without_history": forecast.unknown}})
+                    "estimate": {"to_run_s": forecast.to_run_s, "steps_to_run": forecast.to_run,
+                                 "without_history": forecast.unknown}})
         return
     table = Table(title="plan", title_justify="left")
     for col in ("step", "action", "compute", "resources", "estimate", "placeable", "why"):
@@ -137,11 +138,7 @@ def _print_plan(ws, pipeline: str, params: dict[str, Any], force: bool, verify: 
         table.add_row(d.job, d.action, d.compute, d.resources,
                       format_hours(f.estimate_s) if f.estimate_s is not None else "—", placeable, d.reason)
     console.print(table)
-    to_run = len(preview.plan.steps) - preview.plan.count("reuse")
-    known = f"≈ {format_hours(forecast.to_run_s)} to run {to_run - forecast.unknown} step(s) one after another" \
-        if to_run > forecast.unknown else ""
-    unknown = f"{forecast.unknown} step(s) without history" if forecast.unknown else ""
-    console.print(Text("; ".join(p for p in (known, unknown) if p) or "nothing to run", style="dim"))
+    console.print(Text(forecast.describe(), style="dim"))
     blocked = forecast.unplaceable()
     if blocked:
         warn(f"{len(blocked)} step(s) cannot be placed on {forecast.where}: {', '.join(blocked)}; choose a "

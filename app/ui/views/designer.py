@@ -21,6 +21,7 @@ from app.ui.session import errors_shown_here, show_error, workspace
 from app.ui.views import toolbar
 from app.ui.views.inspector import render_inspector
 from app.ui.views.palette import render_palette
+from app.ui.views.plan_preview import render_plan_preview
 from components.errors import Problem
 
 __all__ = ["FLOW_KEY", "STATE_KEY", "designer_state", "render"]
@@ -136,6 +137,9 @@ def render() -> None:
             getattr(st, notice.kind)(notice.text)
         _canvas(state, resolve, problems)
         _problem_summary(state, problems)
+        if state.design.pipeline.jobs and not any(p.severity != "warning" for p in problems):
+            with errors_shown_here():
+                render_plan_preview(ws, state.design.pipeline)
         if not state.design.pipeline.jobs:
             with errors_shown_here():
                 _quick_start(ws)

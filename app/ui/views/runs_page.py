@@ -1,6 +1,7 @@
 """Runs page: every run, newest first, filtered by pipeline, status and date, one page
 at a time (the store counts and slices, so 10,000 runs cost the same as 50); select
-one run to open it, or two to compare them."""
+one run to open it, or two to compare them. Below, what the filtered runs spent and what
+reuse saved them, per pipeline and day (hours, or money where compute targets have a price)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import streamlit as st
 from app.ui import nav
 from app.ui.session import STATUS_ICONS, errors_shown_here, format_duration, workspace
 
-__all__ = ["render", "runs_frame", "date_bounds", "PAGE_SIZE"]
+__all__ = ["render", "runs_frame", "spend_frame", "date_bounds", "PAGE_SIZE"]
 
 PAGE_SIZE = 50
+SPEND_RUNS = 200  #: the spend chart adds up at most this many of the newest matching runs
 
 
 def date_bounds(value: Any) -> tuple[float | None, float | None]:
@@ -54,6 +56,38 @@ def runs_frame(runs: list[Any], counts: dict[str, dict[str, int]], now: float | 
         })
     columns = ["run", "pipeline", "version", "status", "started", "duration", "steps run", "reused"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def spend_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``spend_history`` rows summed per local day and pipeline: hours and money spent and saved."""
+    columns = ["day", "pipeline", "spent (h)", "saved (h)", "spent ($)", "saved ($)"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame([{
+        "day": dt.datetime.fromtimestamp(r["started_at"] or 0).strftime("%Y-%m-%d"), "pipeline": r["pipeline"],
+        "spent (h)": r["spent_s"] / 3600, "saved (h)": r["saved_s"] / 3600,
+        "spent ($)": r["spent_cost"] or 0.0, "saved ($)": r["saved_cost"] or 0.0} for r in rows])
+    return frame.groupby(["day", "pipeline"], as_index=False, sort=True).sum()[columns]
+
+
+def _spend_chart(ws: Any, filters: dict[str, Any]) -> None:
+    from app.services.runs import spend_history
+
+    rows = spend_history(ws, **filters, limit=SPEND_RUNS)
+    if not any(r["spent_s"] or r["saved_s"] for r in rows):
+        return
+    priced = any(r["spent_cost"] is not None or r["saved_cost"] is not None for r in rows)
+    st.subheader("Spend and savings")
+    unit = st.radio("Show", ["money", "hours"] if priced else ["hours"], horizontal=True, key="runs_spend_unit",
+                    help="Money where the compute targets have a price per hour (Compute page)")
+    frame = spend_frame(rows)
+    suffix = "($)" if unit == "money" else "(h)"
+    left, right = st.columns(2)
+    left.caption(f"Spent {suffix} per pipeline and day")
+    left.bar_chart(frame, x="day", y=f"spent {suffix}", color="pipeline", height=260)
+    right.caption(f"Saved by reuse {suffix} per pipeline and day")
+    right.bar_chart(frame, x="day", y=f"saved {suffix}", color="pipeline", height=260)
+    st.caption(f"the newest {len(rows)} matching runs" if len(rows) == SPEND_RUNS else f"{len(rows)} runs")
 
 
 def _filters(ws: Any) -> dict[str, Any]:
@@ -102,3 +136,4 @@ def render() -> None:
         if b2.button("Compare", key="runs_compare", disabled=len(chosen) != 2, icon=":material/compare_arrows:"):
             nav.go("compare", a=chosen[0], b=chosen[1])
         b3.caption("Select one run to open it, two to compare them.")
+        _spend_chart(ws, filters)
