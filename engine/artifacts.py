@@ -24,6 +24,9 @@ from engine.hashing import content_digest, tree_size
 
 __all__ = ["ArtifactInfo", "ArtifactStore", "LocalArtifactStore"]
 
+_STAGING = ".staging-"  #: under artifacts/: a copy from another file system, renamed into place when complete
+_EVICTED = ".evicted-"  #: under tmp/: an evicted artifact, renamed out of the way before it is removed
+
 
 @dataclass(frozen=True)
 class ArtifactInfo:
@@ -64,11 +67,24 @@ class ArtifactStore(Protocol):
         ...
 
     def evict(self, digest: str) -> None:
-        """Remove a missing or corrupt artifact so that it is produced again."""
+        """Remove an artifact: a missing or corrupt one (so that it is produced again), or one that
+        no kept record references (``ductwork gc``)."""
         ...
 
     def discard(self, path: Path) -> None:
         """Remove a step's scratch folder (what was not committed)."""
+        ...
+
+    def stored(self) -> dict[str, int]:
+        """Every stored artifact: digest → size in bytes (for ``ductwork verify`` and ``gc``)."""
+        ...
+
+    def scratch_of(self, run_id: str) -> Path:
+        """The folder holding the scratch areas of one run's steps."""
+        ...
+
+    def leftovers(self) -> list[Path]:
+        """Scratch the store itself left behind: evicted artifacts a crash kept from removing."""
         ...
 
 
@@ -82,7 +98,7 @@ class LocalArtifactStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def new_step_area(self, run_id: str, job: str) -> Path:
-        area = self.tmp_dir / run_id / f"{job}-{uuid.uuid4().hex[:8]}"
+        area = self.scratch_of(run_id) / f"{job}-{uuid.uuid4().hex[:8]}"
         area.mkdir(parents=True)
         return area
 
@@ -102,7 +118,7 @@ class LocalArtifactStore:
                 _remove(path)
                 return ArtifactInfo(digest, size, created=False)
             else:  # a different file system: copy beside the target, then rename
-                staging = self.artifacts_dir / f".staging-{uuid.uuid4().hex}"
+                staging = self.artifacts_dir / f"{_STAGING}{uuid.uuid4().hex}"
                 shutil.copytree(path, staging) if path.is_dir() else shutil.copy2(path, staging)
                 os.rename(staging, target)
                 _remove(path)
@@ -125,12 +141,25 @@ class LocalArtifactStore:
     def evict(self, digest: str) -> None:
         target = self.artifacts_dir / digest
         if target.exists():
-            trash = self.tmp_dir / f".evicted-{uuid.uuid4().hex}"
+            trash = self.tmp_dir / f"{_EVICTED}{uuid.uuid4().hex}"
             os.rename(target, trash)
             _remove(trash)
 
     def discard(self, path: Path) -> None:
         _remove(path)
+
+    def stored(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for entry in os.scandir(self.artifacts_dir):
+            if not entry.name.startswith(_STAGING) and (size := tree_size(entry.path)) is not None:
+                found[entry.name] = size
+        return found
+
+    def scratch_of(self, run_id: str) -> Path:
+        return self.tmp_dir / run_id
+
+    def leftovers(self) -> list[Path]:
+        return sorted(self.tmp_dir.glob(f"{_EVICTED}*"))
 
 
 def _make_read_only(path: Path) -> None:

@@ -17,12 +17,13 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from components.errors import DuctworkError
 from engine.records import (
+    ArtifactRecord,
     Lease,
     LeaseAnswer,
     MetricRecord,
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS input_memo (key VARCHAR PRIMARY KEY, digest VARCHAR, 
 CREATE TABLE IF NOT EXISTS leases (
     signature VARCHAR PRIMARY KEY, run_id VARCHAR, job VARCHAR, host VARCHAR, pid BIGINT,
     taken_at DOUBLE, heartbeat_at DOUBLE);
+CREATE TABLE IF NOT EXISTS evictions (signature VARCHAR PRIMARY KEY, reason VARCHAR, evicted_at DOUBLE);
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE INDEX IF NOT EXISTS runs_pipeline ON runs (pipeline);
 CREATE INDEX IF NOT EXISTS step_runs_job ON step_runs (job);
@@ -393,6 +395,50 @@ class DuckDBRunStore:
         rows = self._run(lambda con: con.execute(
             "SELECT id FROM runs WHERE starts_with(id, ?) OR ends_with(id, ?) ORDER BY id", [prefix, prefix]).fetchall())
         return [r[0] for r in rows]
+
+    def reuse_records(self) -> list[ReuseRecord]:
+        rows = self._run(lambda con: con.execute(
+            "SELECT signature, run_id, job, outputs, duration_s, created_at, price_per_hour FROM reuse "
+            "ORDER BY created_at, signature").fetchall())
+        return [ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0)
+                for r in rows]
+
+    def last_reused(self) -> dict[str, float]:
+        rows = self._run(lambda con: con.execute(
+            "SELECT signature, max(started_at) FROM step_runs WHERE status = 'reused' AND signature IS NOT NULL "
+            "GROUP BY signature").fetchall())
+        return {signature: float(at or 0.0) for signature, at in rows}
+
+    def evict_reuse(self, reasons: Mapping[str, str], at: float) -> None:
+        if not reasons:
+            return
+
+        def work(con) -> None:
+            con.execute("DELETE FROM reuse WHERE signature IN (SELECT unnest(?::VARCHAR[]))", [list(reasons)])
+            _upsert(con, "evictions", {"signature": _V, "reason": _V, "evicted_at": _D},
+                    [(signature, reason, at) for signature, reason in reasons.items()])
+
+        self._run(work)
+
+    def eviction_reasons(self, signatures: Iterable[str]) -> dict[str, str]:
+        keys = list(dict.fromkeys(signatures))
+        if not keys:
+            return {}
+        rows = self._run(lambda con: con.execute(
+            "SELECT e.signature, e.reason FROM evictions e WHERE e.signature IN (SELECT unnest(?::VARCHAR[])) "
+            "AND NOT EXISTS (SELECT 1 FROM reuse r WHERE r.signature = e.signature)", [keys]).fetchall())
+        return dict(rows)
+
+    def artifact_records(self) -> list[ArtifactRecord]:
+        rows = self._run(lambda con: con.execute(
+            "SELECT digest, size, run_id, job, output, created_at FROM artifacts ORDER BY created_at").fetchall())
+        return [ArtifactRecord(r[0], int(r[1] or 0), r[2], r[3], r[4], r[5] or 0.0) for r in rows]
+
+    def delete_artifact_records(self, digests: Iterable[str]) -> None:
+        keys = list(dict.fromkeys(digests))
+        if keys:
+            self._run(lambda con: con.execute(
+                "DELETE FROM artifacts WHERE digest IN (SELECT unnest(?::VARCHAR[]))", [keys]))
 
 
 def _where(f: RunFilter) -> tuple[str, list[Any]]:

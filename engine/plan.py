@@ -167,6 +167,9 @@ class Planner:
             return "; ".join(reasons)
         if ing.signature in self.evicted:
             return "cached output missing"
+        evicted = self.store.eviction_reasons([ing.signature]).get(ing.signature)  # by verify or gc
+        if evicted:
+            return evicted
         return f"no reusable result (the step {prev.status} in run {prev.run_id})"
 
     def _corruption(self, name: str, digest: str) -> str | None:

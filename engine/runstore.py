@@ -10,11 +10,20 @@ import contextlib
 import copy
 import dataclasses
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from engine.records import Lease, LeaseAnswer, MetricRecord, ReuseRecord, RunRecord, StepRunRecord, StoreBatch
+from engine.records import (
+    ArtifactRecord,
+    Lease,
+    LeaseAnswer,
+    MetricRecord,
+    ReuseRecord,
+    RunRecord,
+    StepRunRecord,
+    StoreBatch,
+)
 
 __all__ = ["RunFilter", "RunStore", "InMemoryRunStore", "answer_lease"]
 
@@ -117,6 +126,31 @@ class RunStore(Protocol):
         """Run ids starting or ending with ``prefix`` (so people may type a short id)."""
         ...
 
+    def reuse_records(self) -> list[ReuseRecord]:
+        """Every reuse record (``ductwork verify`` and ``gc``)."""
+        ...
+
+    def last_reused(self) -> dict[str, float]:
+        """Per signature, when a step run last reused its record (its start time)."""
+        ...
+
+    def evict_reuse(self, reasons: Mapping[str, str], at: float) -> None:
+        """Delete these reuse records and keep why (signature → reason), in one transaction, so
+        that the step's next run says why it was not reused."""
+        ...
+
+    def eviction_reasons(self, signatures: Iterable[str]) -> dict[str, str]:
+        """Why the records of those signatures that have none now were evicted (``evict_reuse``)."""
+        ...
+
+    def artifact_records(self) -> list[ArtifactRecord]:
+        """Every artifact row: which run, job and output first committed each digest."""
+        ...
+
+    def delete_artifact_records(self, digests: Iterable[str]) -> None:
+        """Forget the artifact rows of digests no longer stored."""
+        ...
+
 
 class InMemoryRunStore:
     """A run store in dictionaries: for tests and for debugging runs that need no history."""
@@ -130,6 +164,7 @@ class InMemoryRunStore:
         self._metrics: list[MetricRecord] = []
         self._memo: dict[str, tuple[str, int]] = {}
         self._leases: dict[str, Lease] = {}
+        self._evictions: dict[str, str] = {}
 
     def apply(self, batch: StoreBatch) -> None:
         with self._lock:
@@ -252,3 +287,34 @@ class InMemoryRunStore:
     def resolve_run_id(self, prefix: str) -> list[str]:
         with self._lock:
             return sorted(rid for rid in self._runs if rid.startswith(prefix) or rid.endswith(prefix))
+
+    def reuse_records(self) -> list[ReuseRecord]:
+        with self._lock:
+            return list(self._reuse.values())
+
+    def last_reused(self) -> dict[str, float]:
+        with self._lock:
+            found: dict[str, float] = {}
+            for step in self._steps.values():
+                if step.status == "reused" and step.signature:
+                    found[step.signature] = max(found.get(step.signature, 0.0), step.started_at or 0.0)
+            return found
+
+    def evict_reuse(self, reasons: Mapping[str, str], at: float) -> None:
+        with self._lock:
+            for signature, reason in reasons.items():
+                self._reuse.pop(signature, None)
+                self._evictions[signature] = reason
+
+    def eviction_reasons(self, signatures: Iterable[str]) -> dict[str, str]:
+        with self._lock:
+            return {s: self._evictions[s] for s in signatures if s in self._evictions and s not in self._reuse}
+
+    def artifact_records(self) -> list[ArtifactRecord]:
+        with self._lock:
+            return [a for a in self._artifacts.values() if isinstance(a, ArtifactRecord)]
+
+    def delete_artifact_records(self, digests: Iterable[str]) -> None:
+        with self._lock:
+            for digest in digests:
+                self._artifacts.pop(digest, None)

@@ -137,6 +137,26 @@ def test_metrics_artifacts_and_memo(store):
     assert store.get_memo(["file:/d:1:2:3", "nope"]) == {"file:/d:1:2:3": ("b" * 64, 10)}
 
 
+
+def test_reuse_records_last_reuse_evictions_with_reasons_and_artifact_rows(store):
+    out = {"model": OutputRef("a" * 64, 3)}
+    store.apply(StoreBatch(runs=[run(1), run(2)],
+                           step_runs=[step("r001", "train", "s1", 10.0), step("r002", "train", "s1", 20.0, status="reused"),
+                                      step("r002", "prep", "s2", 30.0, status="reused")],
+                           reuse=[ReuseRecord("s1", "r001", "train", out, 1.0, 5.0), ReuseRecord("s2", "r001", "prep", out)],
+                           artifacts=[ArtifactRecord("a" * 64, 3, "r001", "train", "model", 1.0),
+                                      ArtifactRecord("b" * 64, 4, "r001", "prep", "clean", 2.0)]))
+    assert sorted(r.signature for r in store.reuse_records()) == ["s1", "s2"]
+    assert store.last_reused() == {"s1": 20.0, "s2": 30.0}
+    store.evict_reuse({"s1": "cached output corrupt (model)"}, 50.0)
+    assert [r.signature for r in store.reuse_records()] == ["s2"]
+    assert store.eviction_reasons(["s1", "s2", "s3"]) == {"s1": "cached output corrupt (model)"}
+    store.apply(StoreBatch(reuse=[ReuseRecord("s1", "r003", "train", out)]))  # committed again: no longer evicted
+    assert store.eviction_reasons(["s1"]) == {}
+    assert sorted(a.digest for a in store.artifact_records()) == ["a" * 64, "b" * 64]
+    store.delete_artifact_records(["a" * 64])
+    assert [(a.digest, a.job, a.output) for a in store.artifact_records()] == [("b" * 64, "prep", "clean")]
+
 def test_duckdb_store_is_fast_for_ten_thousand_runs(tmp_path):
     import time
 
