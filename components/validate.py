@@ -412,6 +412,9 @@ def check_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], resolve
     - a data value that is not a path, is remote, or does not exist (relative to ``base_dir``,
       default the current folder).
 
+    ``None`` is no value: it is left to :func:`validate_pipeline` with the values in place
+    (an input that needs a value and has none is reported there).
+
     Each problem is located at the file and ``field="inputs.NAME"`` of the pipeline input it
     sets. Jobs whose component is a ``ComponentRef`` are resolved with ``resolve``; one that
     cannot be resolved is left to :func:`validate_pipeline`, which reports it.
@@ -439,6 +442,8 @@ def _value_problems(spec: PipelineSpec, name: str, value: Any, feeds: list[tuple
     if pin is None:
         return [f"pipeline '{spec.name}' has no input '{name}'.{did_you_mean(name, spec.inputs)} "
                 f"Its inputs: {', '.join(spec.inputs) or 'none'}"]
+    if value is None:  # no value (a rerun of a run that left an optional input unset): validation decides
+        return []
     if pin.is_data:
         path = _given_path(value, base_dir)
         if path is None:

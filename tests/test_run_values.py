@@ -38,6 +38,7 @@ def spec():
 def test_good_values_pass(spec) -> None:
     assert check_pipeline_values(spec, {"lr": 0.5, "schedule": "cosine"}) == []
     assert check_pipeline_values(spec, {"lr": 0}) == []  # an integer is a number
+    assert check_pipeline_values(spec, {"lr": None}) == []  # no value: validation decides whether one is needed
 
 
 def test_a_value_of_the_wrong_type_is_refused_for_every_input_it_feeds(spec) -> None:
@@ -122,6 +123,8 @@ def test_a_value_given_for_an_input_without_default_fills_it(tmp_path: Path) -> 
     with pytest.raises(ValidationError, match="pipeline input 'lr' has no value but job 'tune' uses it"):
         prepare_run(ws, path)
     assert prepare_run(ws, path, {"lr": 0.2}).values.literals == {"lr": 0.2}
+    with pytest.raises(ValidationError, match="pipeline input 'lr' has no value"):  # None is no value
+        prepare_run(ws, path, {"lr": None})
     with pytest.raises(ValidationError) as err:  # a refused value is reported once, not also as "no value"
         prepare_run(ws, path, {"lr": 0.9})
     assert [p.message for p in err.value.problems] == [
