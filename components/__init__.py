@@ -4,11 +4,11 @@ Pure Python plus PyYAML: no database, no Ray. The names below are the public
 API other layers import (``from components import load_pipeline_file``).
 """
 
+from components.codefiles import function_source_files
 from components.digest import (
     canonical_json,
     code_digest,
     component_digest,
-    function_source_files,
     spec_digest,
 )
 from components.errors import DuctworkError, Problem, ValidationError

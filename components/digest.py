@@ -1,26 +1,30 @@
 """Content digests (blake3, hex) of code folders, specs and function sources.
 
-- ``code_digest(folder)``: every file's relative POSIX path and bytes, in
-  sorted order, ignoring caches and VCS folders (:data:`IGNORED_NAMES`,
-  ``*.pyc``). Per-file hashes are memoised by (path, size, mtime, inode) in
-  this process, so re-hashing an unchanged folder costs one ``stat`` per file.
+- ``code_digest(folder)``: every file of a code folder (which files:
+  :mod:`components.codefiles`) by relative POSIX path and bytes, in sorted
+  order. Per-file hashes are memoised by (path, size, mtime, inode) in this
+  process, so re-hashing an unchanged folder costs one ``stat`` per file.
 - ``component_digest(spec)``: the component's identity for step signatures:
   the canonical spec **without** what does not decide its outputs — its
   version (the signature carries name and version itself), display name,
   description(s), tags, ``is_deterministic``, compute, resources, the
-  ``code`` path and ``source`` — plus the digest of its code: the code folder
-  for a command component; for a function component only the function's
-  module and the local modules it imports, transitively (see
-  :func:`function_source_files`), so editing an unrelated file in the folder
-  keeps reuse while editing an imported helper does not.
+  ``code`` path and ``source`` — plus the digest of its code (:func:`components.codefiles.component_code_files`: the code
+  folder for a command component; for a function component only the
+  function's module and the local modules it imports, transitively).
+- ``automatic_version(spec)``: ``auto-`` + the first 12 hex digits of
+  ``component_digest``, the version of a component that declares none: a
+  change of its description, tags, compute or resources keeps its version
+  (and its reuse); a change of what it computes gives a new one.
+- ``definition_digests(spec)``: one digest per field of what
+  ``component_digest`` covers (``command``, ``inputs``, ``outputs`` …), kept
+  with each step run so a changed definition can be named.
 - ``spec_digest(spec)``: everything ``component_digest`` covers plus the
-  metadata shown to people (but not the version): what the automatic version
-  is made from, and what a registry compares to keep a version immutable.
+  metadata shown to people (but not the version): what a
+  registry compares to keep an explicit version immutable.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 from collections.abc import Iterable
@@ -29,27 +33,27 @@ from typing import Any
 
 import blake3
 
+from components.codefiles import code_files, component_code_files
+from components.serialize import component_to_dict
 from components.spec import ComponentSpec
 
 __all__ = [
-    "IGNORED_NAMES",
+    "AUTO_VERSION_PREFIX",
+    "automatic_version",
     "canonical_json",
     "code_digest",
     "files_digest",
     "component_digest",
+    "definition_digests",
     "spec_digest",
-    "function_source_files",
 ]
 
-#: Folder and file names never hashed (caches, VCS folders, editor junk).
-IGNORED_NAMES = frozenset({
-    "__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".DS_Store", ".pytest_cache", ".mypy_cache",
-    ".ruff_cache", ".ductwork",
-})
-_IGNORED_SUFFIXES = (".pyc", ".pyo")
+#: The prefix of a version the loader and the SDK give a component that declares none.
+AUTO_VERSION_PREFIX = "auto-"
+#: What does not decide a component's outputs: left out of ``component_digest``.
+_NOT_BEHAVIOUR = ("display_name", "description", "tags", "is_deterministic", "compute", "resources")
 
 _file_memo: dict[str, tuple[tuple[int, int, int], str]] = {}
-_imports_memo: dict[str, tuple[tuple[int, int, int], tuple[str, ...]]] = {}
 
 
 def _default(obj: Any) -> Any:
@@ -89,19 +93,6 @@ def _file_hash(path: Path) -> str:
     return digest
 
 
-def _walk(folder: Path) -> list[tuple[str, Path]]:
-    found: list[tuple[str, Path]] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d not in IGNORED_NAMES]
-        for name in files:
-            if name in IGNORED_NAMES or name.endswith(_IGNORED_SUFFIXES):
-                continue
-            path = Path(root) / name
-            if path.is_file():
-                found.append((path.relative_to(folder).as_posix(), path))
-    return sorted(found)
-
-
 def files_digest(files: Iterable[tuple[str, Path]]) -> str:
     """Digest of ``(relative POSIX name, path)`` pairs: each name with its file's content hash."""
     hasher = blake3.blake3()
@@ -111,112 +102,51 @@ def files_digest(files: Iterable[tuple[str, Path]]) -> str:
 
 
 def code_digest(folder: str | Path) -> str:
-    """Digest of every file under ``folder`` by relative path and bytes (caches and VCS ignored)."""
-    folder = Path(folder)
-    if folder.is_file():
-        return files_digest([(folder.name, folder)])
-    return files_digest(_walk(folder))
-
-
-def _module_file(code: Path, dotted: str) -> Path | None:
-    base = code.joinpath(*dotted.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path, code: Path) -> tuple[str, ...]:
-    """Dotted names a module imports (absolute, with relative ones resolved), memoised by stat."""
-    st = path.stat()
-    key = str(path)
-    memo = _imports_memo.get(key)
-    if memo and memo[0] == _stat_key(st):
-        return memo[1]
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError):
-        tree = ast.Module(body=[], type_ignores=[])
-    rel = path.relative_to(code).with_suffix("")
-    package = list(rel.parts[:-1])
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                base = ".".join([*up, node.module] if node.module else up)
-            else:
-                base = node.module or ""
-            if base:
-                names.append(base)
-            names.extend(f"{base}.{alias.name}" if base else alias.name for alias in node.names)
-    unique = tuple(dict.fromkeys(n for n in names if n))
-    _imports_memo[key] = (_stat_key(st), unique)
-    return unique
-
-
-def function_source_files(spec: ComponentSpec) -> list[Path]:
-    """The function's module file and the local modules it imports, transitively.
-
-    Only modules whose files live under the component's ``code`` folder count
-    (the standard library and installed packages are the environment's
-    business); a package's ``__init__.py`` counts when a module inside it is
-    imported. Sorted, absolute paths.
-    """
-    if spec.function is None or spec.code is None:
-        return []
-    code = Path(spec.code)
-    start = _module_file(code, spec.function.module)
-    if start is None:
-        return []
-    seen: set[Path] = set()
-    todo = [start]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for dotted in _imports(path, code):
-            parts = dotted.split(".")
-            for i in range(1, len(parts) + 1):
-                found = _module_file(code, ".".join(parts[:i]))
-                if found is not None and found not in seen:
-                    todo.append(found)
-    return sorted(seen)
+    """Digest of every file of a code folder (see :func:`components.codefiles.code_files`) by
+    relative path and bytes; a single file by its name and bytes."""
+    return files_digest(code_files(folder))
 
 
 def _code_part(spec: ComponentSpec) -> str | None:
-    if spec.code is None:
-        return None
-    if spec.kind == "function":
-        code = Path(spec.code)
-        return files_digest((p.relative_to(code).as_posix(), p) for p in function_source_files(spec))
-    return code_digest(spec.code)
+    return None if spec.code is None else files_digest(component_code_files(spec))
 
 
-def _canonical(spec: ComponentSpec, *, metadata: bool) -> dict[str, Any]:
-    from components.serialize import component_to_dict
-
+def _canonical(spec: ComponentSpec, *, metadata: bool, code: bool = True) -> dict[str, Any]:
     data = component_to_dict(spec)
     for key in ("version", "code"):
         data.pop(key, None)
     if not metadata:
-        for key in ("display_name", "description", "tags", "is_deterministic", "compute", "resources"):
+        for key in _NOT_BEHAVIOUR:
             data.pop(key, None)
         for section in ("inputs", "outputs"):
             for item in data.get(section, {}).values():
                 item.pop("description", None)
-    data["code_digest"] = _code_part(spec)
+    if code:
+        data["code_digest"] = _code_part(spec)
     return data
+
+
+def _digest(data: Any) -> str:
+    return blake3.blake3(canonical_json(data).encode("utf-8")).hexdigest()
 
 
 def component_digest(spec: ComponentSpec) -> str:
     """The behavioural identity of a component (see the module docstring)."""
-    return blake3.blake3(canonical_json(_canonical(spec, metadata=False)).encode("utf-8")).hexdigest()
+    return _digest(_canonical(spec, metadata=False))
+
+
+def definition_digests(spec: ComponentSpec) -> dict[str, str]:
+    """Field → digest of each part of what :func:`component_digest` covers except the code
+    (``code_digest``), whose files the engine's code manifest names one by one."""
+    data = _canonical(spec, metadata=False, code=False)
+    return {key: _digest(value)[:16] for key, value in data.items()}
+
+
+def automatic_version(spec: ComponentSpec) -> str:
+    """The version of a component that declares none (see the module docstring)."""
+    return AUTO_VERSION_PREFIX + component_digest(spec)[:12]
 
 
 def spec_digest(spec: ComponentSpec) -> str:
     """The full content identity of a component except its version (see the module docstring)."""
-    return blake3.blake3(canonical_json(_canonical(spec, metadata=True)).encode("utf-8")).hexdigest()
+    return _digest(_canonical(spec, metadata=True))

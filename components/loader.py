@@ -9,9 +9,11 @@ accepted and ignored with one warning each (``spec.warnings``).
 
 Decisions:
 
-- ``version`` omitted → ``auto-<first 12 hex of spec_digest>`` (the whole
-  canonical spec and code, without the version), so identical content always
-  gets the same version and any change, even of a description, a new one.
+- ``version`` omitted → ``auto-<first 12 hex of component_digest>``
+  (``components.digest.automatic_version``: what decides the component's
+  outputs, its code included), so identical behaviour always gets the same
+  version, a change of what it computes a new one, and a change of only its
+  description, display name, tags, compute or resources none.
 - ``code`` naming a single file uses that file's folder (with a warning: the
   whole folder is snapshotted). Remote code (``azureml:``, ``https://``, git) is a problem.
 - A string literal for an ``integer``/``number``/``boolean`` input is a
@@ -31,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from components.digest import automatic_version
 from components.errors import Problem, ValidationError
 from components.fields import (
     Collector,
@@ -320,9 +323,7 @@ def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | No
         col.problems.extend(replace(p, job=p.job or job, file=p.file or col.file) for p in component_problems)
         return None
     if spec.version is None:
-        from components.digest import spec_digest
-
-        spec = replace(spec, version="auto-" + spec_digest(spec)[:12])
+        spec = replace(spec, version=automatic_version(spec))
     return spec
 
 

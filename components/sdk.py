@@ -51,6 +51,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from components.digest import automatic_version
 from components.errors import DuctworkError, ValidationError
 from components.fields import (
     Collector,
@@ -231,9 +232,7 @@ def _component_spec(func: Callable, *, name: str | None, version: Any, display_n
     if problems:
         raise ValidationError(problems)
     if spec.version is None:
-        from components.digest import spec_digest
-
-        spec = replace(spec, version="auto-" + spec_digest(spec)[:12])
+        spec = replace(spec, version=automatic_version(spec))
     return spec
 
 

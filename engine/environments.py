@@ -13,7 +13,9 @@
 - ``unsupported`` (an Azure registry reference, a Docker image): the loader already warned;
   the current environment is used.
 
-The signature keeps the environment spec's content either way (``signature.environment_fingerprint``).
+The signature fingerprints what this chooses, not what the spec asks for
+(``signature.environment_fingerprint``): a fallback to the current environment is
+fingerprinted as the current environment, and its ingredients say what it stands in for.
 """
 
 from __future__ import annotations

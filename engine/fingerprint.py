@@ -1,13 +1,13 @@
-"""A component's identity for signatures: its digest (components.digest) and a per-file code
-manifest kept with each step run, so that "code changed: train.py" can be said later."""
+"""A component's identity for signatures: its digest (components.digest), a per-file code
+manifest and a per-field definition digest kept with each step run, so that "code changed:
+train.py" or "component definition changed: command" can be said later."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from components.digest import IGNORED_NAMES, component_digest, function_source_files
+from components.codefiles import component_code_files
+from components.digest import component_digest, definition_digests
 from components.spec import ComponentSpec
 from engine.hashing import file_digest
 
@@ -18,26 +18,13 @@ __all__ = ["ComponentFingerprint", "ComponentFingerprints", "code_manifest"]
 class ComponentFingerprint:
     digest: str
     manifest: dict[str, str] = field(default_factory=dict)
+    definition: dict[str, str] = field(default_factory=dict)  #: field → digest (``definition_digests``)
 
 
 def code_manifest(spec: ComponentSpec) -> dict[str, str]:
-    """Relative path → file digest of the code that decides a component's behaviour: every file
-    of a command component's code folder (caches and VCS ignored); for a function component,
-    its module and the local modules it imports."""
-    if spec.code is None:
-        return {}
-    code = Path(spec.code)
-    if spec.kind == "function":
-        files = function_source_files(spec)
-    elif code.is_file():
-        return {code.name: file_digest(code)}
-    else:
-        files = []
-        for root, dirs, names in os.walk(code):
-            dirs[:] = [d for d in dirs if d not in IGNORED_NAMES]
-            files += [Path(root) / n for n in names
-                      if n not in IGNORED_NAMES and not n.endswith((".pyc", ".pyo"))]
-    return {p.relative_to(code).as_posix(): file_digest(p) for p in sorted(files) if p.is_file()}
+    """Relative path → file digest of the code that decides a component's behaviour
+    (:func:`components.codefiles.component_code_files`)."""
+    return {rel: file_digest(path) for rel, path in component_code_files(spec)}
 
 
 class ComponentFingerprints:
@@ -55,6 +42,6 @@ class ComponentFingerprints:
         manifest = self._manifests.get(key)
         if manifest is None:
             manifest = self._manifests[key] = code_manifest(spec)
-        fp = ComponentFingerprint(component_digest(spec), manifest)
+        fp = ComponentFingerprint(component_digest(spec), manifest, definition_digests(spec))
         self._by_id[id(spec)] = (spec, fp)
         return fp

@@ -134,11 +134,13 @@ class Planner:
 
     def ingredients(self, node: StepNode, bound: StepInputs) -> StepIngredients:
         fp = self.fingerprints.of(node.component)
+        environment, environment_source = environment_fingerprint(node.component.environment, node.runtime_env)
         return StepIngredients(
             component=node.component.name, version=node.component.version, component_digest=fp.digest,
-            parameters=bound.parameters, inputs=bound.digests,
-            environment=environment_fingerprint(node.component.environment),
-            code_manifest=fp.manifest, input_sources=bound.sources,
+            parameters=bound.parameters, inputs=bound.digests, environment=environment,
+            environment_variables={k: str(v) for k, v in node.job.environment_variables.items()},
+            code_manifest=fp.manifest, input_sources=bound.sources, definition=fp.definition,
+            environment_source=environment_source,
         )
 
     # -------------------------------------------------------------- decisions

@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.digest import IGNORED_NAMES
+from components.codefiles import code_files, copy_code_files
 from engine.metrics import METRICS_ENV, current_metrics_file, read_metrics
 from engine.processes import process_alive
 
@@ -161,9 +161,9 @@ def _die_with_parent() -> None:
 
 def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
     cwd = os.path.join(task.area, "code")
-    if task.code_dir:
-        shutil.copytree(task.code_dir, cwd, ignore=shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc"),
-                        dirs_exist_ok=False)
+    if task.code_dir:  # exactly the files the code digest covers (components.codefiles)
+        os.makedirs(cwd)
+        copy_code_files(task.code_dir, [rel for rel, _ in code_files(task.code_dir)], cwd)
     else:
         os.makedirs(cwd)
     shell = shutil.which("bash") or "/bin/sh"

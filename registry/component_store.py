@@ -4,6 +4,15 @@ Registering stores the canonical spec (``components.serialize.component_to_dict`
 with ``code`` relative to the code folder, and copies that folder to
 ``<snapshots>/<code digest>/``; loading a registered component puts ``code`` at the
 snapshot, so later edits of the user's folder never change a registered component.
+
+An explicit version is immutable in full: registering other content under it, even
+another description, is refused. An automatic version (``auto-<component digest>``,
+``components.digest.automatic_version``) names what the component computes, so a spec
+that differs from the registered one only in what is not behaviour — display name,
+descriptions, tags, compute, resources, ``is_deterministic`` — gets
+the same version; registering it updates those fields of that version in place (and says
+which), since refusing would leave no way to fix a description of an unversioned
+component, and a new version for it would break reuse of every step that uses it.
 """
 
 from __future__ import annotations
@@ -15,20 +24,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from components.digest import code_digest, files_digest, function_source_files, spec_digest
+from components.digest import AUTO_VERSION_PREFIX, component_digest, spec_digest
 from components.errors import DuctworkError
 from components.loader import component_from_dict
 from components.serialize import component_to_dict
 from components.spec import ComponentSpec
 from registry.errors import ConflictError, NotFoundError, did_you_mean
 from registry.models import ComponentPublic, ComponentRecord
-from registry.snapshots import snapshot_code
+from registry.snapshots import snapshot_component
 from registry.versions import next_version, search_filter, select_versions, version_key
 
 __all__ = ["ComponentStore", "ComponentRegistration", "AUTO_PREFIX", "newest_first"]
 
 #: Versions the loader gives components that declare none (``auto-<digest prefix>``).
-AUTO_PREFIX = "auto-"
+AUTO_PREFIX = AUTO_VERSION_PREFIX
 
 
 @dataclass(frozen=True)
@@ -39,11 +48,18 @@ class ComponentRegistration:
     component: ComponentPublic
     created: bool
     warnings: tuple[str, ...] = ()  #: the loader's warnings about the registered file
+    #: fields of an automatic version updated in place (same behaviour, other metadata)
+    updated: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:
         ref = self.component.ref
-        return f"registered component '{ref}'" if self.created else f"component '{ref}' is already registered (unchanged)"
+        if self.created:
+            return f"registered component '{ref}'"
+        if self.updated:
+            return (f"component '{ref}' is already registered with the same behaviour; "
+                    f"updated its {', '.join(self.updated)}")
+        return f"component '{ref}' is already registered (unchanged)"
 
 
 def _order_key(record: ComponentRecord | ComponentPublic) -> tuple:
@@ -71,9 +87,8 @@ class ComponentStore:
         digest = spec_digest(spec)
         existing = self._find_component(spec.name, spec.version)
         if existing is not None:
-            return replace(self._same_or_refuse(existing, digest), warnings=spec.warnings)
-        folder_digest, snapshot = self._snapshot(spec)
-        stored = component_to_dict(replace(spec, code=snapshot), relative_to=snapshot) if snapshot else None
+            return replace(self._same_or_refuse(existing, spec, digest), warnings=spec.warnings)
+        folder_digest, stored = self._stored(spec)
         record = ComponentRecord(
             name=spec.name,
             version=str(spec.version),
@@ -83,7 +98,7 @@ class ComponentStore:
             digest=digest,
             code_digest=folder_digest,
             source=str(spec.source) if spec.source else None,
-            spec=stored if stored is not None else component_to_dict(spec),
+            spec=stored,
         )
         with Session(self.engine) as session:
             session.add(record)
@@ -94,7 +109,7 @@ class ComponentStore:
                 existing = self._find_component(spec.name, spec.version)
                 if existing is None:
                     raise
-                return replace(self._same_or_refuse(existing, digest), warnings=spec.warnings)
+                return replace(self._same_or_refuse(existing, spec, digest), warnings=spec.warnings)
             session.refresh(record)
             return ComponentRegistration(ComponentPublic.model_validate(record), created=True, warnings=spec.warnings)
 
@@ -160,10 +175,15 @@ class ComponentStore:
     def component_conflict(self, spec: ComponentSpec) -> str | None:
         """Why registering ``spec`` would be refused (same name and version, other content), or ``None``."""
         existing = self._find_component(spec.name, str(spec.version)) if spec.version is not None else None
-        return self._conflict(existing, spec_digest(spec)) if existing is not None else None
+        return self._conflict(existing, spec, spec_digest(spec)) if existing is not None else None
 
-    def _conflict(self, existing: ComponentPublic, digest: str) -> str | None:
-        if existing.digest == digest:
+    def _same_behaviour(self, existing: ComponentPublic, spec: ComponentSpec) -> bool:
+        """Whether an automatic version ``existing`` computes what ``spec`` does."""
+        return (existing.version.startswith(AUTO_PREFIX)
+                and component_digest(self.load_component_record(existing)) == component_digest(spec))
+
+    def _conflict(self, existing: ComponentPublic, spec: ComponentSpec, digest: str) -> str | None:
+        if existing.digest == digest or self._same_behaviour(existing, spec):
             return None
         if existing.version.startswith(AUTO_PREFIX):  # only if two digests share their first 12 hex digits
             suggestion = "add an explicit 'version:'"
@@ -174,11 +194,35 @@ class ComponentStore:
             f"(digest {existing.digest[:12]}… ≠ {digest[:12]}…). Register it as a new version, {suggestion}"
         )
 
-    def _same_or_refuse(self, existing: ComponentPublic, digest: str) -> ComponentRegistration:
-        conflict = self._conflict(existing, digest)
-        if conflict is not None:
-            raise ConflictError(conflict)
-        return ComponentRegistration(existing, created=False)
+    def _same_or_refuse(self, existing: ComponentPublic, spec: ComponentSpec, digest: str) -> ComponentRegistration:
+        if existing.digest == digest:
+            return ComponentRegistration(existing, created=False)
+        if not self._same_behaviour(existing, spec):
+            raise ConflictError(self._conflict(existing, spec, digest) or "")
+        return self._update_metadata(existing, spec, digest)
+
+    def _update_metadata(self, existing: ComponentPublic, spec: ComponentSpec, digest: str) -> ComponentRegistration:
+        """Give automatic version ``existing`` the metadata of ``spec``, which computes the same."""
+        _folder_digest, stored = self._stored(spec)
+        updated = tuple(_METADATA_WORDS.get(key, key) for key in sorted(set(existing.spec) | set(stored))
+                        if key not in ("code", "version") and existing.spec.get(key) != stored.get(key))
+        with Session(self.engine) as session:
+            record = session.exec(select(ComponentRecord).where(
+                ComponentRecord.name == existing.name, ComponentRecord.version == existing.version)).one()
+            record.display_name, record.description = spec.display_name, spec.description
+            record.digest, record.spec = digest, stored
+            session.add(record)
+            session.commit()
+            session.refresh(record)
+            return ComponentRegistration(ComponentPublic.model_validate(record), created=False,
+                                         updated=updated or ("metadata",))
+
+    def _stored(self, spec: ComponentSpec) -> tuple[str | None, dict]:
+        """(code digest, the spec as stored: ``code`` relative to its snapshot) of ``spec``."""
+        folder_digest, snapshot = self._snapshot(spec)
+        if snapshot is None:
+            return None, component_to_dict(spec)
+        return folder_digest, component_to_dict(replace(spec, code=snapshot), relative_to=snapshot)
 
     def _snapshot_path(self, folder_digest: str) -> Path:
         if self.snapshots_dir is None:
@@ -186,18 +230,17 @@ class ComponentStore:
         return self.snapshots_dir / folder_digest
 
     def _snapshot(self, spec: ComponentSpec) -> tuple[str | None, Path | None]:
-        """Copy the code a component needs: a command's whole ``code`` folder; for a function
-        component only its module and the local modules it imports (what its digest covers), since
-        its folder is often a whole project."""
+        """Copy the code a component needs (``registry.snapshots.snapshot_component``)."""
         if spec.code is None:
             return None, None
-        code = Path(spec.code)
-        if spec.kind == "function":
-            pairs = [(p.relative_to(code).as_posix(), p) for p in function_source_files(spec)]
-            digest = files_digest(pairs)
-            return digest, snapshot_code(code, self._snapshot_path(digest).parent, digest, [rel for rel, _ in pairs])
-        digest = code_digest(code)
-        return digest, snapshot_code(code, self._snapshot_path(digest).parent, digest)
+        if self.snapshots_dir is None:
+            raise DuctworkError("this registry has no snapshots folder; open it through open_workspace()")
+        return snapshot_component(spec, self.snapshots_dir)
+
+
+#: how a field of the stored spec is named in "updated its …"
+_METADATA_WORDS = {"display_name": "display name", "inputs": "input descriptions", "outputs": "output descriptions",
+                   "is_deterministic": "is_deterministic setting"}
 
 
 def _hint(names: list[str]) -> str:

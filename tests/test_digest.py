@@ -8,16 +8,19 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from components.codefiles import code_files, copy_code_files, function_source_files
 from components.digest import (
+    automatic_version,
     canonical_json,
     code_digest,
     component_digest,
-    function_source_files,
+    definition_digests,
     spec_digest,
 )
 from components.loader import component_from_dict, load_component_file
 from components.spec import Resources
 from components.yamlio import load_yaml_text
+from registry.snapshots import snapshot_code
 
 BASIC = Path(__file__).parent / "resources" / "basic"
 
@@ -146,3 +149,81 @@ def test_function_source_files_follow_relative_and_transitive_imports(tmp_path: 
     found = [p.relative_to(tmp_path).as_posix() for p in function_source_files(spec)]
     assert found == ["app/__init__.py", "app/consts.py", "app/core/__init__.py", "app/core/maths.py",
                      "app/main.py"]
+
+
+def rels(folder: Path) -> list[str]:
+    return [rel for rel, _ in code_files(folder)]
+
+
+def test_amlignore_and_gitignore_decide_the_code_files_with_gitignore_semantics(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "a")
+    first = code_digest(folder)
+    (folder / ".amlignore").write_text("# scratch\n*.log\ndata/\n!keep.log\n/top.txt\n")
+    with_rules = code_digest(folder)
+    assert with_rules != first  # the ignore file is part of the code: it decides what the rest is
+    for name in ("run.log", "pkg/deep.log", "data/big.csv", "pkg/data/x.bin", "top.txt"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("ignored")
+    (folder / "keep.log").write_text("kept")
+    (folder / "pkg" / "top.txt").write_text("anchored patterns match at their own folder only")
+    assert rels(folder) == [".amlignore", "keep.log", "pkg/top.txt", "pkg/util.py", "train.py"]
+    # a nested ignore file applies below its folder and wins over the outer one
+    (folder / "pkg" / ".gitignore").write_text("!deep.log\nutil.py\n")
+    assert rels(folder) == [".amlignore", "keep.log", "pkg/.gitignore", "pkg/deep.log", "pkg/top.txt", "train.py"]
+    # where a folder has both, .amlignore is used and .gitignore is not (Azure ML's rule)
+    (folder / ".gitignore").write_text("train.py\n")
+    assert "train.py" in rels(folder)
+    (folder / ".amlignore").unlink()
+    assert "train.py" not in rels(folder) and "run.log" in rels(folder)
+
+
+def test_code_files_never_follow_links_out_of_the_folder(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "a")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not code")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.py").write_text("")
+    (folder / "link_out.txt").symlink_to(outside)
+    (folder / "dir_out").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (folder / "dir_in").symlink_to(folder / "pkg", target_is_directory=True)  # would be a second copy
+    (folder / "dangling").symlink_to(tmp_path / "missing")
+    (folder / "link_in.py").symlink_to(folder / "train.py")
+    assert rels(folder) == ["link_in.py", "pkg/util.py", "train.py"]
+
+
+def test_an_amlignored_file_is_in_neither_the_digest_nor_the_snapshot(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "a")
+    (folder / ".amlignore").write_text("outputs/\n")
+    before = code_digest(folder)
+    (folder / "outputs").mkdir()
+    (folder / "outputs" / "model.bin").write_bytes(os.urandom(64))
+    assert code_digest(folder) == before
+    snapshot = snapshot_code(folder, tmp_path / "snapshots", before)
+    assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()) == [
+        ".amlignore", "pkg/util.py", "train.py"]
+    assert code_digest(snapshot) == before
+    scratch = tmp_path / "scratch"
+    copy_code_files(snapshot, rels(snapshot), scratch)
+    assert code_digest(scratch) == before
+
+
+def test_automatic_version_follows_behaviour_only(tmp_path: Path) -> None:
+    shutil.copytree(BASIC / "prep_src", tmp_path / "prep_src")
+    body = (BASIC / "prep.yml").read_text().replace("version: 1\n", "")
+    (tmp_path / "c.yml").write_text(body)
+    first = load_component_file(tmp_path / "c.yml")
+    assert first.version == automatic_version(first) == "auto-" + component_digest(first)[:12]
+    (tmp_path / "c.yml").write_text(body.replace("Drop short rows", "Remove short rows").replace(
+        "compute: cpu", "compute: gpu\nresources: {gpus: 1}\ntags: {team: nlp}").replace("Prepare data", "Other"))
+    assert load_component_file(tmp_path / "c.yml").version == first.version
+    (tmp_path / "c.yml").write_text(body.replace("--min-len", "--min-length"))
+    assert load_component_file(tmp_path / "c.yml").version != first.version
+
+
+def test_definition_digests_name_each_behavioural_field() -> None:
+    spec = load_component_file(BASIC / "train.yml")
+    fields = definition_digests(spec)
+    assert {"name", "command", "inputs", "outputs"} <= set(fields)
+    assert not {"description", "display_name", "compute", "resources", "tags", "code_digest"} & set(fields)
+    changed = definition_digests(replace(spec, command=spec.command + " --verbose"))
+    assert [k for k in fields if fields[k] != changed[k]] == ["command"]

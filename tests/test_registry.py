@@ -240,3 +240,31 @@ def test_two_processes_write_one_registry_at_once(tmp_path: Path) -> None:
     names = reg.compute_names()
     reg.close()
     assert len(names) == 50 and {n.split("-")[0] for n in names} == {"app", "cli"}
+
+
+def test_an_automatic_version_keeps_its_version_and_takes_new_metadata(registry: Registry, tmp_path: Path,
+                                                                       basic: Path) -> None:
+    body = (basic / "prep.yml").read_text().replace("version: 1\n", "")
+    (tmp_path / "prep.yml").write_text(body)
+    (tmp_path / "prep_src").symlink_to(basic / "prep_src", target_is_directory=True)
+    first = registry.register_component(load_component_file(tmp_path / "prep.yml"))
+    ref = first.component.ref
+    assert first.created and first.component.version.startswith("auto-")
+    (tmp_path / "prep.yml").write_text(body.replace("Drop short rows", "Remove short rows")
+                                       .replace("compute: cpu", "compute: gpu"))
+    edited = load_component_file(tmp_path / "prep.yml")
+    assert edited.version == first.component.version  # same behaviour, same automatic version
+    assert registry.component_conflict(edited) is None
+    again = registry.register_component(edited)
+    assert not again.created and again.updated == ("compute", "description")
+    assert again.message == f"component '{ref}' is already registered with the same behaviour; " \
+                            "updated its compute, description"
+    assert registry.component_versions("prep_data") == [first.component.version]
+    loaded = registry.component_spec("prep_data")
+    assert loaded.description == "Remove short rows from a CSV folder." and loaded.compute == "gpu"
+    assert registry.get_component("prep_data").code_digest == first.component.code_digest
+    assert not registry.register_component(edited).updated  # now identical: unchanged
+    # an explicit version stays immutable in full, a description included
+    registry.register_component(replace(edited, version="7"))
+    with pytest.raises(ConflictError, match="already registered with different content"):
+        registry.register_component(replace(edited, version="7", description="another"))

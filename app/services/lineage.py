@@ -50,18 +50,12 @@ def run_pipeline_path(ws: Workspace, run_id: str) -> Path:
 
 
 def _snapshot(ws: Workspace, comp: ComponentSpec) -> Path:
-    """Copy what a component's digest covers into ``snapshots/<digest>`` (the registry's rule:
-    a command's whole ``code`` folder; a function's module and the local modules it imports).
-    Uses no registry, so a run of files never imports SQLModel."""
-    from components.digest import code_digest, files_digest, function_source_files
-    from registry.snapshots import snapshot_code
+    """Copy what a component's digest covers into ``snapshots/<digest>`` (the registry's rule,
+    ``registry.snapshots.snapshot_component``). Uses no registry, so a run of files never
+    imports SQLModel."""
+    from registry.snapshots import snapshot_component
 
-    code = Path(str(comp.code))
-    if comp.kind == "function":
-        pairs = [(p.relative_to(code).as_posix(), p) for p in function_source_files(comp)]
-        digest = files_digest(pairs)
-        return snapshot_code(code, ws.snapshots_dir, digest, [rel for rel, _ in pairs])
-    return snapshot_code(code, ws.snapshots_dir, code_digest(code))
+    return snapshot_component(comp, ws.snapshots_dir)[1]
 
 
 def _frozen(ws: Workspace, spec: PipelineSpec) -> PipelineSpec:
