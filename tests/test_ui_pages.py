@@ -345,6 +345,7 @@ def test_run_page_shows_steps_logs_and_reasons(ws, runs):
     steps = at.dataframe[0].value
     assert steps["step"].tolist() == ["make_numbers", "scale", "summarize"]
     assert steps["status"].tolist()[0].endswith("reused")
+    assert any(c.value.startswith("Reuse saved ") and "; spent " in c.value for c in at.caption)
     at.selectbox(key="run_step").set_value("summarize").run()
     assert any("SUMMARY total=45" in c.value for c in at.code)
     at.selectbox(key="run_step").set_value("make_numbers").run()

@@ -23,6 +23,7 @@ from app.ui.session import (
     workspace,
 )
 from app.ui.views.toolbar import request_clone
+from engine.costs import describe_costs, run_costs
 
 __all__ = ["render", "steps_frame", "timeline_frame", "graph_elements", "LIVE_REFRESH_S"]
 
@@ -215,6 +216,8 @@ def _live(ws: Any, run_id: str) -> Any:
     for s in details.steps:
         counts[s.status] = counts.get(s.status, 0) + 1
     st.markdown(" ".join(f"{status_badge(k)} {v}" for k, v in sorted(counts.items())))
+    costs = describe_costs(run_costs(details.steps))
+    st.caption(costs[:1].upper() + costs[1:])
     clicked = _graph(details.steps, run_pipeline_spec(ws, run))
     st.markdown("#### Steps")
     st.dataframe(steps_frame(details.steps), hide_index=True, width="stretch")
