@@ -426,7 +426,9 @@ class DuckDBRunStore:
             return {}
         rows = self._run(lambda con: con.execute(
             "SELECT e.signature, e.reason FROM evictions e WHERE e.signature IN (SELECT unnest(?::VARCHAR[])) "
-            "AND NOT EXISTS (SELECT 1 FROM reuse r WHERE r.signature = e.signature)", [keys]).fetchall())
+            "AND NOT EXISTS (SELECT 1 FROM reuse r WHERE r.signature = e.signature) "
+            "AND NOT EXISTS (SELECT 1 FROM step_runs s WHERE s.signature = e.signature AND s.started_at > e.evicted_at)",
+            [keys]).fetchall())
         return dict(rows)
 
     def artifact_records(self) -> list[ArtifactRecord]:

@@ -140,7 +140,8 @@ class RunStore(Protocol):
         ...
 
     def eviction_reasons(self, signatures: Iterable[str]) -> dict[str, str]:
-        """Why the records of those signatures that have none now were evicted (``evict_reuse``)."""
+        """Why the records of those signatures were evicted (``evict_reuse``), for those that have
+        no record now and no step run started since (else that step run explains the miss)."""
         ...
 
     def artifact_records(self) -> list[ArtifactRecord]:
@@ -164,7 +165,7 @@ class InMemoryRunStore:
         self._metrics: list[MetricRecord] = []
         self._memo: dict[str, tuple[str, int]] = {}
         self._leases: dict[str, Lease] = {}
-        self._evictions: dict[str, str] = {}
+        self._evictions: dict[str, tuple[str, float]] = {}  #: signature → (reason, when)
 
     def apply(self, batch: StoreBatch) -> None:
         with self._lock:
@@ -304,11 +305,15 @@ class InMemoryRunStore:
         with self._lock:
             for signature, reason in reasons.items():
                 self._reuse.pop(signature, None)
-                self._evictions[signature] = reason
+                self._evictions[signature] = (reason, at)
 
     def eviction_reasons(self, signatures: Iterable[str]) -> dict[str, str]:
         with self._lock:
-            return {s: self._evictions[s] for s in signatures if s in self._evictions and s not in self._reuse}
+            found = {s: self._evictions[s] for s in signatures if s in self._evictions and s not in self._reuse}
+            for step in self._steps.values():
+                if step.signature in found and (step.started_at or 0.0) > found[step.signature][1]:
+                    del found[step.signature]
+            return {s: reason for s, (reason, _) in found.items()}
 
     def artifact_records(self) -> list[ArtifactRecord]:
         with self._lock:

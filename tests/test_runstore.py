@@ -153,6 +153,10 @@ def test_reuse_records_last_reuse_evictions_with_reasons_and_artifact_rows(store
     assert store.eviction_reasons(["s1", "s2", "s3"]) == {"s1": "cached output corrupt (model)"}
     store.apply(StoreBatch(reuse=[ReuseRecord("s1", "r003", "train", out)]))  # committed again: no longer evicted
     assert store.eviction_reasons(["s1"]) == {}
+    store.evict_reuse({"s2": "cached output removed by ductwork gc"}, 60.0)
+    assert store.eviction_reasons(["s2"]) == {"s2": "cached output removed by ductwork gc"}
+    store.apply(StoreBatch(runs=[run(3)], step_runs=[step("r003", "prep", "s2", 70.0, status="failed")]))
+    assert store.eviction_reasons(["s2"]) == {}  # a step run since then explains the miss
     assert sorted(a.digest for a in store.artifact_records()) == ["a" * 64, "b" * 64]
     store.delete_artifact_records(["a" * 64])
     assert [(a.digest, a.job, a.output) for a in store.artifact_records()] == [("b" * 64, "prep", "clean")]
