@@ -50,6 +50,7 @@ bench: install
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/reuse.py
 	$(PY) bench/command_chain.py
+	$(PY) bench/graph_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
