@@ -3,8 +3,8 @@ arithmetic, used by the CLI's summary, the JSON of runs and the app's charts.
 
 A step's cost is its duration times the hourly price of its compute target
 (``duration_s × price_per_hour / 3600``); a reused step's saving is the reused step run's
-own duration times the price it paid. A price of 0 means "no price set": its cost is
-``None`` (unknown), not free, and money is only shown where some price is set. Sums use
+own duration times the price it paid. A price of 0 means "no price set": such a step costs
+0 and is not ``priced``, and the summary shows money only where some price is set. Sums use
 ``math.fsum``, so they are the exactly rounded sums of the recorded terms, whatever their order.
 """
 
@@ -25,10 +25,12 @@ REUSED = "reused"
 
 @dataclass(frozen=True)
 class Spend:
-    """Seconds, and their cost where a price is set (``None``: no price set for any of them)."""
+    """Seconds and their cost; ``priced``: some of them had a price (else the cost is 0 only
+    because no price was set)."""
 
     seconds: float = 0.0
-    cost: float | None = None
+    cost: float = 0.0
+    priced: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "cost": self.cost}
@@ -48,37 +50,31 @@ class RunCosts:
         return {"spent": spent, "saved": self.saved.to_dict()}
 
 
-def hourly_cost(seconds: float | None, price_per_hour: float | None) -> float | None:
-    """``seconds`` at ``price_per_hour``; ``None`` without a price (0 or unset)."""
+def hourly_cost(seconds: float | None, price_per_hour: float | None) -> Spend:
+    """``seconds`` at ``price_per_hour`` (0 or unset: no price)."""
+    seconds = seconds or 0.0
     if not price_per_hour:
-        return None
-    return (seconds or 0.0) * price_per_hour / 3600
+        return Spend(seconds)
+    return Spend(seconds, seconds * price_per_hour / 3600, True)
 
 
 def step_spent(step: StepRunRecord) -> Spend:
     """What executing the step cost (nothing for a reused step)."""
-    if step.status == REUSED:
-        return Spend()
-    seconds = step.duration_s or 0.0
-    return Spend(seconds, hourly_cost(seconds, step.price_per_hour))
+    return Spend() if step.status == REUSED else hourly_cost(step.duration_s, step.price_per_hour)
 
 
 def step_saved(step: StepRunRecord) -> Spend:
     """What reusing the step saved: the reused step run's duration at the price it paid."""
-    if step.status != REUSED:
-        return Spend()
-    seconds = step.saved_s or 0.0
-    return Spend(seconds, hourly_cost(seconds, step.saved_price_per_hour))
+    return hourly_cost(step.saved_s, step.saved_price_per_hour) if step.status == REUSED else Spend()
 
 
-def step_cost(step: StepRunRecord) -> float | None:
+def step_cost(step: StepRunRecord) -> float:
     """The step's own money figure: what it spent, or what it saved when reused."""
     return (step_saved(step) if step.status == REUSED else step_spent(step)).cost
 
 
 def _total(parts: list[Spend]) -> Spend:
-    costs = [p.cost for p in parts if p.cost is not None]
-    return Spend(math.fsum(p.seconds for p in parts), math.fsum(costs) if costs else None)
+    return Spend(math.fsum(p.seconds for p in parts), math.fsum(p.cost for p in parts), any(p.priced for p in parts))
 
 
 def run_costs(steps: Iterable[StepRunRecord]) -> RunCosts:
@@ -118,10 +114,10 @@ def describe_costs(costs: RunCosts) -> str:
     """``reuse saved 2 h 14 min and $5.60; spent 4 min ($0.17) on gpu, 1 min on cpu-highmem``."""
     parts: list[str] = []
     if costs.saved.seconds:
-        money = f" and {format_money(costs.saved.cost)}" if costs.saved.cost is not None else ""
+        money = f" and {format_money(costs.saved.cost)}" if costs.saved.priced else ""
         parts.append(f"reuse saved {format_hours(costs.saved.seconds)}{money}")
     targets = sorted(costs.by_compute.items(), key=lambda kv: (-kv[1].seconds, kv[0]))
-    spent = [f"{format_hours(s.seconds)}{f' ({format_money(s.cost)})' if s.cost is not None else ''}"
+    spent = [f"{format_hours(s.seconds)}{f' ({format_money(s.cost)})' if s.priced else ''}"
              f"{f' on {name}' if name else ''}" for name, s in targets]
     parts.append("spent " + (", ".join(spent) if spent else "nothing"))
     return "; ".join(parts)

@@ -96,7 +96,7 @@ def test_runs_say_what_they_spent_and_what_reuse_saved_and_json_carries_costs_lo
         "cost": math.fsum(s["duration_s"] * 36 / 3600 for s in ran),
         "by_compute": {"local": {"seconds": math.fsum(s["duration_s"] for s in ran),
                                  "cost": math.fsum(s["duration_s"] * 36 / 3600 for s in ran)}}}
-    assert first["saved"] == {"seconds": 0.0, "cost": None}
+    assert first["saved"] == {"seconds": 0.0, "cost": 0.0}
     assert [s["cost"] for s in ran] == [s["duration_s"] * 36 / 3600 for s in ran]
 
     again = cli(home, "run", str(res / "chain.yml"), "--in-process", "--set", "lr=0.2")

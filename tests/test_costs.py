@@ -41,16 +41,18 @@ def test_the_summary_line_reads_saved_then_spent_per_target_with_money_only_wher
         _step("index", "failed", "cpu-highmem", 60.0),
     ]
     costs = run_costs(steps)
-    assert costs.saved == Spend(8040.0, 4440.0 * 4.54 / 3600)
-    assert costs.spent == Spend(300.0, 240.0 * 2.55 / 3600)
-    assert costs.by_compute == {"gpu": Spend(240.0, 0.17), "cpu-highmem": Spend(60.0, None)}
+    assert costs.saved == Spend(8040.0, 4440.0 * 4.54 / 3600, priced=True)
+    assert costs.spent == Spend(300.0, 240.0 * 2.55 / 3600, priced=True)
+    assert costs.by_compute == {"gpu": Spend(240.0, 0.17, priced=True), "cpu-highmem": Spend(60.0, 0.0)}
     assert describe_costs(costs) == "reuse saved 2 h 14 min and $5.60; spent 4 min ($0.17) on gpu, 1 min on cpu-highmem"
-    assert [step_cost(s) for s in steps] == [None, 4440.0 * 4.54 / 3600, 0.17, None]
+    assert [step_cost(s) for s in steps] == [0.0, 4440.0 * 4.54 / 3600, 0.17, 0.0]
     assert costs.to_dict() == {
         "spent": {"seconds": 300.0, "cost": 0.17,
                   "by_compute": {"gpu": {"seconds": 240.0, "cost": 0.17},
-                                 "cpu-highmem": {"seconds": 60.0, "cost": None}}},
+                                 "cpu-highmem": {"seconds": 60.0, "cost": 0.0}}},
         "saved": {"seconds": 8040.0, "cost": 4440.0 * 4.54 / 3600}}
+    unpriced = run_costs([_step("a", "reused", "local", 0.0, saved=600.0), _step("b", "completed", "local", 60.0)])
+    assert describe_costs(unpriced) == "reuse saved 10 min; spent 1 min on local"
 
 
 def test_nothing_reused_or_nothing_run_and_short_amounts_read_plainly():
@@ -98,9 +100,9 @@ def test_a_run_records_what_it_spent_and_what_reuse_saved_and_the_sums_match_the
         assert costs.spent.seconds == math.fsum(r[4] for r in ran)
         assert costs.spent.cost == math.fsum(r[4] * r[5] / 3600 for r in ran if r[5])
         assert costs.by_compute["gpu"] == Spend(math.fsum(r[4] for r in ran if r[3] == "gpu"),
-                                                math.fsum(r[4] * r[5] / 3600 for r in ran if r[3] == "gpu"))
+                                                math.fsum(r[4] * r[5] / 3600 for r in ran if r[3] == "gpu"), True)
         assert costs.saved.seconds == math.fsum(r[6] for r in reused)
-        assert costs.saved.cost is None  # only the unpriced target's steps were reused
+        assert costs.saved.cost == 0.0 and not costs.saved.priced  # only unpriced steps were reused
     assert run_costs(store.step_runs(first.run.id)).saved == Spend()
 
     third = h.run(spec, {"lr": 0.5})
@@ -131,5 +133,5 @@ def test_a_run_store_made_before_the_cost_columns_gains_them_and_old_rows_read_a
     [old] = store.step_runs("old")
     assert (old.duration_s, old.price_per_hour, old.saved_s, old.saved_price_per_hour) == (12.5, 0.0, None, None)
     assert store.find_reuse(["sig"])["sig"].price_per_hour == 0.0
-    assert run_costs([old]).spent == Spend(12.5, None)
+    assert run_costs([old]).spent == Spend(12.5, 0.0, priced=False)
     assert store.step_runs_of(["old", "none"]) == {"old": [old], "none": []}

@@ -328,7 +328,8 @@ def test_runs_page_charts_what_runs_spent_and_what_reuse_saved_per_pipeline(ws, 
 
     rows = spend_history(ws)
     assert [r["run"] for r in rows] == runs
-    assert rows[1]["saved_s"] > 0 and rows[0]["saved_s"] == 0 and {r["spent_cost"] for r in rows} == {None}
+    assert rows[1]["saved_s"] > 0 and rows[0]["saved_s"] == 0 and {r["spent_cost"] for r in rows} == {0.0}
+    assert not any(r["priced"] for r in rows)
     frame = spend_frame(rows)
     assert frame["pipeline"].tolist() == ["numbers"] * len(frame)
     assert frame["spent (h)"].sum() == pytest.approx(sum(r["spent_s"] for r in rows) / 3600)

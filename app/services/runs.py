@@ -495,8 +495,8 @@ def spend_history(ws: Workspace, pipeline: str | None = None, status: str | None
                   since: float | dt.datetime | None = None, until: float | dt.datetime | None = None,
                   limit: int = 200) -> list[dict[str, Any]]:
     """The last ``limit`` runs' spend and savings, oldest first: one row per run with
-    ``run``, ``pipeline``, ``started_at``, ``spent_s``, ``spent_cost``, ``saved_s``, ``saved_cost``
-    (costs ``None`` where no price is set). The Runs page charts them per pipeline over time."""
+    ``run``, ``pipeline``, ``started_at``, ``spent_s``, ``spent_cost``, ``saved_s``, ``saved_cost`` and
+    ``priced`` (whether any of its steps had a price). The Runs page charts them per pipeline over time."""
     store = run_store(ws)
     with store.reading():
         runs = store.list_runs(_filter(pipeline, status, since, until), limit)
@@ -506,7 +506,8 @@ def spend_history(ws: Workspace, pipeline: str | None = None, status: str | None
         costs = run_costs(steps.get(run.id, []))
         rows.append({"run": run.id, "pipeline": run.pipeline, "started_at": run.started_at,
                      "spent_s": costs.spent.seconds, "spent_cost": costs.spent.cost,
-                     "saved_s": costs.saved.seconds, "saved_cost": costs.saved.cost})
+                     "saved_s": costs.saved.seconds, "saved_cost": costs.saved.cost,
+                     "priced": costs.spent.priced or costs.saved.priced})
     return rows
 
 

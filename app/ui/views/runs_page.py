@@ -66,7 +66,7 @@ def spend_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame([{
         "day": dt.datetime.fromtimestamp(r["started_at"] or 0).strftime("%Y-%m-%d"), "pipeline": r["pipeline"],
         "spent (h)": r["spent_s"] / 3600, "saved (h)": r["saved_s"] / 3600,
-        "spent ($)": r["spent_cost"] or 0.0, "saved ($)": r["saved_cost"] or 0.0} for r in rows])
+        "spent ($)": r["spent_cost"], "saved ($)": r["saved_cost"]} for r in rows])
     return frame.groupby(["day", "pipeline"], as_index=False, sort=True).sum()[columns]
 
 
@@ -76,7 +76,7 @@ def _spend_chart(ws: Any, filters: dict[str, Any]) -> None:
     rows = spend_history(ws, **filters, limit=SPEND_RUNS)
     if not any(r["spent_s"] or r["saved_s"] for r in rows):
         return
-    priced = any(r["spent_cost"] is not None or r["saved_cost"] is not None for r in rows)
+    priced = any(r["priced"] for r in rows)
     st.subheader("Spend and savings")
     unit = st.radio("Show", ["money", "hours"] if priced else ["hours"], horizontal=True, key="runs_spend_unit",
                     help="Money where the compute targets have a price per hour (Compute page)")
