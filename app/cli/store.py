@@ -18,13 +18,9 @@ def verify(
 ) -> None:
     """Re-hash stored artifacts; evict corrupt or missing ones together with their reuse records.
 
-    Every evicted artifact is listed with the job, run and output it was, and its expected and
-    actual digest; the steps that made them rerun on their next run, saying why. Reuse checks
-    each output's existence and size on every run; `ductwork run --verify` also re-hashes the
-    outputs it reuses.
+    Every evicted artifact is listed with the job, run and output it was, and its expected and actual digest; the steps that made them rerun on their next run, saying why. Reuse checks each output's existence and size on every run; `ductwork run --verify` also re-hashes the outputs it reuses.
 
-    Exit code 0 when every artifact checked is sound, 1 when corrupt or missing ones were found
-    (and evicted), 2 for a run id that does not exist.
+    Exit code 0 when every artifact checked is sound, 1 when corrupt or missing ones were found (and evicted), 2 for a run id that does not exist.
     """
     from app.services.store import describe_bytes, verify_artifacts
 
@@ -58,10 +54,9 @@ def gc(
 ) -> None:
     """Delete artifacts that no kept record references, and the scratch folders of ended runs.
 
-    Kept: every artifact a reuse record names (with --older-than, only the records created or
-    reused within that age) and everything a running run holds: its steps' outputs, its
-    scratch folders, and what was stored since it started. Prints what it freed: count and
-    bytes. Exit code 0; 2 for a malformed --older-than.
+    Kept: every artifact a reuse record names (with --older-than, only the records created or reused within that age; the older ones are dropped first) and everything a running run holds: its steps' outputs, its scratch folders, and what was stored since it started. Prints what it freed: count and bytes.
+
+    Exit code 0; 2 for a malformed --older-than.
     """
     from app.services.store import collect_garbage, parse_age
 

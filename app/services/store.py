@@ -229,7 +229,7 @@ class GcReport:
         if self.freed_scratch:
             parts.append(f"{len(self.freed_scratch)} scratch folder{'s' * (len(self.freed_scratch) != 1)} "
                          f"({describe_bytes(sum(self.freed_scratch.values()))})")
-        text = " and ".join(parts) + f": {describe_bytes(self.freed_bytes)} in all"
+        text = " and ".join(parts) + (f": {describe_bytes(self.freed_bytes)} in all" if len(parts) > 1 else "")
         if self.older_than_s is not None:
             text += (f"; {'would drop' if self.dry_run else 'dropped'} {self.dropped_records} reuse record"
                      f"{'s' * (self.dropped_records != 1)} unused for longer than {_age(self.older_than_s)}")
