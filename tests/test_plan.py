@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
-from test_engine_support import Harness, chain_pipeline, copy_code, make_data
+from test_engine_support import Harness, chain_pipeline, copy_code, function, make_data
 
-from components.spec import JobSpec, PipelineSettings
+from components.spec import (
+    InputSpec,
+    JobSpec,
+    LiteralValue,
+    OutputSpec,
+    ParentInput,
+    PipelineInput,
+    PipelineSettings,
+    PipelineSpec,
+)
 from engine.compute import ComputeSpec
 from engine.graph import compile_pipeline
 from engine.inputs import bind_pipeline_inputs
@@ -109,3 +119,18 @@ def test_a_new_job_in_the_pipeline_is_a_first_run(tmp_path):
     p = plan(h, dataclasses.replace(spec, jobs=jobs))
     # same component and inputs as "report": its result is found by signature
     assert p.steps["report2"].action == "reuse"
+
+
+def test_an_unset_optional_pipeline_input_gives_the_component_default_to_signature_and_function(tmp_path):
+    h = Harness(tmp_path)
+    comp = function("add", "add", copy_code(tmp_path, "fn"),
+                    {"x": InputSpec("x", "integer"), "y": InputSpec("y", "integer", default=4, optional=True)},
+                    {"output": OutputSpec("output")})
+    jobs = {"only": JobSpec("only", comp, {"x": LiteralValue(2), "y": ParentInput("y")})}
+    spec = PipelineSpec(name="unset", inputs={"y": PipelineInput("y", "integer", optional=True)}, jobs=jobs)
+    only = h.run(spec).steps[0]
+    assert only.status == "completed", only.error
+    assert only.ingredients["parameters"] == {"x": 2, "y": 4}  # the default, not None over it
+    assert json.loads((h.artifacts.path(only.outputs["output"].digest) / "output.json").read_text()) == 6
+    # the same step with y given as its default is the same step
+    assert plan(h, spec, {"y": 4}).steps["only"].action == "reuse"
