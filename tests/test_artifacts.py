@@ -38,6 +38,20 @@ def test_commit_moves_the_folder_under_its_digest_and_stores_identical_content_o
     assert not os.access(store.path(first.digest) / "x.txt", os.W_OK) or os.geteuid() == 0
 
 
+
+def test_stored_lists_digests_with_sizes_and_scratch_and_leftovers_are_where_the_store_puts_them(tmp_path):
+    store = LocalArtifactStore(tmp_path / "artifacts", tmp_path / "tmp")
+    area = store.new_step_area("r1", "j")
+    assert area.parent == store.scratch_of("r1")
+    a = store.commit(fill(area / "a", {"x.txt": "abc"}))
+    b = store.commit(fill(area / "b", {"y.txt": "12345"}))
+    (tmp_path / "artifacts" / ".staging-123").mkdir()  # a copy in progress is not an artifact yet
+    assert store.stored() == {a.digest: 3, b.digest: 5}
+    (tmp_path / "tmp" / ".evicted-abc").mkdir()
+    assert store.leftovers() == [tmp_path / "tmp" / ".evicted-abc"]
+    store.evict(a.digest)
+    assert store.stored() == {b.digest: 5} and store.leftovers() == [tmp_path / "tmp" / ".evicted-abc"]
+
 def test_digest_depends_on_content_and_relative_paths_only(tmp_path):
     one = fill(tmp_path / "one", {"a.txt": "1", "b/c.txt": "2"})
     two = fill(tmp_path / "two", {"a.txt": "1", "b/c.txt": "2"})
