@@ -13,6 +13,7 @@ import streamlit as st
 from app.ui import nav
 from app.ui.session import errors_shown_here, show_error, workspace
 from app.ui.views.toolbar import request_open
+from components import codefiles
 
 __all__ = ["render", "interface_table", "code_files"]
 
@@ -42,17 +43,11 @@ def interface_table(spec: Any) -> pd.DataFrame:
 
 
 def code_files(folder: Path | None) -> list[str]:
-    """The files of a code folder (relative paths, caches left out), at most a few hundred."""
+    """The files of a code folder that make up a component's code (``components.codefiles``:
+    caches and what ``.amlignore`` excludes left out), relative paths, at most a few hundred."""
     if folder is None or not Path(folder).is_dir():
         return []
-    skipped = {"__pycache__", ".git", ".ipynb_checkpoints"}
-    files = []
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and not skipped.intersection(path.relative_to(folder).parts):
-            files.append(str(path.relative_to(folder)))
-            if len(files) >= MAX_CODE_FILES:
-                break
-    return files
+    return [rel for rel, _ in codefiles.code_files(folder)[:MAX_CODE_FILES]]
 
 
 def _details(ws: Any, name: str) -> None:
