@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
+from components.errors import DuctworkError
 from components.spec import ComponentSpec
 
 __all__ = [
@@ -67,8 +69,25 @@ def _ignore_spec(directory: Path) -> GitIgnoreSpec | None:
     for name in IGNORE_FILES:
         path = directory / name
         if path.is_file():
-            return GitIgnoreSpec.from_lines(path.read_text(encoding="utf-8", errors="replace").splitlines())
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            try:
+                return GitIgnoreSpec.from_lines(lines)
+            except (ValueError, re.error):
+                raise DuctworkError(_bad_patterns(path, lines)) from None
     return None
+
+
+def _bad_patterns(path: Path, lines: list[str]) -> str:
+    """Every line of ignore file ``path`` that is no valid pattern, in one message."""
+    bad = []
+    for number, line in enumerate(lines, 1):
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except (ValueError, re.error) as exc:
+            bad.append(f"line {number} {line!r} ({exc})")
+    many = len(bad) != 1
+    return (f"'{path}' has {len(bad)} invalid pattern{'s' if many else ''}: {'; '.join(bad)}. Fix or remove "
+            f"{'them' if many else 'it'} (gitignore syntax: https://git-scm.com/docs/gitignore#_pattern_format)")
 
 
 def _ignored(rel: str, is_dir: bool, specs: list[tuple[str, GitIgnoreSpec]]) -> bool:

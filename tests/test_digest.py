@@ -8,6 +8,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from components.codefiles import code_files, copy_code_files, function_source_files
 from components.digest import (
     automatic_version,
@@ -17,6 +19,7 @@ from components.digest import (
     definition_digests,
     spec_digest,
 )
+from components.errors import DuctworkError
 from components.loader import component_from_dict, load_component_file
 from components.spec import Resources
 from components.yamlio import load_yaml_text
@@ -227,3 +230,13 @@ def test_definition_digests_name_each_behavioural_field() -> None:
     assert not {"description", "display_name", "compute", "resources", "tags", "code_digest"} & set(fields)
     changed = definition_digests(replace(spec, command=spec.command + " --verbose"))
     assert [k for k in fields if fields[k] != changed[k]] == ["command"]
+
+
+def test_an_invalid_ignore_pattern_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "a")
+    (folder / ".amlignore").write_text("*.log\n!\n[z-a]\n")
+    with pytest.raises(DuctworkError) as err:
+        code_digest(folder)
+    message = str(err.value)
+    assert f"'{folder / '.amlignore'}' has 2 invalid patterns: line 2 '!'" in message
+    assert "line 3 '[z-a]'" in message and "Fix or remove them" in message
