@@ -14,7 +14,8 @@ Rules, for a command component's ``code`` folder (:func:`code_files`):
   under it; patterns of a deeper file win over those of a shallower one; an ignored folder
   is not entered, so nothing inside it can be re-included. Where a folder has both files,
   ``.amlignore`` is used and ``.gitignore`` is not (Azure ML's rule). The ignore files
-  themselves are part of the code: they decide what the rest is.
+  themselves are not code: they decide what the code is, and the files they let through
+  are hashed one by one, so adding an ignore file that leaves out nothing keeps reuse.
 - Symbolic links are never followed out of the folder: a linked file counts (by its
   content) only when its target lies inside the folder; linked folders are not entered
   (no loops, no second copy of the same files).
@@ -140,7 +141,7 @@ def code_files(folder: str | Path) -> list[CodeFile]:
                 if not _ignored(rel, True, specs):
                     stack.append((rel, specs))
                 continue
-            if name.endswith(IGNORED_SUFFIXES) or _ignored(rel, False, specs):
+            if name in IGNORE_FILES or name.endswith(IGNORED_SUFFIXES) or _ignored(rel, False, specs):
                 continue
             path = Path(entry.path)
             if link and (not path.is_file() or not _inside(path, root)):

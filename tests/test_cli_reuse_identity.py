@@ -78,7 +78,7 @@ def test_environment_variables_rerun_descriptions_and_compute_do_not_and_ignored
     snapshots = [p for p in (home / "snapshots").iterdir() if (p / "echo.py").is_file()]
     assert snapshots, "the run keeps its code snapshot"
     for snapshot in snapshots:
-        assert sorted(p.name for p in snapshot.rglob("*")) == [".amlignore", "echo.py"]
+        assert sorted(p.name for p in snapshot.rglob("*")) == ["echo.py"]
 
     # a real edit of the code still reruns, named by file (not by two automatic versions)
     (src / "echo.py").write_text((src / "echo.py").read_text() + "# edited\n")

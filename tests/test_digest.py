@@ -162,17 +162,16 @@ def test_amlignore_and_gitignore_decide_the_code_files_with_gitignore_semantics(
     folder = make_folder(tmp_path / "a")
     first = code_digest(folder)
     (folder / ".amlignore").write_text("# scratch\n*.log\ndata/\n!keep.log\n/top.txt\n")
-    with_rules = code_digest(folder)
-    assert with_rules != first  # the ignore file is part of the code: it decides what the rest is
+    assert code_digest(folder) == first  # an ignore file is no code: it only decides what the code is
     for name in ("run.log", "pkg/deep.log", "data/big.csv", "pkg/data/x.bin", "top.txt"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text("ignored")
     (folder / "keep.log").write_text("kept")
     (folder / "pkg" / "top.txt").write_text("anchored patterns match at their own folder only")
-    assert rels(folder) == [".amlignore", "keep.log", "pkg/top.txt", "pkg/util.py", "train.py"]
+    assert rels(folder) == ["keep.log", "pkg/top.txt", "pkg/util.py", "train.py"]
     # a nested ignore file applies below its folder and wins over the outer one
     (folder / "pkg" / ".gitignore").write_text("!deep.log\nutil.py\n")
-    assert rels(folder) == [".amlignore", "keep.log", "pkg/.gitignore", "pkg/deep.log", "pkg/top.txt", "train.py"]
+    assert rels(folder) == ["keep.log", "pkg/deep.log", "pkg/top.txt", "train.py"]
     # where a folder has both, .amlignore is used and .gitignore is not (Azure ML's rule)
     (folder / ".gitignore").write_text("train.py\n")
     assert "train.py" in rels(folder)
@@ -203,7 +202,7 @@ def test_an_amlignored_file_is_in_neither_the_digest_nor_the_snapshot(tmp_path: 
     assert code_digest(folder) == before
     snapshot = snapshot_code(folder, tmp_path / "snapshots", before)
     assert sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()) == [
-        ".amlignore", "pkg/util.py", "train.py"]
+        "pkg/util.py", "train.py"]
     assert code_digest(snapshot) == before
     scratch = tmp_path / "scratch"
     copy_code_files(snapshot, rels(snapshot), scratch)
