@@ -303,10 +303,12 @@ class DuckDBRunStore:
         return {k: (d, int(s)) for k, d, s in rows}
 
     def take_leases(self, leases: Sequence[Lease], gone: Callable[[Lease], bool],
-                    ignore_reuse: Collection[str] = ()) -> list[LeaseAnswer]:
+                    ignore_reuse: Collection[str] = (), batch: StoreBatch | None = None) -> list[LeaseAnswer]:
         """One transaction, so two drivers never both take a lease: DuckDB lets one process
         write at a time, and a write conflict between threads rolls back and is retried."""
         if not leases:
+            if batch:
+                self.apply(batch)
             return []
         keys = list(dict.fromkeys(w.signature for w in leases))
 
@@ -314,8 +316,10 @@ class DuckDBRunStore:
             held = {row[0]: Lease(*row) for row in con.execute(
                 f"SELECT {', '.join(LEASE_TYPES)} FROM leases WHERE signature IN (SELECT unnest(?::VARCHAR[]))",
                 [keys]).fetchall()}
-            outer, self._held.con = getattr(self._held, "con", None), con  # find_reuse reads in this transaction
+            outer, self._held.con = getattr(self._held, "con", None), con  # apply, find_reuse: in this transaction
             try:
+                if batch:
+                    self.apply(batch)
                 done = self.find_reuse(k for k in keys if k not in ignore_reuse)
             finally:
                 self._held.con = outer

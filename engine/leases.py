@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from engine.processes import process_alive
@@ -101,10 +101,12 @@ class StepLeases:
         self._asked.pop(job, None)
         self._waiting.pop(job, None)
 
-    def settle(self) -> dict[str, LeaseAnswer]:
+    def settle(self, writes: Callable[[], StoreBatch] | None = None) -> dict[str, LeaseAnswer]:
         """Ask the store about the queued steps, and the waiting ones when a poll is due. Returns
         per job: taken, reusable (``reuse``), or newly held by ``holder``; a step still waiting
-        for the same holder is left out."""
+        for the same holder is left out. ``writes``: called only when the store is asked, gives
+        the driver's pending records, written in the same transaction (in a chain, the upstream
+        step's records and the next step's lease then cost one connection, not two)."""
         now = time.monotonic()
         asking = dict(self._asked)
         if self._waiting and now - self._polled >= self.poll_s:
@@ -116,7 +118,8 @@ class StepLeases:
         wanted = [Lease(w.signature, self.run_id, job, self.host, self.pid, at, at) for job, w in asking.items()]
         ignore = {w.signature for w in asking.values() if w.ignore_reuse}
         answers = self.store.take_leases(wanted, lambda lease: lease_gone(lease, self.host, time.time(),
-                                                                          self.expires_s), ignore)
+                                                                          self.expires_s), ignore,
+                                         writes() if writes is not None else None)
         changed: dict[str, LeaseAnswer] = {}
         for (job, wait), answer in zip(asking.items(), answers, strict=True):
             self._asked.pop(job, None)

@@ -89,10 +89,13 @@ class RunStore(Protocol):
         ...
 
     def take_leases(self, leases: Sequence[Lease], gone: Callable[[Lease], bool],
-                    ignore_reuse: Collection[str] = ()) -> list[LeaseAnswer]:
+                    ignore_reuse: Collection[str] = (), batch: StoreBatch | None = None) -> list[LeaseAnswer]:
         """In one transaction, per lease wanted (in order): take it, or say who holds it, or give
         the reuse record that makes running it needless (``answer_lease``); a reuse record of a
-        signature in ``ignore_reuse`` (known broken, being evicted) does not count."""
+        signature in ``ignore_reuse`` (known broken, being evicted) does not count. ``batch`` is
+        applied first, in the same transaction."""
+        ...
+
     def leases(self, signatures: Iterable[str]) -> dict[str, Lease]:
         """The leases held now on those signatures (live or not)."""
         ...
@@ -223,7 +226,9 @@ class InMemoryRunStore:
             return {k: self._memo[k] for k in keys if k in self._memo}
 
     def take_leases(self, leases: Sequence[Lease], gone: Callable[[Lease], bool],
-                    ignore_reuse: Collection[str] = ()) -> list[LeaseAnswer]:
+                    ignore_reuse: Collection[str] = (), batch: StoreBatch | None = None) -> list[LeaseAnswer]:
+        if batch:
+            self.apply(batch)
         answers: list[LeaseAnswer] = []
         with self._lock:
             for wanted in leases:

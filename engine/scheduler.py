@@ -171,15 +171,26 @@ class _Driver:
         now = time.monotonic()
         if not force and now - self.last_flush < self.flush_interval:
             return
+        batch = self.pending()
+        if batch:
+            self.recorder.submit(batch)
+        if force if wait is None else wait:
+            self.recorder.drain()
+
+    def pending(self) -> StoreBatch:
+        """Every record not yet handed to the writer (and a lease heartbeat when one is due)."""
         self.leases.beat(self.batch)
         self.batch.step_runs.extend(copy.copy(self.states[name]) for name in self.changed)
         self.changed.clear()
-        if self.batch:
-            self.recorder.submit(self.batch)
-        self.batch = StoreBatch()
-        self.last_flush = now
-        if force if wait is None else wait:
-            self.recorder.drain()
+        batch, self.batch = self.batch, StoreBatch()
+        self.last_flush = time.monotonic()
+        return batch
+
+    def pending_after_drain(self) -> StoreBatch:
+        """``pending()`` once the writer has written everything before it: it may be written
+        by another connection (a lease request's) and keep the records in order."""
+        self.recorder.drain()
+        return self.pending()
 
     # ------------------------------------------------------------------ decisions
     def outputs_of(self, job: str) -> dict[str, OutputRef]:
@@ -217,7 +228,7 @@ class _Driver:
         for job in [j for j in self.leased if self.states[j].status != "pending"]:  # the run stopped them
             del self.leased[job]
             self.leases.forget(job)
-        for job, answer in self.leases.settle().items():
+        for job, answer in self.leases.settle(self.pending_after_drain).items():
             decision, st = self.leased[job], self.states[job]
             if answer.taken:
                 del self.leased[job]

@@ -104,6 +104,16 @@ def test_a_signature_with_a_reuse_record_is_done_unless_that_record_is_known_bro
     assert taken.taken
 
 
+def test_a_batch_given_with_the_request_is_written_first_in_the_same_transaction(store):
+    record = ReuseRecord("s1", "r1", "train", {"model": OutputRef("d" * 64, 3)}, 2.5, 9.0)
+    [done, taken] = store.take_leases([lease("s1", "r2"), lease("s2", "r2", job="b")], gone_after(),
+                                      batch=StoreBatch(reuse=[record], memo={"k": ("d", 1)}))
+    assert done.reuse == record and taken.taken
+    assert store.get_memo(["k"]) == {"k": ("d", 1)}
+    assert store.take_leases([], gone_after(), batch=StoreBatch(memo={"j": ("e", 2)})) == []
+    assert store.get_memo(["j"]) == {"j": ("e", 2)}
+
+
 def test_two_steps_of_one_run_with_one_signature_get_one_lease(store):
     first, second = store.take_leases([lease("s1", "r1", job="a"), lease("s1", "r1", job="b")], gone_after())
     assert first.taken and not second.taken and second.holder.job == "a"
