@@ -14,16 +14,19 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from test_engine_support import Harness, command, single_job, statuses, step
 
+from app.cli.run import RunDisplay
 from components.spec import OutputSpec
 from engine.duckdb_store import DuckDBRunStore
 from engine.graph import compile_pipeline
 from engine.inputs import bind_pipeline_inputs
 from engine.leases import StepLeases, lease_gone
 from engine.plan import plan_run
-from engine.records import Lease, OutputRef, ReuseRecord, StoreBatch
+from engine.records import Lease, OutputRef, ReuseRecord, RunRecord, StepRunRecord, StoreBatch
 from engine.runstore import InMemoryRunStore
+from engine.scheduler import RunEvent
 
 HOST = socket.gethostname()
 ENTRY = "from app.cli import main; main()"
@@ -231,6 +234,17 @@ def test_forced_and_non_deterministic_steps_take_no_lease(tmp_path):
     assert {s: held[s].run_id for s in held} == {signature: "busy-run", steady_sig: "busy-run"}
 
 
+def test_the_live_table_shows_a_step_waiting_for_another_run():
+    display = RunDisplay(Console(record=True, width=160))
+    run = RunRecord(id="r2", pipeline="p")
+    display.on_event(RunEvent("step", run, StepRunRecord("r2", "train", reason="waits for run r1 (job train)")))
+    display.on_event(RunEvent("step", run, StepRunRecord("r2", "evaluate", reason="waits for train")))
+    display.console.print(display.render())
+    rows = {line.split()[1]: line for line in display.console.export_text().splitlines() if line.startswith("│ ")}
+    assert "waiting" in rows["train"] and "waits for run r1 (job train)" in rows["train"]
+    assert "pending" in rows["evaluate"]
+
+
 # ----------------------------------------------------------------------------- two real CLI runs
 PIPELINE = """\
 type: pipeline
@@ -238,7 +252,7 @@ name: shared_step
 jobs:
   slow:
     type: command
-    command: echo x >> {counter}; sleep 3; echo x > ${{{{outputs.o}}}}/f
+    command: echo x >> {counter}; sleep 6; echo x > ${{{{outputs.o}}}}/f
     outputs:
       o: {{type: uri_folder}}
 """
