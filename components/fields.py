@@ -10,13 +10,14 @@ collector's warnings, one warning per field name.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from components.errors import Problem, ValidationError
-from components.spec import EnvironmentSpec, Resources
+from components.spec import DATA_TYPES, EnvironmentSpec, Resources
 from components.yamlio import MarkedMap, load_yaml_file, mark_of
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "suggest_name",
     "plain",
     "check_literal",
+    "GivenText",
+    "read_given",
     "parse_memory",
     "parse_resources",
     "parse_environment",
@@ -106,6 +109,26 @@ def check_literal(value: Any, type_: str) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return str(value), None
     return value, None
+
+
+class GivenText(str):
+    """A value typed on a command line (``--set NAME=VALUE``): the input it sets decides how it
+    is read (:func:`read_given`), so a string input gets exactly the text given."""
+
+
+def read_given(value: Any, type_: str | None) -> Any:
+    """``value`` for an input of ``type_``: a :class:`GivenText` is the text as given for a
+    ``string`` or data input, else JSON when it parses (``0.1``, ``true``, ``[1, 2]``), else the
+    text; any other value is returned as it is."""
+    if not isinstance(value, GivenText):
+        return value
+    text = str(value)
+    if type_ == "string" or type_ in DATA_TYPES:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _parses(text: str, kind: type) -> bool:

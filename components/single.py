@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import Problem, ValidationError
-from components.fields import check_literal, did_you_mean
+from components.fields import check_literal, did_you_mean, read_given
 from components.spec import (
     ComponentRef,
     ComponentSpec,
@@ -101,6 +101,7 @@ def check_component_values(
                                     f"{did_you_mean(name, param_names)} Its parameters: {known}",
                                     file=where, field=field))
             continue
+        value = read_given(value, spec.inputs[name].type)  # --set text: exactly the text for a string
         problem = check_value(value, spec.inputs[name])
         if problem:
             problems.append(Problem(f"parameter '{name}': {problem}", file=where, field=field))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import DuctworkError, Problem, ValidationError
-from components.fields import check_literal, check_name, did_you_mean, is_remote_path
+from components.fields import check_literal, check_name, did_you_mean, is_remote_path, read_given
 from components.placeholders import find_placeholders, optional_blocks, placeholder_problem
 from components.spec import (
     PARAMETER_TYPES,
@@ -51,6 +51,7 @@ __all__ = [
     "compute_for_job",
     "check_value",
     "check_pipeline_values",
+    "read_pipeline_values",
     "with_pipeline_values",
 ]
 
@@ -391,6 +392,43 @@ def resolve_pipeline(spec: PipelineSpec, resolve: Resolver) -> PipelineSpec:
     return replace(spec, jobs=jobs)
 
 
+def _feeds(spec: PipelineSpec, resolve: Resolver | None) -> dict[str, list[tuple[str, str, InputSpec]]]:
+    """Per pipeline input: the (job, input, its spec) it is bound to, where the component is known."""
+    feeds: dict[str, list[tuple[str, str, InputSpec]]] = {}
+    for job in spec.jobs.values():
+        comp = job.component if isinstance(job.component, ComponentSpec) else (
+            _resolve(job, resolve)[0] if resolve is not None else None)
+        if comp is None:
+            continue
+        for iname, binding in job.inputs.items():
+            if isinstance(binding, ParentInput) and iname in comp.inputs:
+                feeds.setdefault(binding.name, []).append((job.name, iname, comp.inputs[iname]))
+    return feeds
+
+
+def _read_values(spec: PipelineSpec, values: Mapping[str, Any],
+                 feeds: Mapping[str, list[tuple[str, str, InputSpec]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        pin = spec.inputs.get(name)
+        type_ = pin.type if pin is not None else None
+        if pin is not None and pin.is_data:
+            type_ = pin.type or "uri_folder"
+        elif type_ is None and feeds.get(name) and all(inp.type == "string" for _, _, inp in feeds[name]):
+            type_ = "string"
+        out[name] = read_given(value, type_)
+    return out
+
+
+def read_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any],
+                         resolve: Resolver | None = None) -> dict[str, Any]:
+    """``values`` with each :class:`~components.fields.GivenText` (``--set``) read for the input
+    it sets: the pipeline input's declared type, else ``string`` when every component input it
+    feeds is a string (so they get exactly the text given), else JSON when it parses. Other
+    values are kept as they are."""
+    return _read_values(spec, values, _feeds(spec, resolve))
+
+
 def _given_path(value: Any, base_dir: str | None) -> str | None:
     """A data value given for a run as an absolute path (remote paths as written); ``None`` if not a path."""
     if not isinstance(value, (str, os.PathLike)) or not str(value):
@@ -412,8 +450,9 @@ def check_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], resolve
     - a data value that is not a path, is remote, or does not exist (relative to ``base_dir``,
       default the current folder).
 
-    ``None`` is no value: it is left to :func:`validate_pipeline` with the values in place
-    (an input that needs a value and has none is reported there).
+    ``--set`` text (``GivenText``) is read first, as :func:`read_pipeline_values` does. ``None``
+    is no value: it is left to :func:`validate_pipeline` with the values in place (an input
+    that needs a value and has none is reported there).
 
     Each problem is located at the file and ``field="inputs.NAME"`` of the pipeline input it
     sets. Jobs whose component is a ``ComponentRef`` are resolved with ``resolve``; one that
@@ -421,16 +460,8 @@ def check_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], resolve
     """
     file = str(spec.source) if spec.source else None
     problems: list[Problem] = []
-    feeds: dict[str, list[tuple[str, str, InputSpec]]] = {}
-    for job in spec.jobs.values():
-        comp = job.component if isinstance(job.component, ComponentSpec) else (
-            _resolve(job, resolve)[0] if resolve is not None else None)
-        if comp is None:
-            continue
-        for iname, binding in job.inputs.items():
-            if isinstance(binding, ParentInput) and iname in comp.inputs:
-                feeds.setdefault(binding.name, []).append((job.name, iname, comp.inputs[iname]))
-    for name, value in values.items():
+    feeds = _feeds(spec, resolve)
+    for name, value in _read_values(spec, values, feeds).items():
         for message in _value_problems(spec, name, value, feeds.get(name, []), base_dir):
             problems.append(Problem(f"--set {name}={_describe(value)}: {message}", file=file, field=f"inputs.{name}"))
     return problems
@@ -460,8 +491,9 @@ def _value_problems(spec: PipelineSpec, name: str, value: Any, feeds: list[tuple
 
 def with_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], *,
                          base_dir: str | None = None) -> PipelineSpec:
-    """``spec`` with the given values as its pipeline inputs' values (data values as absolute
-    paths), so that validating it checks the run as it will be; unknown names are left out."""
+    """``spec`` with the given values (as :func:`read_pipeline_values` reads them) as its pipeline
+    inputs' values, data values as absolute paths, so that validating it checks the run as it
+    will be; unknown names are left out."""
     inputs = dict(spec.inputs)
     for name, value in values.items():
         pin = inputs.get(name)

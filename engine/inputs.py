@@ -6,13 +6,13 @@ so an unchanged 10 GB input is re-checked with ``stat`` calls alone.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from components.errors import DuctworkError
+from components.fields import GivenText
 from components.spec import PipelineSpec
 from engine.hashing import content_digest, stat_key
 from engine.runstore import RunStore
@@ -33,16 +33,14 @@ class PipelineValues:
         return {**dict(self.literals), **{k: v for k, v in self.paths.items()}}
 
 
-def parse_set_option(text: str) -> tuple[str, Any]:
-    """``name=value`` from ``--set``: the value is read as JSON when it parses, else as text."""
+def parse_set_option(text: str) -> tuple[str, GivenText]:
+    """``name=value`` from ``--set``. The value stays text until the input it sets reads it
+    (``components.fields.read_given``): exactly the text for a string or data input, else JSON
+    when it parses, else the text."""
     name, sep, raw = text.partition("=")
     if not sep or not name.strip():
         raise DuctworkError(f"--set '{text}' is not of the form NAME=VALUE, e.g. --set learning_rate=0.02")
-    try:
-        value: Any = json.loads(raw)
-    except ValueError:
-        value = raw
-    return name.strip(), value
+    return name.strip(), GivenText(raw)
 
 
 def bind_pipeline_inputs(spec: PipelineSpec, given: Mapping[str, Any] | None = None,

@@ -15,10 +15,12 @@ from app.sdk import run
 from app.services.runs import list_runs, prepare_run
 from app.services.workspace import open_workspace
 from components.errors import ValidationError
+from components.fields import GivenText
 from components.pipeline_loader import load_pipeline_file, pipeline_from_dict
 from components.sdk import load_component, pipeline
 from components.spec import ComponentRef, ComponentSpec
-from components.validate import check_pipeline_values, with_pipeline_values
+from components.validate import check_pipeline_values, read_pipeline_values, with_pipeline_values
+from engine.inputs import parse_set_option
 
 TYPOS = Path(__file__).parent / "resources" / "azure" / "tolerated_typos"
 ENTRY = "from app.cli import main; main()"
@@ -76,6 +78,20 @@ def test_unknown_names_get_a_did_you_mean_and_every_problem_is_listed_at_once(sp
     assert str(ValidationError(problems)).startswith("4 problems in pipeline.yml:\n  - ")
 
 
+def test_set_text_is_read_by_the_inputs_it_feeds(spec) -> None:
+    given = dict(parse_set_option(text) for text in ("lr=0.7", "schedule=0.10"))
+    assert given == {"lr": GivenText("0.7"), "schedule": GivenText("0.10")}
+    read = read_pipeline_values(spec, given)
+    assert read == {"lr": 0.7, "schedule": "0.10"}  # schedule feeds only strings: the text exactly
+    assert type(read["schedule"]) is str
+    assert read_pipeline_values(spec, {"schedule": GivenText("true"), "lr": GivenText("abc")}) == {
+        "schedule": "true", "lr": "abc"}
+    assert read_pipeline_values(spec, {"lr": 0.5}) == {"lr": 0.5}  # Python values stay as they are
+    assert messages(spec, {"lr": GivenText("abc")})[0].startswith("--set lr='abc': ")
+    assert messages(spec, {"lr": GivenText("0.7")}) == [
+        "--set lr=0.7: pipeline input 'lr' feeds job 'tune' input 'step_size' (number): 0.7 is above the maximum 0.5"]
+
+
 def test_declared_types_and_data_inputs(tmp_path: Path) -> None:
     typed = pipeline_from_dict({
         "type": "pipeline",
@@ -85,6 +101,7 @@ def test_declared_types_and_data_inputs(tmp_path: Path) -> None:
     assert messages(typed, {"lr": "abc"}) == [
         "--set lr='abc': pipeline input 'lr' is declared number: 'abc' is not a number"]
     assert messages(typed, {"data": str(tmp_path)}) == []
+    assert read_pipeline_values(typed, {"lr": GivenText("1"), "data": GivenText("2")}) == {"lr": 1, "data": "2"}
     missing, = messages(typed, {"data": "nope"}, base_dir=str(tmp_path))
     assert f"path '{tmp_path / 'nope'}' does not exist" in missing and "--set data=PATH" in missing
     assert "cannot be read here" in messages(typed, {"data": "azureml://datastores/x/paths/y"})[0]
@@ -185,3 +202,25 @@ def test_cli_an_azure_file_with_tolerated_typos_validates_with_warnings_and_runs
     assert ran.returncode == 0, ran.stderr
     assert {s["status"] for s in json.loads(ran.stdout)["steps"]} == {"completed"}
     assert "Did you mean 'default_datastore'?" in ran.stderr
+
+
+def test_cli_a_string_input_gets_exactly_the_text_given(tmp_path: Path) -> None:
+    path = tmp_path / "say.yml"
+    path.write_text("""type: pipeline
+inputs:
+  msg: hello
+jobs:
+  say:
+    component:
+      name: say
+      version: 1
+      inputs: {msg: {type: string}}
+      outputs: {said: {type: uri_folder}}
+      command: printf '%s' "${{inputs.msg}}" > ${{outputs.said}}/msg.txt
+    inputs: {msg: '${{parent.inputs.msg}}'}
+""")
+    for text in ("0.10", "true", '{"a": 1}', "null"):
+        ran = cli(tmp_path / "ws", "run", str(path), "--in-process", "--json", "--set", f"msg={text}")
+        assert ran.returncode == 0, ran.stderr
+        step, = json.loads(ran.stdout)["steps"]
+        assert (Path(step["outputs"]["said"]) / "msg.txt").read_text() == text

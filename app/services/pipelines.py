@@ -15,7 +15,7 @@ from app.services.components import component_resolver, parse_ref, warning_text
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
 from components.spec import ComponentRef, ComponentSpec, PipelineSpec
-from components.validate import check_pipeline_values, with_pipeline_values
+from components.validate import check_pipeline_values, read_pipeline_values, with_pipeline_values
 
 if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
     from registry import PipelinePublic
@@ -91,8 +91,9 @@ def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec,
     else:
         name, version = parse_ref(str(source), "pipeline")
         spec = ws.registry.pipeline_spec(name, version)
-    given = dict(values or {})
-    refused = check_pipeline_values(spec, given, component_resolver(ws))
+    resolve = component_resolver(ws)
+    given = read_pipeline_values(spec, values or {}, resolve)
+    refused = check_pipeline_values(spec, given, resolve)
     fields = {p.field for p in refused}
     accepted = {name: value for name, value in given.items() if f"inputs.{name}" not in fields}
     # the loader's warnings are placed below, once

@@ -36,6 +36,7 @@ from typing import Any
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from components.spec import PipelineSpec
+from components.validate import read_pipeline_values
 from engine.artifacts import LocalArtifactStore
 from engine.compute import ComputeSpec
 from engine.costs import RunCosts, run_costs, step_cost
@@ -107,8 +108,9 @@ def prepare_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mappin
     from engine.inputs import bind_pipeline_inputs
 
     spec = load_pipeline(ws, source, params)
-    graph = compile_pipeline(spec, component_resolver(ws), _computes(ws), validate=False)
-    values = bind_pipeline_inputs(spec, params)
+    resolve = component_resolver(ws)
+    graph = compile_pipeline(spec, resolve, _computes(ws), validate=False)
+    values = bind_pipeline_inputs(spec, read_pipeline_values(spec, params or {}, resolve))
     label = None if isinstance(source, PipelineSpec) else str(Path(source).absolute()
                                                               if Path(str(source)).is_file() else source)
     return PreparedRun(spec, graph, values, label)
