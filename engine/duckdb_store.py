@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from components.errors import DuctworkError
 from engine.records import (
+    LEASE_EXPIRES_S,
     ArtifactRecord,
     Lease,
     LeaseAnswer,
@@ -86,7 +87,10 @@ RUN_COLS = tuple(RUN_TYPES)
 STEP_COLS = tuple(STEP_TYPES)
 _CHUNK = 400
 T = TypeVar("T")
-_BUSY_MARKERS = ("could not set lock", "unique file handle conflict", "conflicting lock", "conflict", "lock on file", "database is locked")
+_BUSY_MARKERS = ("could not set lock", "unique file handle conflict", "conflicting lock", "conflict", "lock on file", "database is locked",
+                 # every write is INSERT OR REPLACE / OR IGNORE, so a duplicate key is another thread's
+                 # transaction inserting the same key at the same time (DuckDB says so at the insert)
+                 "duplicate key")
 
 
 class StoreBusyError(DuctworkError):
@@ -186,7 +190,7 @@ class DuckDBRunStore:
                 con.execute("COMMIT")
                 self._schema_ready = True
                 return result
-            except (duckdb.IOException, duckdb.TransactionException) as exc:
+            except (duckdb.IOException, duckdb.TransactionException, duckdb.ConstraintException) as exc:
                 _rollback(con)
                 delay = self._back_off(exc, deadline, delay)
             except BaseException:
@@ -251,6 +255,13 @@ class DuckDBRunStore:
                     [(m.run_id, m.job, m.name, m.value, m.step, m.ts) for m in batch.metrics])
             _upsert(con, "input_memo", {"key": _V, "digest": _V, "size": _I},
                     [(k, d, s) for k, (d, s) in batch.memo.items()])
+            if batch.lease_claims:  # taken unless held by another whose heartbeat is recent (before the
+                # releases: a step that claimed its lease may have committed within the same batch)
+                claims = {lease.signature: lease for lease in batch.lease_claims}
+                con.execute("DELETE FROM leases WHERE signature IN (SELECT unnest(?::VARCHAR[])) AND heartbeat_at < ?",
+                            [list(claims), min(c.taken_at for c in claims.values()) - LEASE_EXPIRES_S])
+                _insert(con, "leases", LEASE_TYPES, [tuple(dataclasses.astuple(c)) for c in claims.values()],
+                        or_ignore=True)
             if batch.lease_releases:
                 signatures, run_ids = (list(c) for c in zip(*batch.lease_releases, strict=True))
                 con.execute("DELETE FROM leases USING (SELECT unnest(?::VARCHAR[]) AS s, unnest(?::VARCHAR[]) AS r) "

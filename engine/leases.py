@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from engine.processes import process_alive
-from engine.records import Lease, LeaseAnswer, StoreBatch
+from engine.records import LEASE_EXPIRES_S, Lease, LeaseAnswer, StoreBatch
 from engine.runstore import RunStore
 
 __all__ = ["EXPIRES_S", "HEARTBEAT_S", "POLL_S", "WAITS_FOR_RUN", "StepLeases", "lease_gone", "live_holders", "took_over_reason",
            "waits_reason"]
 
 HEARTBEAT_S = 5.0  #: how often a driver renews its leases
-EXPIRES_S = 60.0  #: a lease not renewed for this long is another's to take
+EXPIRES_S = LEASE_EXPIRES_S  #: a lease not renewed for this long is another's to take
 POLL_S = 0.5  #: how often a waiting driver asks again (one short transaction for all it waits on)
 WAITS_FOR_RUN = "waits for run "  #: how the reason of a step waiting for another run's lease begins
 
@@ -134,6 +134,17 @@ class StepLeases:
             else:
                 self._waiting[job] = wait
         return changed
+
+    def claim(self, job: str, signature: str, batch: StoreBatch) -> None:
+        """Take ``job``'s lease without waiting for the store: for a step fed by an output this run
+        has just committed. The claim rides in ``batch`` with that upstream's reuse record, so no
+        other run can reach this signature through that record without finding the lease; only a
+        run that made the same input bytes on its own could still run the step at the same time
+        (wasted work, never a wrong result: outputs are stored by content). Saves a synchronous
+        transaction (≈ 40-100 ms) before every step of a chain."""
+        at = time.time()
+        batch.lease_claims.append(Lease(signature, self.run_id, job, self.host, self.pid, at, at))
+        self.held[job] = signature
 
     def release(self, job: str, batch: StoreBatch) -> None:
         """Give up ``job``'s lease (its step committed or failed), in ``batch``."""

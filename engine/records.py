@@ -18,6 +18,7 @@ __all__ = [
     "ReuseRecord",
     "ArtifactRecord",
     "MetricRecord",
+    "LEASE_EXPIRES_S",
     "Lease",
     "LeaseAnswer",
     "StoreBatch",
@@ -124,6 +125,10 @@ class MetricRecord:
     ts: float = 0.0
 
 
+#: a lease not renewed for this long is another driver's to take (engine/leases.py)
+LEASE_EXPIRES_S = 60.0
+
+
 @dataclass(frozen=True)
 class Lease:
     """A run driver's claim to execute one signature now, so that another run that needs the
@@ -164,7 +169,10 @@ class StoreBatch:
     evict: list[str] = field(default_factory=list)
     lease_beats: dict[str, float] = field(default_factory=dict)  #: run id → heartbeat time of all its leases
     lease_releases: list[tuple[str, str]] = field(default_factory=list)  #: (signature, run id) leases given up
+    #: leases claimed without waiting for the answer (a step fed by an output of its own run):
+    #: taken unless another live holder has it, in the transaction of the upstream's reuse record
+    lease_claims: list[Lease] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any((self.runs, self.step_runs, self.reuse, self.artifacts, self.metrics, self.memo, self.evict,
-                    self.lease_beats, self.lease_releases))
+                    self.lease_beats, self.lease_releases, self.lease_claims))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine.records import (
+    LEASE_EXPIRES_S,
     ArtifactRecord,
     Lease,
     LeaseAnswer,
@@ -184,6 +185,10 @@ class InMemoryRunStore:
                 self._artifacts.setdefault(art.digest, art)
             self._metrics.extend(batch.metrics)
             self._memo.update(batch.memo)
+            for claim in batch.lease_claims:  # taken unless held by another whose heartbeat is recent (before the releases)
+                held = self._leases.get(claim.signature)
+                if held is None or held.heartbeat_at < claim.taken_at - LEASE_EXPIRES_S:
+                    self._leases[claim.signature] = claim
             for signature, run_id in batch.lease_releases:
                 if signature in self._leases and self._leases[signature].run_id == run_id:
                     del self._leases[signature]

@@ -196,7 +196,7 @@ class _Driver:
     def outputs_of(self, job: str) -> dict[str, OutputRef]:
         return self.states[job].outputs
 
-    def apply_decision(self, decision: Decision) -> None:
+    def apply_decision(self, decision: Decision, fresh_inputs: bool = False) -> None:
         if decision.job in self.decided:
             return
         self.decided.add(decision.job)
@@ -216,7 +216,11 @@ class _Driver:
             self.step_done(decision.job)
         elif decision.action == RUN:
             self.emit(st)
-            if decision.signature and self.planner.forced_reason(self.graph.steps[decision.job]) is None:
+            reusable = decision.signature and self.planner.forced_reason(self.graph.steps[decision.job]) is None
+            if reusable and fresh_inputs:  # fed by this run's new output: no other run can be on it yet
+                self.leases.claim(decision.job, decision.signature, self.batch)
+                self.launch(decision)
+            elif reusable:
                 self.leased[decision.job] = decision  # a reusable step: launched once its lease is taken
                 self.leases.ask(decision.job, decision.signature)
             else:
@@ -257,7 +261,11 @@ class _Driver:
         fresh = any(d in self.fresh for d in bound.digests.values() if d)
         decision = self.planner.decide(node, ing, fresh_inputs=fresh)
         self.take_evictions()
-        self.apply_decision(decision)
+        self.apply_decision(decision, fresh_inputs=fresh)
+
+    def decide_all_ready(self) -> None:
+        while self.to_decide:
+            self.decide_ready(self.to_decide.popleft())
 
     def take_evictions(self) -> None:
         """Queue the deletion of reuse records the planner found broken, and remove corrupt
@@ -470,8 +478,7 @@ class _Driver:
 
     def loop(self) -> None:
         while True:
-            while self.to_decide:
-                self.decide_ready(self.to_decide.popleft())
+            self.decide_all_ready()
             if self.leased:
                 self.settle_leases()
                 if self.to_decide:  # a step reused from another run: its downstream is ready
@@ -487,6 +494,9 @@ class _Driver:
                 if handle in self.running:
                     self.on_outcome(handle, outcome)
             self.check_timeouts()
+            # before the flush: a step fed by a just-committed output claims its lease in the
+            # batch of that output's reuse record (StepLeases.claim)
+            self.decide_all_ready()
             self.flush()
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from test_engine_support import Harness, command, single_job, statuses, step
 
 from app.cli.run import RunDisplay
-from components.spec import OutputSpec
+from components.spec import InputSpec, JobOutput, JobSpec, OutputSpec, PipelineSpec
 from engine.duckdb_store import DuckDBRunStore
 from engine.graph import compile_pipeline
 from engine.inputs import bind_pipeline_inputs
@@ -122,6 +122,21 @@ def test_two_steps_of_one_run_with_one_signature_get_one_lease(store):
     assert first.taken and not second.taken and second.holder.job == "a"
 
 
+def test_a_claim_in_a_batch_takes_a_free_or_expired_lease_and_never_a_live_holders(store):
+    claimed = lease("s1", "r1", job="b")
+    store.apply(StoreBatch(lease_claims=[claimed]))
+    [answer] = store.take_leases([lease("s1", "r2", job="b")], gone_after())
+    assert not answer.taken and answer.holder == claimed  # a waiter finds the claim
+    mine = lease("s2", "r2")
+    store.take_leases([mine], gone_after())
+    store.apply(StoreBatch(lease_claims=[lease("s2", "r1")]))
+    assert store.leases(["s2"])["s2"] == mine  # a live holder keeps its lease
+    stale = lease("s3", "r3", host="elsewhere", pid=1, at=time.time() - 600)
+    store.take_leases([stale], gone_after(1e9))
+    store.apply(StoreBatch(lease_claims=[lease("s3", "r1")]))
+    assert store.leases(["s3"])["s3"].run_id == "r1"  # an expired one is taken
+
+
 def test_one_take_at_a_time_across_threads_on_one_duckdb_file(tmp_path):
     db = tmp_path / "runs.duckdb"
     answers = []
@@ -190,6 +205,29 @@ def test_two_runs_needing_one_step_at_once_execute_it_once_and_the_other_reuses_
     assert reused.reused_from == first and reused.reason == f"reused from run {first}"
     assert f"waits for run {first} (job only)" in reasons
     assert h.store.leases([reused.signature]) == {}  # released when it committed
+
+
+def test_two_runs_of_one_chain_at_once_execute_each_step_once(tmp_path):
+    """The second step is fed by the first's new output: its lease is claimed in the batch of the
+    first step's reuse record, so the waiting run finds it there once it reuses the first step."""
+    counter = tmp_path / "executions.txt"
+    first = command("first", f"echo first >> {counter}; sleep 1; echo x > ${{{{outputs.o}}}}/f", None,
+                    outputs={"o": OutputSpec("o")})
+    second = command("second", f"echo second >> {counter}; sleep 1; cp ${{{{inputs.i}}}}/f ${{{{outputs.o}}}}/f",
+                     None, inputs={"i": InputSpec("i", "uri_folder")}, outputs={"o": OutputSpec("o")})
+    spec = PipelineSpec(name="chain", jobs={
+        "a": JobSpec("a", first, {}), "b": JobSpec("b", second, {"i": JobOutput("a", "o")})})
+    h = Harness(tmp_path, store=DuckDBRunStore(tmp_path / "runs.duckdb"))
+    h.store.list_runs()  # its schema made before the threads share it
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(h.run(spec))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counter.read_text().split()) == ["first", "second"]
+    assert all(r.ok for r in results)
+    assert sorted(step(r, "b").status for r in results) == ["completed", "reused"]
 
 
 def test_a_lease_held_by_a_dead_driver_is_taken_over_and_said_so(tmp_path):
