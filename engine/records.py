@@ -7,11 +7,16 @@ seconds since the epoch (UTC).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "RunStatus",
+    "StepStatus",
     "RUN_STATUSES",
     "STEP_STATUSES",
+    "STEP_DONE",
+    "STEP_FINAL",
     "RunRecord",
     "StepRunRecord",
     "OutputRef",
@@ -24,8 +29,34 @@ __all__ = [
     "StoreBatch",
 ]
 
-RUN_STATUSES = ("running", "completed", "failed", "cancelled", "interrupted")
-STEP_STATUSES = ("pending", "running", "completed", "reused", "failed", "cancelled", "skipped")
+class RunStatus(StrEnum):
+    """How a run stands (a ``str``: records, JSON and SQL keep the plain text)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  #: its driver died without ending it (found later)
+
+
+class StepStatus(StrEnum):
+    """How a step run stands (a ``str``, as ``RunStatus``)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    REUSED = "reused"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+RUN_STATUSES = tuple(s.value for s in RunStatus)
+STEP_STATUSES = tuple(s.value for s in StepStatus)
+#: a step in one of these has its outputs: its downstream steps may start
+STEP_DONE = frozenset({StepStatus.COMPLETED, StepStatus.REUSED})
+#: a step in one of these will not change again in its run
+STEP_FINAL = STEP_DONE | {StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.SKIPPED}
 
 
 @dataclass

@@ -33,6 +33,7 @@ from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
 from engine.plan import REUSE, RUN, Decision, Planner
 from engine.recorder import Recorder
 from engine.records import (
+    STEP_DONE,
     ArtifactRecord,
     MetricRecord,
     OutputRef,
@@ -49,8 +50,6 @@ if TYPE_CHECKING:  # executors and the task runtime are imported once something 
 
 __all__ = ["RunEvent", "RunResult", "execute_run", "new_run_id"]
 
-FINAL_OK = ("completed", "reused")
-FINAL = ("completed", "reused", "failed", "cancelled", "skipped")
 NOT_RETRIED = ("worker crashed", "cancelled")
 
 
@@ -281,7 +280,7 @@ class _Driver:
         for down in self.graph.downstream.get(job, ()):
             if self.states[down].status != "pending":
                 continue
-            if all(self.states[u].status in FINAL_OK for u in self.graph.steps[down].upstream):
+            if all(self.states[u].status in STEP_DONE for u in self.graph.steps[down].upstream):
                 self.to_decide.append(down)
 
     def step_failed(self, job: str, status: str = "failed") -> None:
@@ -316,7 +315,7 @@ class _Driver:
         for down in self.graph.downstream.get(job, ()):
             if down in self.prepared or self.states[down].status != "pending":
                 continue
-            if all(u == job or self.states[u].status in FINAL_OK for u in self.graph.steps[down].upstream):
+            if all(u == job or self.states[u].status in STEP_DONE for u in self.graph.steps[down].upstream):
                 with contextlib.suppress(OSError):  # launch makes it then (and says what is wrong)
                     self.prepared[down] = self.make_area(self.graph.steps[down])
 
