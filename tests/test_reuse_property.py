@@ -2,26 +2,30 @@
 
 Hypothesis draws a small pipeline (a DAG of 2-6 jobs; each job has its own component: a
 command running a Python or a bash script, or a Python function importing a local helper
-module) and a sequence of edits: parameter values, code, helper modules, a file the
-function does not import, the external input's content or only its mtime, job environment
-variables, descriptions, compute targets, and deleted or truncated artifacts in the
-workspace's store. After each edit the pipeline runs with reuse (``start_run``, in-process
-executor, the workspace's DuckDB run store) and the test checks that
+module) and rounds of edits: parameter values (hostile strings included), code, helper
+modules, a file the function does not import, the external input's content or only its
+mtime, job environment variables, descriptions, compute targets and resources, deleted or
+truncated artifacts in the workspace's store, and same-size rewrites within one second.
+After each round the pipeline runs with reuse (``start_run``, in-process executor, the
+workspace's DuckDB run store) and the test checks that
 
-(a) every output equals what a fresh ``--force`` run in an empty workspace produces;
+(a) every output equals what a fresh ``--force`` run of the same files produces with an
+    empty run store and artifact store;
 (b) the steps that executed are exactly those the model predicts: a step runs when an
     ingredient of its signature changed (code, parameters, input data, environment
     variables) or its cached output is gone, and a step downstream of a rerun stays reused
     when that rerun produced identical bytes (early cutoff);
 (c) every output is what its component's rule makes of its ingredients (so a value that
-    reaches the script other than as the bytes given is caught even when both runs agree).
+    reaches the script other than as the bytes given, or code that ran other than the code
+    on disk, is caught even when both runs agree).
 
 The model (:class:`Job`, :class:`Knobs`, :func:`predict`) is the test's statement of
-DESIGN.md's "Signature and reuse"; the components are rendered from it by :func:`render`.
+DESIGN.md's "Signature and reuse"; the project's files are rendered from it by :func:`render`.
 
-CI runs ``EXAMPLES`` (15) derandomized examples; for a longer hunt set the environment
-variable ``DUCTWORK_PROPERTY_EXAMPLES``, e.g.
+CI runs ``EXAMPLES`` (15) derandomized examples (≈ 20 s here); for a longer hunt set the
+environment variable ``DUCTWORK_PROPERTY_EXAMPLES``, e.g.
 ``DUCTWORK_PROPERTY_EXAMPLES=500 .venv/bin/python -m pytest -q tests/test_reuse_property.py``.
+A failure is shrunk to a minimal pipeline and edit list, which can take a few minutes.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.services.compute import add_compute
@@ -88,6 +93,7 @@ class Knobs:
     description: str = "a step"  #: description, display name and tags: never an ingredient
     compute: str = "local"  #: the job's compute target: never an ingredient
     component_compute: str | None = None  #: the component's own compute target: never an ingredient
+    cpus: int | None = None  #: the component's own resource request: never an ingredient
 
     def ingredients(self, job: Job) -> tuple[Any, ...]:
         """What the signature must cover (inputs aside): the code that runs, parameters, environment."""
@@ -166,11 +172,12 @@ class SetPipelineDescription:
 
 @dataclass(frozen=True)
 class QuickEdit:
-    """Change a job's tag within the same second as the file's last write (a script, ``sed -i``
-    or ``git checkout`` editing twice in a second): same size, mtime a microsecond later."""
+    """Rewrite a file with text of the same size within the same second as its last write (a
+    script, ``sed -i`` or ``git checkout`` editing twice in a second: the mtime moves a
+    microsecond): a job's tag (its script, or its function's helper module), or data.txt."""
 
-    job: str
-    value: str
+    target: str  #: a job name, or "data"
+    value: str  #: the job's new tag, or data.txt's new text
 
 
 @dataclass(frozen=True)
@@ -192,9 +199,12 @@ Edit = SetKnob | SetData | SetPipelineDescription | QuickEdit | Touch | Damage
 
 
 def apply_edit(state: State, edit: Edit) -> State:
-    if isinstance(edit, SetKnob | QuickEdit):
-        knob, value = (edit.knob, edit.value) if isinstance(edit, SetKnob) else ("tag", edit.value)
-        return replace(state, knobs={**state.knobs, edit.job: replace(state.knobs[edit.job], **{knob: value})})
+    if isinstance(edit, SetKnob):
+        return replace(state, knobs={**state.knobs, edit.job: replace(state.knobs[edit.job], **{edit.knob: edit.value})})
+    if isinstance(edit, QuickEdit):
+        if edit.target == "data":
+            return replace(state, raw=edit.value)
+        return replace(state, knobs={**state.knobs, edit.target: replace(state.knobs[edit.target], tag=edit.value)})
     if isinstance(edit, SetData):
         return replace(state, **{"raw" if edit.file == "data.txt" else "extra": edit.value})
     if isinstance(edit, SetPipelineDescription):
@@ -223,6 +233,7 @@ def edits(jobs: list[Job]) -> st.SearchStrategy[Edit]:
         return st.builds(SetKnob, names, st.just(name), values)
 
     words = st.sampled_from(("alpha", "beta", "gamma"))
+    same_size_data = st.sampled_from(("hello", "HELLO", "Hello", "world"))
     return st.one_of(
         knob("p", st.integers(0, 6)),
         knob("s", st.sampled_from(STRINGS)),
@@ -234,10 +245,12 @@ def edits(jobs: list[Job]) -> st.SearchStrategy[Edit]:
         knob("description", words),
         knob("compute", st.sampled_from(COMPUTES)),
         knob("component_compute", st.sampled_from((None, *COMPUTES))),
-        st.builds(SetData, st.just("data.txt"), st.sampled_from(("hello", "HELLO", "Hello", "world"))),
+        knob("cpus", st.sampled_from((None, 1, 2))),
+        st.builds(SetData, st.just("data.txt"), same_size_data),
         st.builds(SetData, st.just("extra.txt"), st.sampled_from(("x", "y"))),
         st.builds(SetPipelineDescription, words),
         st.builds(QuickEdit, names, st.sampled_from(("v1", "v2", "v3"))),
+        st.builds(QuickEdit, st.just("data"), same_size_data),
         st.builds(Touch, st.one_of(st.just("data"), names)),
         st.builds(Damage, names, st.sampled_from(("delete", "truncate"))),
     )
@@ -340,6 +353,8 @@ def render_component(job: Job, knobs: Knobs) -> dict[str, str]:
         spec["version"] = "1"
     if knobs.component_compute:
         spec["compute"] = knobs.component_compute
+    if knobs.cpus:
+        spec["resources"] = {"cpus": knobs.cpus}
     files = {}
     if job.kind == "function":
         spec["function"] = f"fn_{job.name}:step"
@@ -411,9 +426,9 @@ class Project:
         """Make ``edit`` in the files (and the workspace); returns the model's state after it."""
         after = apply_edit(state, edit)
         if isinstance(edit, QuickEdit):
-            job = next(j for j in self.jobs if j.name == edit.job)
-            path = self.folder / (f"{job.name}/src/helper_{job.name}.py" if job.kind == "function"
-                                  else main_code_file(job))
+            job = next((j for j in self.jobs if j.name == edit.target), None)
+            path = self.folder / ("data/data.txt" if job is None else f"{job.name}/src/helper_{job.name}.py"
+                                  if job.kind == "function" else main_code_file(job))
             before = path.stat().st_mtime_ns
             path.write_text(render(self.jobs, after)[path.relative_to(self.folder).as_posix()])
             os.utime(path, ns=(before + 1_000, before + 1_000))
@@ -502,9 +517,36 @@ def bytecode_cache() -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------------- the test
+def chain(*kinds: str, versioned: bool = False, quoting: str = "bare") -> list[Job]:
+    """j0 → j1 → …, each of the given kind; j0 reads the external input."""
+    return [Job(f"j{i}", kind, (f"j{i - 1}",) if i else (), i == 0, versioned, quoting) for i, kind in enumerate(kinds)]
+
+
+#: Every run checks these first: one example of each rule that was once broken.
+SIGNATURE_INGREDIENTS = (chain("python", "function"), [
+    [SetKnob("j0", "salt", "s1")], [SetKnob("j1", "noise", "n1")],
+    [SetKnob("j0", "description", "beta"), SetKnob("j0", "component_compute", "big"), SetKnob("j1", "cpus", 2),
+     SetKnob("j1", "compute", "big"), SetPipelineDescription("beta")],
+    [QuickEdit("data", "HELLO")], [Touch("data"), Touch("j0"), SetKnob("j1", "notes", "alpha")]])
+VALUES_ARE_DATA = ([Job("j0", "bash", (), True, True, "bare"), Job("j1", "python", ("j0",), False, True, "double"),
+                    Job("j2", "bash", ("j1",), False, True, "single")], [
+    [SetKnob("j0", "s", "a b"), SetKnob("j1", "s", 'say "hi"'), SetKnob("j2", "s", "it's")],
+    [SetKnob("j0", "s", "$(echo sub)"), SetKnob("j1", "s", "`echo tick`"), SetKnob("j2", "s", "new\nline")]])
+CUTOFF_AFTER_DAMAGE = (chain("python", "function", "bash"), [[Damage("j0", "delete")], [Damage("j1", "truncate")]])
+SAME_SECOND_EDITS = (chain("function", "python"), [[QuickEdit("j0", "v2")], [QuickEdit("j1", "v2")]])
+CODE_THEN_DESCRIPTION = (chain("python", "python"), [[SetKnob("j0", "notes", "alpha")],
+                                                      [SetKnob("j0", "description", "beta")]])
+
+
+@pytest.mark.timeout(1200)  # passing takes seconds; shrinking a failure to its minimal example, minutes
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(scenario=scenarios())
+@example(scenario=SIGNATURE_INGREDIENTS)
+@example(scenario=VALUES_ARE_DATA)
+@example(scenario=CUTOFF_AFTER_DAMAGE)
+@example(scenario=SAME_SECOND_EDITS)
+@example(scenario=CODE_THEN_DESCRIPTION)
 def test_every_edit_reruns_exactly_what_changed_and_never_serves_a_stale_output(scenario) -> None:
     jobs, rounds = scenario
     with tempfile.TemporaryDirectory(prefix="ductwork-hunt-") as tmp, bytecode_cache():
@@ -523,7 +565,7 @@ def test_every_edit_reruns_exactly_what_changed_and_never_serves_a_stale_output(
             assert result.ok, f"the run failed {where}"
             got = outputs(project.ws.artifacts_dir, result)
             assert got == project.fresh_outputs(), f"(a) outputs differ from a fresh --force run's {where}"
+            assert got == expected, f"(c) outputs differ from what the components make of their ingredients {where}"
             executed = {s.job for s in result.steps if s.status == "completed"}
             assert executed == must_execute, \
                 f"(b) executed {sorted(executed)}, but the changes call for {sorted(must_execute)} {where}"
-            assert got == expected, f"(c) outputs differ from what the components make of their ingredients {where}"
