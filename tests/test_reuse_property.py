@@ -22,8 +22,9 @@ workspace's DuckDB run store) and the test checks that
 The model (:class:`Job`, :class:`Knobs`, :func:`predict`) is the test's statement of
 DESIGN.md's "Signature and reuse"; the project's files are rendered from it by :func:`render`.
 
-CI runs ``EXAMPLES`` (15) derandomized examples (≈ 20 s here); for a longer hunt set the
-environment variable ``DUCTWORK_PROPERTY_EXAMPLES``, e.g.
+CI runs the explicit examples (one per rule once broken) and ``EXAMPLES`` (15) derandomized
+generated ones (≈ 25 s here); for a longer hunt set the environment variable
+``DUCTWORK_PROPERTY_EXAMPLES``, e.g.
 ``DUCTWORK_PROPERTY_EXAMPLES=500 .venv/bin/python -m pytest -q tests/test_reuse_property.py``.
 A failure is shrunk to a minimal pipeline and edit list, which can take a few minutes.
 """
