@@ -160,12 +160,13 @@ def _settings(data: Any, col: Collector) -> PipelineSettings:
     return PipelineSettings(default_compute=compute, **flags)
 
 
-#: Component files already read, by (path, mtime_ns, size): (spec, its collector).
-_component_files: dict[tuple[str, int, int], tuple[ComponentSpec | None, Collector]] = {}
+#: Component files already read in one pipeline load, by path: (spec, its collector). Never kept
+#: across loads: a component's automatic version follows its code folder, not only its file.
+ComponentFiles = dict[str, tuple[ComponentSpec | None, Collector]]
 
 
 def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
-                  inline: ComponentSpec | None) -> ComponentSpec | ComponentRef | None:
+                  inline: ComponentSpec | None, files: ComponentFiles) -> ComponentSpec | ComponentRef | None:
     if inline is not None:
         return inline
     raw = data.get("component")
@@ -196,19 +197,16 @@ def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
             col.problem(f"job '{job}' component file '{rel}' does not exist (looked for '{path}')",
                         data, "component", job=job, field="component")
             return None
-        st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size)
-        if key not in _component_files:  # a file used by many jobs is read once
+        key = str(path)
+        if key not in files:  # a file used by many jobs is read once
             sub = Collector(str(path))
             try:
                 comp_data = load_yaml_file(path)
             except ValidationError as err:
                 col.problems.extend(replace(p, job=p.job or job) for p in err.problems)
                 return None
-            if len(_component_files) > 256:
-                _component_files.clear()
-            _component_files[key] = (read_component(comp_data, path.parent, sub, source=path), sub)
-        spec, sub = _component_files[key]
+            files[key] = (read_component(comp_data, path.parent, sub, source=path), sub)
+        spec, sub = files[key]
         col.problems.extend(replace(p, job=p.job or job) for p in sub.problems)
         for warning in sub.warnings:
             col.warn(f"{path.name}: {warning}")
@@ -313,7 +311,7 @@ def _job_outputs(job: str, raw: dict, col: Collector) -> dict[str, str | None]:
 
 
 def _job(job: str, data: Any, base_dir: Path, pipeline_inputs: dict[str, PipelineInput],
-         col: Collector) -> JobSpec | None:
+         col: Collector, files: ComponentFiles) -> JobSpec | None:
     if not isinstance(data, dict):
         col.problem(f"job '{job}' is {data!r}; expected a mapping with 'component' or 'command'", job=job)
         return None
@@ -350,7 +348,7 @@ def _job(job: str, data: Any, base_dir: Path, pipeline_inputs: dict[str, Pipelin
         inline = _inline_component(job, data, raw_inputs, pipeline_inputs, base_dir, col)
         if inline is None:
             return None
-    component = _component_of(job, data, base_dir, col, inline)
+    component = _component_of(job, data, base_dir, col, inline, files)
     timeout = None
     limits = data.get("limits")
     if limits is not None:
@@ -450,8 +448,9 @@ def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | Non
         col.problem("the pipeline has no jobs; add a 'jobs:' mapping with at least one job", data, "jobs",
                     field="jobs")
         raw_jobs = {}
+    files: ComponentFiles = {}
     for jname, jdata in raw_jobs.items():
-        job = _job(str(jname), jdata, base_dir, inputs, col)
+        job = _job(str(jname), jdata, base_dir, inputs, col, files)
         if job:
             jobs[str(jname)] = job
     tags = data.get("tags") or {}

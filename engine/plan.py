@@ -92,6 +92,11 @@ class Planner:
             #: reuse records of the previous runs' signatures: the likely hits, looked up at once
             self.previous_hits: dict[str, ReuseRecord] = store.find_reuse(
                 p.signature for p in self.previous.values() if p.signature)
+        #: outputs that earlier step runs of these jobs and components made: an artifact made again
+        #: in this run with one of these digests (it was deleted or evicted) is not new to them
+        self.known_digests: frozenset[str] = frozenset(
+            ref.digest for rec in [*self.previous.values(), *self.by_component.values()]
+            for ref in rec.outputs.values())
         paths = [p for p in values.paths.values() if p]
         paths += [b.path for n in graph.steps.values() for b in n.job.inputs.values() if isinstance(b, ExternalData)]
         externals.prepare(paths)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import importlib.machinery
 import inspect
 import json
 import os
@@ -227,13 +228,41 @@ _code_dirs: set[str] = set()
 _call_lock = threading.Lock()
 
 
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles a component's module from its source every time it is imported. A ``.pyc`` is
+    trusted by its source's mtime in whole seconds and its size, so a helper rewritten within
+    a second at the same size (a script, ``git checkout``) would run as its old bytecode while
+    the signature (by content) says it changed: a stale output under a new signature. Without
+    ``path_stats`` the import system neither reads nor writes bytecode for the module."""
+
+    def path_stats(self, path: str) -> dict[str, Any]:
+        raise OSError("bytecode is not used for component code")
+
+
+_source_only_finder = importlib.machinery.FileFinder.path_hook(
+    (_SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES))
+
+
+def _component_code_hook(path: str) -> Any:
+    """``sys.path_hooks`` entry: component code folders (and packages in them) import from source."""
+    folder = os.path.abspath(path)
+    if not any(folder == d or folder.startswith(d + os.sep) for d in _code_dirs):
+        raise ImportError("not a component code folder")
+    return _source_only_finder(path)
+
+
 def _import_function(task: StepTask):
     code_dir = os.path.abspath(task.code_dir or ".")
     key = (code_dir, f"{task.module}:{task.qualname}")
     cached = _loaded.get(key)
     if cached and cached[0] == task.code_digest:
         return cached[1]
+    if _component_code_hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, _component_code_hook)
     _code_dirs.add(code_dir)
+    for cached_path in [p for p in sys.path_importer_cache
+                        if p and (os.path.abspath(p) + os.sep).startswith(code_dir + os.sep)]:
+        del sys.path_importer_cache[cached_path]  # found again through the hook above
     # Forget every module loaded from any component's code folder: two components may each have a
     # local `helpers` module, and a worker runs many components. Functions already loaded keep
     # their own module globals, so this only affects what the import below resolves.

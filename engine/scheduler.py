@@ -397,8 +397,11 @@ class _Driver:
                 raise DuctworkError(f"output '{name}' (uri_file) was not written: the step must create the file "
                                     f"at the path it was given as ${{{{outputs.{name}}}}}")
             info = self.artifacts.commit(folder, dispose=self.discarder.put)  # a duplicate: removed later
-            if info.created and info.digest not in self.planner.corrupt:  # a repaired artifact is not new:
-                self.fresh.add(info.digest)  # steps downstream of it may still be reused (early cutoff)
+            # an output no step run can have seen yet: its downstream steps need no reuse lookup. An
+            # artifact made again (deleted, evicted or repaired) is not new: its downstream steps may
+            # still be reused (early cutoff)
+            if info.created and info.digest not in self.planner.corrupt and info.digest not in self.planner.known_digests:
+                self.fresh.add(info.digest)
             outputs[name] = OutputRef(info.digest, info.size, name if ospec.type == "uri_file" else None)
             self.batch.artifacts.append(ArtifactRecord(info.digest, info.size, self.run.id, node.name, name, now))
         st.outputs = outputs

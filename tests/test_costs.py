@@ -108,8 +108,8 @@ def test_a_run_records_what_it_spent_and_what_reuse_saved_and_the_sums_match_the
     third = h.run(spec, {"lr": 0.5})
     assert set(statuses(third).values()) == {"reused"}
     saved = run_costs(store.step_runs(third.run.id)).saved
-    assert saved.seconds == math.fsum(s.duration_s for s in first.steps if s.job in ("prep", "report"))\
-        + step(second, "train").duration_s + step(second, "evaluate").duration_s
+    assert saved.seconds == math.fsum([*(s.duration_s for s in first.steps if s.job in ("prep", "report")),
+                                       step(second, "train").duration_s, step(second, "evaluate").duration_s])
     assert saved.cost == pytest.approx((step(second, "train").duration_s + step(second, "evaluate").duration_s)
                                        * 3.6 / 3600, rel=1e-12)
 
