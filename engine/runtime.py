@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import importlib
 import importlib.machinery
 import inspect
@@ -151,13 +152,23 @@ def _step_env(task: StepTask) -> dict[str, str]:
 _GUARD = 'trap "kill -KILL 0" TERM HUP; "$0" -c "$1" & wait $!'
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the worker that started it dies (Linux)."""
+def _load_libc() -> Any:
     try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
     except OSError:
-        pass
+        return None
+
+
+_LIBC = _load_libc()  #: loaded in the parent: a forked child of a threaded process must not dlopen
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child: receive SIGTERM when the worker that started it dies (Linux). A parent that
+    died between the fork and this call sends no signal: then the child ends here at once."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
@@ -171,7 +182,7 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
     proc = subprocess.Popen(
         [shell, "-c", _GUARD, shell, task.command or ""], cwd=cwd, env=_step_env(task), stdin=subprocess.DEVNULL,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        preexec_fn=functools.partial(_die_with_parent, os.getpid()) if _LIBC is not None else None,
     )
     with open(task.pgid_path, "w") as fh:
         fh.write(str(proc.pid))
