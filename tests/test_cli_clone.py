@@ -100,8 +100,8 @@ def test_runs_recorded_before_pipelines_were_kept_clone_only_while_their_file_is
 
 
 def test_the_designer_clone_is_the_same_clone(ws, engine):
+    from app.services.clones import cloned_pipeline
     from app.services.designer import run_source
-    from app.services.lineage import cloned_pipeline
     from app.services.runs import start_run
 
     result = start_run(ws, engine / "chain.yml", {"lr": 0.25}, executor="in-process")

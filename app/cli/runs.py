@@ -140,7 +140,7 @@ def clone(
     Registers it as a new pipeline version that remembers the run (`cloned_from_run`), or with
     --output writes it as a YAML file.
     """
-    from app.services.lineage import clone_run, clone_yaml
+    from app.services.clones import clone_run, clone_yaml
 
     ws = workspace()
     result: dict = {"run": run_id}

@@ -19,7 +19,7 @@ def validate(
 
     Exit code 0 when every file is valid, 2 otherwise.
     """
-    from app.services.components import validate_paths
+    from app.services.validation import validate_paths
     from components.errors import ValidationError
 
     reports = validate_paths(workspace(), files)

@@ -7,23 +7,22 @@ files, pipeline YAML files (validate only), folders of them, or Python modules w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
 from components.spec import ComponentRef, ComponentSpec
-from registry.errors import NotFoundError
 
 if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
     from registry import ComponentPublic
     from registry.component_store import ComponentRegistration
 
 __all__ = [
-    "FileReport",
     "SourceFile",
+    "classify_file",
     "collect_files",
     "load_component_source",
     "load_python_components",
@@ -35,43 +34,11 @@ __all__ = [
     "component_resolver",
     "parse_ref",
     "warning_text",
-    "validate_paths",
     "component_to_json",
 ]
 
 YAML_SUFFIXES = (".yml", ".yaml")
 _SKIPPED_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".ductwork", ".ipynb_checkpoints"}
-
-
-@dataclass
-class FileReport:
-    """The outcome of validating one file: what it is, and every problem and warning in it."""
-
-    path: Path
-    kind: str | None = None  #: "component", "pipeline", "python" or None when unreadable
-    refs: list[str] = field(default_factory=list)  #: component ``name:version`` or pipeline name
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form for ``--json``."""
-        return {
-            "path": str(self.path),
-            "kind": self.kind,
-            "ok": self.ok,
-            "refs": self.refs,
-            "problems": [
-                {"message": p.message, "file": p.file, "job": p.job, "field": p.field, "line": p.line,
-                 "column": p.column, "text": str(p)}
-                for p in self.problems
-            ],
-            "warnings": self.warnings,
-            "message": str(ValidationError(self.problems)) if self.problems else "",
-        }
 
 
 @dataclass(frozen=True)
@@ -112,7 +79,7 @@ def _yaml_kind(data: Any) -> str:
     return "other"
 
 
-def _classify(path: Path) -> SourceFile:
+def classify_file(path: Path) -> SourceFile:
     from components.yamlio import load_yaml_file
 
     if path.suffix == ".py":
@@ -225,7 +192,7 @@ def register_paths(ws: Workspace, paths: Sequence[str | Path]) -> list[Component
     explicit = {Path(p).expanduser().absolute() for p in paths}
     for path in files:
         try:
-            source = _classify(path)
+            source = classify_file(path)
             if source.kind != "component" and source.kind != "python":
                 if path in explicit:
                     what = "a pipeline; register it with 'ductwork pipeline register'" if source.kind == "pipeline" \
@@ -286,41 +253,3 @@ def component_to_json(record: ComponentPublic, *, with_spec: bool = True) -> dic
     data = record.model_dump(mode="json", exclude={"spec"} if not with_spec else None)
     data["ref"] = record.ref
     return data
-
-
-def validate_paths(ws: Workspace, paths: Iterable[str | Path]) -> list[FileReport]:
-    """Check every file in ``paths``: components by themselves, pipelines against the registered
-    components and the workspace's compute targets. One report per file, every problem in it."""
-    from app.services.pipelines import check_pipeline
-
-    paths = list(paths)
-    explicit = {Path(p).expanduser().absolute() for p in paths}
-    files, problems = collect_files(paths, exclude=ws.home)
-    reports = [FileReport(Path(p.file or "?"), problems=[p]) for p in problems]
-    for path in files:
-        report = FileReport(path)
-        try:
-            source = _classify(path)
-            if source.kind == "other" and path not in explicit:
-                continue  # a folder's other YAML files (conda environments, data specs) are not ours
-            report.kind = source.kind
-            if source.kind == "pipeline":
-                spec, issues = check_pipeline(ws, source.path, data=source.data)
-                report.refs.append(spec.name)  # the validator's warnings include the loader's
-                report.problems.extend(p for p in issues if p.severity != "warning")
-                report.warnings.extend(warning_text(p) for p in issues if p.severity == "warning")
-            elif source.kind in ("component", "python"):
-                for spec in load_component_source(source):
-                    report.refs.append(spec.ref)
-                    report.warnings.extend(f"{path}: {w}" for w in spec.warnings)
-            else:
-                report.problems.append(Problem(
-                    "not a component or pipeline: expected 'type: command' (a component) or 'type: pipeline' "
-                    "with 'jobs'", file=str(path),
-                ))
-        except ValidationError as exc:
-            report.problems.extend(exc.problems)
-        except NotFoundError as exc:
-            report.problems.append(Problem(str(exc), file=str(path)))
-        reports.append(report)
-    return reports

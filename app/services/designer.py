@@ -353,7 +353,7 @@ def run_source(ws: Workspace, run_id: str) -> DesignSource:
     """A new, unsaved design cloned from a run: its pipeline exactly as it ran (layout included
     when it was registered) with the run's parameter values written into the pipeline inputs —
     the same clone as ``ductwork runs clone`` (:func:`app.services.lineage.cloned_pipeline`)."""
-    from app.services.lineage import cloned_pipeline
+    from app.services.clones import cloned_pipeline
 
     spec, layout, run = cloned_pipeline(ws, run_id)
     return DesignSource(spec, layout, f"run:{run.id}")

@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.services.components import component_resolver
+from app.services.lineage import record_run_pipeline
+from app.services.pipelines import load_pipeline
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from components.spec import PipelineSpec
@@ -102,8 +105,6 @@ def prepare_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mappin
     The one check every run goes through (``ductwork run`` and ``--plan``, the SDK's ``run()``,
     the app's runs): a value of the wrong type, outside an input's min/max or enum, or for a
     name the pipeline does not have is refused here, every problem at once, before anything runs."""
-    from app.services.components import component_resolver
-    from app.services.pipelines import load_pipeline
     from engine.graph import compile_pipeline
     from engine.inputs import bind_pipeline_inputs
 
@@ -270,8 +271,6 @@ def start_run(
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
     driver_file = _write_driver_file(ws, run_id)
-    from app.services.lineage import record_run_pipeline
-
     record_run_pipeline(ws, run_id, prepared.spec, prepared.source)  # what `runs clone` needs of a file run
     try:
         return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
