@@ -262,7 +262,18 @@ def _component_code_hook(path: str) -> Any:
     return _source_only_finder(path)
 
 
+_import_lock = threading.Lock()
+
+
 def _import_function(task: StepTask):
+    """The step's function, imported from its code folder (once per code digest). One import at
+    a time: two function steps starting together in one process (in-process threads) would
+    each clear the other's freshly imported modules from ``sys.modules`` (``KeyError``)."""
+    with _import_lock:
+        return _import_function_locked(task)
+
+
+def _import_function_locked(task: StepTask):
     code_dir = os.path.abspath(task.code_dir or ".")
     key = (code_dir, f"{task.module}:{task.qualname}")
     cached = _loaded.get(key)

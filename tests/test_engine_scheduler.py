@@ -274,3 +274,41 @@ def test_a_command_step_stops_when_its_runs_driver_is_gone(tmp_path):
     assert outcome["o"].error == "the run's driver died; the step was stopped"
     assert f"the run's driver (pid {driver.pid}) is gone" in (tmp_path / "nap.log").read_text()
     assert not [p for p in psutil.process_iter(["cmdline"]) if "sleep 71.3" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_function_steps_starting_together_in_one_process_each_import_their_own_helper(tmp_path):
+    """In-process threads import function components at the same moment: each gets its own
+    local ``helper`` module (one import at a time; they used to clear each other's modules)."""
+    import threading
+
+    from engine.runtime import StepTask, run_step
+
+    tasks = []
+    for i in range(8):
+        code = tmp_path / f"code{i}"
+        code.mkdir()
+        (code / "helper.py").write_text(f"VALUE = {i}\n")
+        (code / "steps.py").write_text("import helper\n\n\ndef fn(out):\n"
+                                       "    open(out + '/v.txt', 'w').write(str(helper.VALUE))\n")
+        out = tmp_path / f"out{i}"
+        out.mkdir()
+        area = tmp_path / f"area{i}"
+        area.mkdir()
+        tasks.append(StepTask(run_id="r1", job=f"j{i}", kind="function", area=str(area),
+                              log_path=str(tmp_path / f"j{i}.log"), code_dir=str(code), module="steps",
+                              qualname="fn", code_digest=f"d{i}", arguments={"out": str(out)},
+                              capture_fds=False, mark_start=False))
+    barrier = threading.Barrier(len(tasks))
+    outcomes: dict[str, object] = {}
+
+    def start(task: StepTask) -> None:
+        barrier.wait()
+        outcomes[task.job] = run_step(task)
+
+    threads = [threading.Thread(target=start, args=(t,)) for t in tasks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {job: o.error for job, o in outcomes.items()} == {t.job: None for t in tasks}
+    assert [(tmp_path / f"out{i}" / "v.txt").read_text() for i in range(8)] == [str(i) for i in range(8)]
