@@ -30,7 +30,7 @@ from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
-from engine.plan import REUSE, RUN, Decision, Planner
+from engine.plan import REUSE, RUN, Decision, Planner, RunPlan
 from engine.recorder import Recorder
 from engine.records import (
     STEP_DONE,
@@ -478,6 +478,53 @@ class _Driver:
         self.running.clear()
         self.stop(reason, status="cancelled")
 
+    def record_plan(self, plan: RunPlan) -> None:
+        """Every step run as the plan found it (``pending``, with its reason), all recorded from
+        the start; a function that cannot be sent to a worker is refused before anything runs."""
+        for position, (name, decision) in enumerate(plan.steps.items()):
+            node = self.graph.steps[name]
+            if node.component.kind == "function" and node.component.function is not None:
+                qual = node.component.function.qualname
+                if decision.action != REUSE and ("<lambda>" in qual or "<locals>" in qual):
+                    from engine.executors import check_picklable
+                    from engine.runtime import StepTask
+
+                    check_picklable(StepTask(self.run.id, name, "function", "", "", qualname=qual,
+                                             module=node.component.function.module))
+            self.states[name] = StepRunRecord(
+                run_id=self.run.id, job=name, component=node.component.ref, status="pending",
+                compute=node.compute.name, resources=node.request.to_dict(), position=position,
+                reason=decision.reason, price_per_hour=node.compute.price_per_hour or 0.0)
+        self.changed = dict.fromkeys(self.states)
+
+    def finish(self, error: str | None) -> None:
+        """End the run: its status from its steps, its leases released, its records written (the
+        end first, while the executor shuts down), its leftovers removed."""
+        run = self.run
+        statuses = {st.status for st in self.states.values()}
+        if run.status != "cancelled":
+            run.status = "failed" if error or statuses & {"failed", "skipped", "cancelled"} else "completed"
+        run.ended_at = time.time()
+        run.error = error or self.stopped_by
+        self.leases.release_all(self.batch)
+        self.batch.runs.append(run)
+        try:
+            self.flush(force=True, wait=False)  # the run's end is written while Ray shuts down
+            if self.executor is not None:
+                try:
+                    self.executor.shutdown()
+                except Exception:  # noqa: BLE001 - the run's record matters more
+                    pass
+        finally:
+            try:
+                self.flush(force=True)
+            finally:
+                self.recorder.close()
+                for area in self.prepared.values():  # made ahead for steps that did not run
+                    self.discarder.put(area)
+                self.discarder.close()
+        self.emit(kind="finished")
+
     def loop(self) -> None:
         while True:
             self.decide_all_ready()
@@ -538,21 +585,7 @@ def execute_run(
     externals = ExternalDigests(store)
     driver.planner = Planner(graph, values, store, artifacts, externals, ComponentFingerprints(), force, verify)
     plan = driver.planner.plan()
-    for position, (name, decision) in enumerate(plan.steps.items()):
-        node = graph.steps[name]
-        if node.component.kind == "function" and node.component.function is not None:
-            qual = node.component.function.qualname
-            if decision.action != REUSE and ("<lambda>" in qual or "<locals>" in qual):
-                from engine.executors import check_picklable
-                from engine.runtime import StepTask
-
-                check_picklable(StepTask(run.id, name, "function", "", "", qualname=qual,
-                                         module=node.component.function.module))
-        driver.states[name] = StepRunRecord(
-            run_id=run.id, job=name, component=node.component.ref, status="pending", compute=node.compute.name,
-            resources=node.request.to_dict(), position=position, reason=decision.reason,
-            price_per_hour=node.compute.price_per_hour or 0.0)
-    driver.changed = dict.fromkeys(driver.states)  # every step run is recorded from the start
+    driver.record_plan(plan)
     driver.batch.runs.append(run)
     driver.batch.memo.update(externals.new_memo)
     driver.take_evictions()
@@ -589,27 +622,5 @@ def execute_run(
     finally:
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
-        statuses = {st.status for st in driver.states.values()}
-        if run.status != "cancelled":
-            run.status = "failed" if error or statuses & {"failed", "skipped", "cancelled"} else "completed"
-        run.ended_at = time.time()
-        run.error = error or driver.stopped_by
-        driver.leases.release_all(driver.batch)
-        driver.batch.runs.append(run)
-        try:
-            driver.flush(force=True, wait=False)  # the run's end is written while Ray shuts down
-            if driver.executor is not None:
-                try:
-                    driver.executor.shutdown()
-                except Exception:  # noqa: BLE001 - the run's record matters more
-                    pass
-        finally:
-            try:
-                driver.flush(force=True)
-            finally:
-                driver.recorder.close()
-                for area in driver.prepared.values():  # made ahead for steps that did not run
-                    driver.discarder.put(area)
-                driver.discarder.close()
-        driver.emit(kind="finished")
+        driver.finish(error)
     return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
