@@ -217,6 +217,62 @@ def _parse_function(raw: Any, data: dict, col: Collector, where: str, job: str |
     return FunctionEntry(module=module.strip(), qualname=qualname.strip())
 
 
+def _parse_ports(data: dict, col: Collector, where: str, job: str | None
+                 ) -> tuple[dict[str, InputSpec], dict[str, OutputSpec]]:
+    """A component's ``inputs`` and ``outputs`` (a name may not be both)."""
+    inputs: dict[str, InputSpec] = {}
+    raw_inputs = data.get("inputs") or {}
+    if not isinstance(raw_inputs, dict):
+        col.problem(f"'inputs' of {where} must be a mapping of input names", data, "inputs", job=job,
+                    field="inputs")
+        raw_inputs = {}
+    for iname, idata in raw_inputs.items():
+        spec = _parse_input(str(iname), idata, col, where, job)
+        if spec:
+            inputs[str(iname)] = spec
+    outputs: dict[str, OutputSpec] = {}
+    raw_outputs = data.get("outputs") or {}
+    if not isinstance(raw_outputs, dict):
+        col.problem(f"'outputs' of {where} must be a mapping of output names", data, "outputs", job=job,
+                    field="outputs")
+        raw_outputs = {}
+    for oname, odata in raw_outputs.items():
+        if oname in inputs:
+            col.problem(f"'{oname}' of {where} is declared both as an input and as an output; rename one",
+                        raw_outputs, oname, job=job, field=f"outputs.{oname}", on_key=True)
+        spec_o = _parse_output(str(oname), odata, col, where, job)
+        if spec_o:
+            outputs[str(oname)] = spec_o
+    return inputs, outputs
+
+
+def _parse_entry(data: dict, base_dir: Path, col: Collector, where: str, job: str | None,
+                 known_keys: tuple[str, ...]) -> tuple[Path | None, FunctionEntry | None, Any]:
+    """What a component runs: ``(code, function, command)``, a command line or a Python function."""
+    code = _parse_code(data, base_dir, col, where, job)
+    function = None
+    command = data.get("command")
+    if "function" in data:
+        function = _parse_function(data["function"], data, col, where, job)
+        if command is not None:
+            col.problem(f"{where} has both 'command' and 'function'; keep one", data, "function", job=job,
+                        field="function")
+        if code is None and "code" not in data:
+            code = Path(os.path.normpath(base_dir))
+    elif command is None:
+        col.missing(f"{where} has no 'command'; add the command line to run, e.g. "
+                    "'command: python train.py --data ${{inputs.training_data}}'", data, "command", known_keys,
+                    job=job, field="command")
+    elif isinstance(command, str) and not command.strip():
+        col.problem(f"{where} has an empty 'command'; write the command line to run, e.g. "
+                    "'command: python train.py --data ${{inputs.training_data}}'", data, "command", job=job,
+                    field="command")
+    elif not isinstance(command, str):
+        col.problem(f"'command' of {where} must be a string, not {command!r}", data, "command", job=job,
+                    field="command")
+    return code, function, command
+
+
 def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | None = None,
                    job: str | None = None, default_name: str | None = None,
                    source: Path | None = None) -> ComponentSpec | None:
@@ -249,50 +305,8 @@ def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | No
         col.problem(f"version {version!r} of {where} must be a string or a number", data, "version",
                     job=job, field="version")
         version = None
-    inputs: dict[str, InputSpec] = {}
-    raw_inputs = data.get("inputs") or {}
-    if not isinstance(raw_inputs, dict):
-        col.problem(f"'inputs' of {where} must be a mapping of input names", data, "inputs", job=job,
-                    field="inputs")
-        raw_inputs = {}
-    for iname, idata in raw_inputs.items():
-        spec = _parse_input(str(iname), idata, col, where, job)
-        if spec:
-            inputs[str(iname)] = spec
-    outputs: dict[str, OutputSpec] = {}
-    raw_outputs = data.get("outputs") or {}
-    if not isinstance(raw_outputs, dict):
-        col.problem(f"'outputs' of {where} must be a mapping of output names", data, "outputs", job=job,
-                    field="outputs")
-        raw_outputs = {}
-    for oname, odata in raw_outputs.items():
-        if oname in inputs:
-            col.problem(f"'{oname}' of {where} is declared both as an input and as an output; rename one",
-                        raw_outputs, oname, job=job, field=f"outputs.{oname}", on_key=True)
-        spec_o = _parse_output(str(oname), odata, col, where, job)
-        if spec_o:
-            outputs[str(oname)] = spec_o
-    code = _parse_code(data, base_dir, col, where, job)
-    function = None
-    command = data.get("command")
-    if "function" in data:
-        function = _parse_function(data["function"], data, col, where, job)
-        if command is not None:
-            col.problem(f"{where} has both 'command' and 'function'; keep one", data, "function", job=job,
-                        field="function")
-        if code is None and "code" not in data:
-            code = Path(os.path.normpath(base_dir))
-    elif command is None:
-        col.missing(f"{where} has no 'command'; add the command line to run, e.g. "
-                    "'command: python train.py --data ${{inputs.training_data}}'", data, "command", known_keys,
-                    job=job, field="command")
-    elif isinstance(command, str) and not command.strip():
-        col.problem(f"{where} has an empty 'command'; write the command line to run, e.g. "
-                    "'command: python train.py --data ${{inputs.training_data}}'", data, "command", job=job,
-                    field="command")
-    elif not isinstance(command, str):
-        col.problem(f"'command' of {where} must be a string, not {command!r}", data, "command", job=job,
-                    field="command")
+    inputs, outputs = _parse_ports(data, col, where, job)
+    code, function, command = _parse_entry(data, base_dir, col, where, job, known_keys)
     environment = parse_environment(data.get("environment"), base_dir, col, where, job=job)
     resources = parse_resources(data.get("resources"), col, where, job=job)
     compute = data.get("compute")
