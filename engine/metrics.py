@@ -1,8 +1,5 @@
-"""Metrics a step reports: ``log_metric(name, value, step=None)`` appends to the JSONL file
-named by ``DUCTWORK_METRICS_FILE`` (set for every step); the engine records them with the run.
-
-A command step in any language may append ``{"name": ..., "value": ..., "step": ...}``
-lines to that file itself.
+"""Reading the metrics a step reported (``components.metrics.log_metric`` writes them): one JSON
+line per metric in the file named by ``DUCTWORK_METRICS_FILE``.
 """
 
 from __future__ import annotations
@@ -10,26 +7,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["METRICS_ENV", "log_metric", "read_metrics"]
-
-METRICS_ENV = "DUCTWORK_METRICS_FILE"
-#: Set by the engine while a function component runs in-process (threads share os.environ).
-current_metrics_file: ContextVar[str | None] = ContextVar("ductwork_metrics_file", default=None)
-
-
-def log_metric(name: str, value: float, step: int | None = None) -> None:
-    """Record one metric value of the running step (no-op outside a Ductwork step)."""
-    path = current_metrics_file.get() or os.environ.get(METRICS_ENV)
-    if not path:
-        return
-    record = {"name": str(name), "value": float(value), "step": None if step is None else int(step),
-              "ts": time.time()}
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+__all__ = ["read_metrics"]
 
 
 def read_metrics(path: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.codefiles import code_files, copy_code_files
-from engine.metrics import METRICS_ENV, current_metrics_file, read_metrics
+from components.metrics import METRICS_ENV, current_metrics_file
+from engine.metrics import read_metrics
 from engine.processes import process_alive
 
 __all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes", "RETURN_FILE"]

@@ -11,11 +11,7 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from components.library.scripting import fail, output_folder, read_json, read_parquet, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 
 def plot(truth: np.ndarray, predicted: np.ndarray, path: Path, title: str) -> None:

@@ -21,11 +21,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from components.library.scripting import fail, output_folder, read_json, read_parquet, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 
 def build(schema: dict, algorithm: str, alpha: float, n_estimators: int, max_depth: int, seed: int) -> Pipeline:

@@ -15,11 +15,7 @@ import unicodedata
 import pandas as pd
 
 from components.library.scripting import boolean, fail, output_folder, read_parquet, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 
 def normalise(texts: pd.Series, lowercase: bool) -> pd.Series:

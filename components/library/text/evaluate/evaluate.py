@@ -19,11 +19,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from components.library.scripting import fail, output_folder, read_json, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 
 def predict_sklearn(model_dir: Path, features: Path) -> np.ndarray:

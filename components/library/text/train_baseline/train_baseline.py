@@ -22,11 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from components.library.scripting import fail, output_folder, read_json, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 
 def load_split(features: Path, split: str) -> tuple[sparse.csr_matrix, np.ndarray]:

@@ -19,11 +19,7 @@ import argparse
 from collections import Counter
 
 from components.library.scripting import boolean, fail, output_folder, read_parquet, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]"]
 

@@ -17,11 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from components.library.scripting import fail, output_folder, read_json, write_json
-
-try:
-    from engine.metrics import log_metric
-except ImportError:  # the engine is not importable: use the library's fallback
-    from components.library.metrics import log_metric
+from components.metrics import log_metric
 
 try:
     import torch

@@ -1,7 +1,7 @@
 """Function components used by the engine tests."""
 from helpers import double
 
-from engine.metrics import log_metric
+from components.metrics import log_metric
 
 
 def add(x: int, y: int = 1) -> int:
