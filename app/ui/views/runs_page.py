@@ -78,8 +78,12 @@ def _spend_chart(ws: Any, filters: dict[str, Any]) -> None:
         return
     priced = any(r["priced"] for r in rows)
     st.subheader("Spend and savings")
-    unit = st.radio("Show", ["money", "hours"] if priced else ["hours"], horizontal=True, key="runs_spend_unit",
-                    help="Money where the compute targets have a price per hour (Compute page)")
+    if priced:
+        unit = st.radio("Show", ["money", "hours"], horizontal=True, key="runs_spend_unit",
+                        help="Money where the compute targets have a price per hour (Compute page)")
+    else:
+        unit = "hours"
+        st.caption("In hours: give the compute targets a price per hour (Compute page) to see money too.")
     frame = spend_frame(rows)
     suffix = "($)" if unit == "money" else "(h)"
     left, right = st.columns(2)
