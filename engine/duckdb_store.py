@@ -83,6 +83,11 @@ STEP_TYPES = {"run_id": _V, "job": _V, "component": _V, "status": _V, "signature
               "saved_price_per_hour": _D}
 LEASE_TYPES = {"signature": _V, "run_id": _V, "job": _V, "host": _V, "pid": _I, "taken_at": _D,
                "heartbeat_at": _D}
+REUSE_TYPES = {"signature": _V, "run_id": _V, "job": _V, "outputs": _J, "duration_s": _D, "created_at": _D,
+               "price_per_hour": _D}
+_LEASES_OF = (f"SELECT {', '.join(LEASE_TYPES)} FROM leases "
+              "WHERE signature IN (SELECT unnest(?::VARCHAR[]))")
+_REUSE = f"SELECT {', '.join(REUSE_TYPES)} FROM reuse"
 RUN_COLS = tuple(RUN_TYPES)
 STEP_COLS = tuple(STEP_TYPES)
 _CHUNK = 400
@@ -121,6 +126,10 @@ def _step_row(s: StepRunRecord) -> tuple[Any, ...]:
             s.reused_from, s.compute, json.dumps(s.resources), s.node_id, s.started_at, s.ended_at,
             s.exit_code, s.error, s.log_path, s.reason, _outputs_json(s.outputs), s.attempts,
             s.duration_s, s.position, s.price_per_hour, s.saved_s, s.saved_price_per_hour)
+
+
+def _reuse_from(r: Sequence[Any]) -> ReuseRecord:
+    return ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0)
 
 
 def _run_from(row: Sequence[Any]) -> RunRecord:
@@ -242,8 +251,7 @@ class DuckDBRunStore:
             if batch.evict:
                 con.execute("DELETE FROM reuse WHERE signature IN (SELECT unnest(?))", [batch.evict])
             reuse = {r.signature: r for r in batch.reuse}
-            _upsert(con, "reuse", {"signature": _V, "run_id": _V, "job": _V, "outputs": _J,
-                                  "duration_s": _D, "created_at": _D, "price_per_hour": _D},
+            _upsert(con, "reuse", REUSE_TYPES,
                     [(r.signature, r.run_id, r.job, _outputs_json(r.outputs), r.duration_s, r.created_at,
                       r.price_per_hour) for r in reuse.values()])
             _insert(con, "artifacts", {"digest": _V, "size": _I, "run_id": _V, "job": _V, "output": _V,
@@ -276,10 +284,8 @@ class DuckDBRunStore:
         if not keys:
             return {}
         rows = self._run(lambda con: con.execute(
-            "SELECT signature, run_id, job, outputs, duration_s, created_at, price_per_hour FROM reuse "
-            "WHERE signature IN (SELECT unnest(?))", [keys]).fetchall())
-        return {r[0]: ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0)
-                for r in rows}
+            f"{_REUSE} WHERE signature IN (SELECT unnest(?))", [keys]).fetchall())
+        return {r[0]: _reuse_from(r) for r in rows}
 
     def latest_step_runs(self, pipeline: str, jobs: Iterable[str]) -> dict[str, StepRunRecord]:
         keys = list(jobs)
@@ -324,13 +330,11 @@ class DuckDBRunStore:
         keys = list(dict.fromkeys(w.signature for w in leases))
 
         def work(con) -> list[LeaseAnswer]:
-            held = {row[0]: Lease(*row) for row in con.execute(
-                f"SELECT {', '.join(LEASE_TYPES)} FROM leases WHERE signature IN (SELECT unnest(?::VARCHAR[]))",
-                [keys]).fetchall()}
             outer, self._held.con = getattr(self._held, "con", None), con  # apply, find_reuse: in this transaction
             try:
                 if batch:
-                    self.apply(batch)
+                    self.apply(batch)  # first: the leases and records read below include its writes
+                held = {row[0]: Lease(*row) for row in con.execute(_LEASES_OF, [keys]).fetchall()}
                 done = self.find_reuse(k for k in keys if k not in ignore_reuse)
             finally:
                 self._held.con = outer
@@ -350,9 +354,7 @@ class DuckDBRunStore:
         keys = list(dict.fromkeys(signatures))
         if not keys:
             return {}
-        rows = self._run(lambda con: con.execute(
-            f"SELECT {', '.join(LEASE_TYPES)} FROM leases WHERE signature IN (SELECT unnest(?::VARCHAR[]))",
-            [keys]).fetchall())
+        rows = self._run(lambda con: con.execute(_LEASES_OF, [keys]).fetchall())
         return {row[0]: Lease(*row) for row in rows}
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -412,11 +414,8 @@ class DuckDBRunStore:
         return [r[0] for r in rows]
 
     def reuse_records(self) -> list[ReuseRecord]:
-        rows = self._run(lambda con: con.execute(
-            "SELECT signature, run_id, job, outputs, duration_s, created_at, price_per_hour FROM reuse "
-            "ORDER BY created_at, signature").fetchall())
-        return [ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0)
-                for r in rows]
+        rows = self._run(lambda con: con.execute(f"{_REUSE} ORDER BY created_at, signature").fetchall())
+        return [_reuse_from(r) for r in rows]
 
     def last_reused(self) -> dict[str, float]:
         rows = self._run(lambda con: con.execute(
