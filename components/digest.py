@@ -45,6 +45,7 @@ __all__ = [
     "files_digest",
     "component_digest",
     "definition_digests",
+    "file_hash",
     "spec_digest",
 ]
 
@@ -78,7 +79,8 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """blake3 hex digest of one file's bytes, memoised by (path, size, mtime, inode)."""
     st = path.stat()
     key = str(path)
     memo = _file_memo.get(key)
@@ -97,7 +99,7 @@ def files_digest(files: Iterable[tuple[str, Path]]) -> str:
     """Digest of ``(relative POSIX name, path)`` pairs: each name with its file's content hash."""
     hasher = blake3.blake3()
     for rel, path in sorted(files):
-        hasher.update(rel.encode("utf-8") + b"\0" + _file_hash(path).encode("ascii") + b"\n")
+        hasher.update(rel.encode("utf-8") + b"\0" + file_hash(path).encode("ascii") + b"\n")
     return hasher.hexdigest()
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components.codefiles import component_code_files
-from components.digest import component_digest, definition_digests
+from components.digest import component_digest, definition_digests, file_hash
 from components.spec import ComponentSpec
-from engine.hashing import file_digest
 
 __all__ = ["ComponentFingerprint", "ComponentFingerprints", "code_manifest"]
 
@@ -23,8 +22,9 @@ class ComponentFingerprint:
 
 def code_manifest(spec: ComponentSpec) -> dict[str, str]:
     """Relative path → file digest of the code that decides a component's behaviour
-    (:func:`components.codefiles.component_code_files`)."""
-    return {rel: file_digest(path) for rel, path in component_code_files(spec)}
+    (:func:`components.codefiles.component_code_files`), each hashed as the code digest hashes
+    it (memoised by stat: an unchanged file is not read again)."""
+    return {rel: file_hash(path) for rel, path in component_code_files(spec)}
 
 
 class ComponentFingerprints:
