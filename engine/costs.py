@@ -15,13 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.records import StepRunRecord
+from engine.records import StepRunRecord, StepStatus
 
 __all__ = ["Spend", "RunCosts", "hourly_cost", "step_spent", "step_saved", "step_cost", "run_costs",
            "format_hours", "format_money", "describe_costs"]
-
-REUSED = "reused"
-
 
 @dataclass(frozen=True)
 class Spend:
@@ -60,17 +57,17 @@ def hourly_cost(seconds: float | None, price_per_hour: float | None) -> Spend:
 
 def step_spent(step: StepRunRecord) -> Spend:
     """What executing the step cost (nothing for a reused step)."""
-    return Spend() if step.status == REUSED else hourly_cost(step.duration_s, step.price_per_hour)
+    return Spend() if step.status == StepStatus.REUSED else hourly_cost(step.duration_s, step.price_per_hour)
 
 
 def step_saved(step: StepRunRecord) -> Spend:
     """What reusing the step saved: the reused step run's duration at the price it paid."""
-    return hourly_cost(step.saved_s, step.saved_price_per_hour) if step.status == REUSED else Spend()
+    return hourly_cost(step.saved_s, step.saved_price_per_hour) if step.status == StepStatus.REUSED else Spend()
 
 
 def step_cost(step: StepRunRecord) -> float:
     """The step's own money figure: what it spent, or what it saved when reused."""
-    return (step_saved(step) if step.status == REUSED else step_spent(step)).cost
+    return (step_saved(step) if step.status == StepStatus.REUSED else step_spent(step)).cost
 
 
 def _total(parts: list[Spend]) -> Spend:
@@ -83,7 +80,7 @@ def run_costs(steps: Iterable[StepRunRecord]) -> RunCosts:
     saved: list[Spend] = []
     per_target: dict[str, list[Spend]] = {}
     for step in steps:
-        if step.status == REUSED:
+        if step.status == StepStatus.REUSED:
             saved.append(step_saved(step))
         elif step.duration_s:
             part = step_spent(step)

@@ -30,7 +30,7 @@ from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from engine.hashing import tree_size
 from engine.processes import process_started
-from engine.records import RunRecord
+from engine.records import RunRecord, RunStatus
 from engine.runstore import RunFilter
 
 __all__ = [
@@ -179,7 +179,7 @@ def verify_artifacts(ws: Workspace, run_id: str | None = None) -> VerifyReport:
 
 # --------------------------------------------------------------------------------- gc
 def _is_live(run: RunRecord, host: str) -> bool:
-    if run.status != "running":
+    if run.status != RunStatus.RUNNING:
         return False
     if run.host != host or run.driver_pid is None:
         return True  # another machine's driver (or an unknown one): assume it still runs
@@ -190,7 +190,7 @@ def _is_live(run: RunRecord, host: str) -> bool:
 def live_runs(ws: Workspace) -> list[RunRecord]:
     """The runs recorded ``running`` whose driver may still run (see the module docstring)."""
     store, host = run_store(ws), socket.gethostname()
-    running = RunFilter(status="running")
+    running = RunFilter(status=RunStatus.RUNNING)
     return [r for r in store.list_runs(running, limit=max(store.count_runs(running), 1)) if _is_live(r, host)]
 
 
