@@ -413,30 +413,44 @@ def step_log(ws: Workspace, run_id: str, job: str, tail: int | None = None) -> s
         why = "it was reused, not executed" if step.status == "reused" else f"it is {step.status}"
         raise DuctworkError(f"job '{job}' of run '{details.run.id}' has no log: {why}"
                             + (f" (reused from run {step.reused_from})" if step.reused_from else ""))
-    text = path.read_text(errors="replace")
     if tail:
-        text = "\n".join(text.splitlines()[-tail:])
-    return text
+        return "\n".join(_last_lines(path, tail))
+    return path.read_text(errors="replace")
 
 
 LOG_TAIL_LINES = 20  #: the log lines a failed step shows in the summary and in ``--json``
 _TAIL_BYTES = 256 * 1024
+_TAIL_CHUNK = 64 * 1024
+
+
+def _last_lines(path: Path, lines: int, max_bytes: int | None = None) -> list[str]:
+    """The last ``lines`` lines of file ``path``, reading only its end: a window that doubles
+    until it holds that many whole lines or reaches the start (or ``max_bytes``; then the
+    window's first line, which may be cut, is left out)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        window = min(size, _TAIL_CHUNK if max_bytes is None else min(_TAIL_CHUNK, max_bytes))
+        while True:
+            f.seek(size - window)
+            data = f.read(window)
+            capped = max_bytes is not None and window >= max_bytes
+            if window >= size or capped or data.count(b"\n") > lines:
+                break
+            window = min(size, window * 2 if max_bytes is None else min(window * 2, max_bytes))
+    text = data.decode(errors="replace").splitlines()
+    if window < size and text:
+        text = text[1:]  # the first line read may be cut
+    return text[-lines:]
 
 
 def log_tail(ws: Workspace, run_id: str, step: StepRunRecord, lines: int = LOG_TAIL_LINES) -> list[str]:
-    """The last ``lines`` lines of a step's log (its end only is read); ``[]`` without a log."""
+    """The last ``lines`` lines of a step's log (at most its last 256 KiB are read); ``[]``
+    without a log."""
     path = Path(step.log_path) if step.log_path else ws.logs_dir / run_id / f"{step.job}.log"
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - _TAIL_BYTES))
-            data = f.read()
+        return _last_lines(path, lines, _TAIL_BYTES)
     except OSError:
         return []
-    text = data.decode(errors="replace").splitlines()
-    if size > _TAIL_BYTES and text:
-        text = text[1:]  # the first line read may be cut
-    return text[-lines:]
 
 
 def cancel_run(ws: Workspace, run_id: str) -> bool:
