@@ -44,7 +44,8 @@ DEFAULT_HOME = ".ductwork"
 OpenHook = Callable[["Workspace"], None] | str
 #: Run, in order, on every :func:`open_workspace` (callables or ``"module:function"`` strings).
 ON_OPEN_HOOKS: list[OpenHook] = ["app.services.runs:mark_interrupted_runs",  # runs whose driver died
-                                  "app.services.seed:seed_on_open"]  # built-in library (first start)
+                                  "app.services.seed:seed_on_open",  # built-in library (first start)
+                                  "app.services.cleanup:clean_on_open"]  # what dead runs left behind
 
 
 class ComputeTargetRow(NamedTuple):
