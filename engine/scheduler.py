@@ -13,7 +13,6 @@ import contextlib
 import copy
 import os
 import queue
-import signal
 import socket
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.errors import DuctworkError
+from engine import signals
 from engine.artifacts import ArtifactStore
 from engine.command import render_command
 from engine.fingerprint import ComponentFingerprints
@@ -34,12 +34,15 @@ from engine.plan import REUSE, RUN, Decision, Planner, RunPlan
 from engine.recorder import Recorder
 from engine.records import (
     STEP_DONE,
+    STEP_FINAL,
     ArtifactRecord,
     MetricRecord,
     OutputRef,
     ReuseRecord,
     RunRecord,
+    RunStatus,
     StepRunRecord,
+    StepStatus,
     StoreBatch,
 )
 from engine.runstore import RunStore
@@ -412,8 +415,10 @@ class _Driver:
         self.batch.metrics.extend(MetricRecord(self.run.id, node.name, m["name"], m["value"], m["step"],
                                                m.get("ts") or now) for m in outcome.metrics)
         if node.component.is_deterministic and st.signature:
-            self.batch.reuse.append(ReuseRecord(st.signature, self.run.id, node.name, outputs,
-                                                st.duration_s or 0.0, now, st.price_per_hour))
+            record = ReuseRecord(st.signature, self.run.id, node.name, outputs, st.duration_s or 0.0, now,
+                                 st.price_per_hour)
+            self.planner.manifests.put(record)  # after its artifacts, before its record (engine/manifests.py)
+            self.batch.reuse.append(record)
         self.leases.release(node.name, self.batch)  # in the batch of its reuse record: never before it
 
     def on_outcome(self, handle: Any, outcome: StepOutcome) -> None:
@@ -429,6 +434,7 @@ class _Driver:
                 return
             self.discarder.put(attempt.area)  # only empty folders are left: removed in the background
             self.emit(st)
+            self.flush(force=True, wait=False)  # a committed output is recorded at once, not at the next flush
             self.step_done(attempt.job)
             return
         from engine.runtime import kill_step_processes
@@ -501,6 +507,10 @@ class _Driver:
         """End the run: its status from its steps, its leases released, its records written (the
         end first, while the executor shuts down), its leftovers removed."""
         run = self.run
+        for st in self.states.values():  # whatever ended the run, no step is left pending or running
+            if st.status not in STEP_FINAL:
+                st.status, st.reason = StepStatus.CANCELLED, self.stopped_by or "the run ended before it ran"
+                self.emit(st)
         statuses = {st.status for st in self.states.values()}
         if run.status != "cancelled":
             run.status = "failed" if error or statuses & {"failed", "skipped", "cancelled"} else "completed"
@@ -549,10 +559,6 @@ class _Driver:
             self.flush()
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def execute_run(
     graph: PipelineGraph,
     values: PipelineValues,
@@ -573,8 +579,10 @@ def execute_run(
     ``verify``: re-hash every reused output; one whose content no longer matches its digest
     is a miss ("cached output corrupt …"), its record and artifact are evicted and the step reruns.
 
-    Ctrl-C (and SIGTERM, in the main thread) cancels the run: running steps are stopped, the
-    run is recorded ``cancelled`` and the executor is shut down.
+    The run is recorded before anything else is done. SIGINT, SIGTERM and SIGHUP (in the main
+    thread, at any moment: planning, Ray's start, the run) cancel it: running steps are
+    stopped, the run and every unfinished step are recorded ``cancelled`` and the executor is
+    shut down (engine/signals.py).
     """
     now = time.time()
     run = RunRecord(id=run_id or new_run_id(), pipeline=graph.pipeline.name, version=graph.pipeline.version,
@@ -582,11 +590,43 @@ def execute_run(
                     driver_pid=os.getpid(), force=force, source=source)
     driver = _Driver(graph, values, store, artifacts, Path(logs_dir), executor_factory, force, run, on_event,
                      flush_interval)
-    externals = ExternalDigests(store)
-    driver.planner = Planner(graph, values, store, artifacts, externals, ComponentFingerprints(), force, verify)
+    error: str | None = None
+    with signals.stop_on_signals():
+        try:
+            # recorded from its first instant (written while the plan is made): a driver killed
+            # from then on leaves a run that the next open marks interrupted
+            driver.batch.runs.append(run)
+            driver.flush(force=True, wait=False)
+            error = _plan_and_run(driver, verify)
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (engine/signals.py)
+            driver.cancel_all(_cancel_reason(exc))
+            run.status = RunStatus.CANCELLED
+        except SystemExit as exc:  # a library's own SIGTERM handler (Ray's, while it starts)
+            driver.cancel_all(f"run cancelled (the process was asked to exit: {exc.code})")
+            run.status = RunStatus.CANCELLED
+        except BaseException as exc:
+            driver.cancel_all(f"run stopped by an internal error: {type(exc).__name__}: {exc}")
+            run.status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            with signals.deferred():  # a second signal must not cut the records short
+                driver.finish(error)
+    return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
+
+
+def _cancel_reason(exc: KeyboardInterrupt) -> str:
+    return f"run cancelled ({exc.name})" if isinstance(exc, signals.Stopped) else "run cancelled"
+
+
+def _plan_and_run(driver: _Driver, verify: bool) -> str | None:
+    """Plan, record the plan, reuse what can be reused and execute the rest; the error that kept
+    the executor from starting, if one did."""
+    externals = ExternalDigests(driver.store)
+    driver.planner = Planner(driver.graph, driver.values, driver.store, driver.artifacts, externals,
+                             ComponentFingerprints(), driver.force, verify)
     plan = driver.planner.plan()
     driver.record_plan(plan)
-    driver.batch.runs.append(run)
+    driver.batch.runs.append(driver.run)
     driver.batch.memo.update(externals.new_memo)
     driver.take_evictions()
     driver.emit(kind="planned")
@@ -594,33 +634,19 @@ def execute_run(
         if decision.action == REUSE:
             driver.apply_decision(decision)
     pending_run = [d for d in plan.steps.values() if d.action == RUN]
-    in_main = threading.current_thread() is threading.main_thread()
-    previous_handlers = {}
-    error: str | None = None
+    if not (driver.running or pending_run or any(st.status == "pending" for st in driver.states.values())):
+        return None
+    # the plan is written while Ray starts or is joined (the writer thread overlaps the two)
+    driver.flush(force=True, wait=False)
     try:
-        if driver.running or pending_run or any(st.status == "pending" for st in driver.states.values()):
-            # the run is recorded as running while Ray starts or is joined (the writer thread
-            # overlaps the two), and before any step starts: a driver killed from then on
-            # leaves a run that the next open marks interrupted
-            driver.flush(force=True, wait=False)
-            if in_main:
-                for sig in (signal.SIGTERM, signal.SIGHUP):
-                    previous_handlers[sig] = signal.signal(sig, _raise_interrupt)
-            try:
-                driver.start_executor()
-            except DuctworkError as exc:
-                error = str(exc)
-                driver.stop("not started: " + error.splitlines()[0])
-            else:
-                driver.recorder.drain()
-                for decision in pending_run:
-                    driver.apply_decision(decision)
-                driver.loop()
-    except KeyboardInterrupt:
-        driver.cancel_all("run cancelled")
-        run.status = "cancelled"
+        driver.start_executor()
+    except DuctworkError as exc:
+        driver.stop("not started: " + str(exc).splitlines()[0])
+        return str(exc)
     finally:
-        for sig, handler in previous_handlers.items():
-            signal.signal(sig, handler)
-        driver.finish(error)
-    return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
+        signals.reassert()  # ray.init installs its own SIGTERM handler
+    driver.recorder.drain()
+    for decision in pending_run:
+        driver.apply_decision(decision)
+    driver.loop()
+    return None
