@@ -193,7 +193,7 @@ def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
     if is_file:
         rel = text[5:] if text.startswith("file:") else text
         path = Path(os.path.normpath(base_dir / rel))
-        if not path.is_file():
+        if not path.exists():  # a folder, device or huge file: load_yaml_file says what it is, unread
             col.problem(f"job '{job}' component file '{rel}' does not exist (looked for '{path}')",
                         data, "component", job=job, field="component")
             return None

@@ -13,6 +13,7 @@ and column and says how to fix it.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,16 @@ import yaml
 
 from components.errors import Problem, ValidationError
 
-__all__ = ["Mark", "MarkedMap", "load_yaml_file", "load_yaml_text", "mark_of"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_YAML_BYTES", "Mark", "MarkedMap", "load_yaml_file",
+           "load_yaml_text", "mark_of"]
+
+#: The largest YAML file read (a component or pipeline file, an upload): bigger ones are refused unread.
+MAX_YAML_BYTES = 1024 * 1024
+#: The most nodes one document may expand to through its aliases (``*name``): a "billion laughs"
+#: document of a few hundred bytes expands to billions; normal anchors add a handful.
+MAX_ALIAS_NODES = 100_000
+#: The deepest nesting of mappings and lists (construction is recursive).
+MAX_DEPTH = 100
 
 #: (line, column), both 1-based
 Mark = tuple[int, int]
@@ -64,8 +74,55 @@ class _DuplicateKey(Exception):
         self.key, self.first, self.second = key, first, second
 
 
+class _TooBig(Exception):
+    """A document refused before construction: ``what`` says why, ``mark`` where."""
+
+    def __init__(self, what: str, mark: Mark):
+        super().__init__(what)
+        self.what, self.mark = what, mark
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a composed document that nests deeper than :data:`MAX_DEPTH` or that would
+    expand (aliases written out) to more than :data:`MAX_ALIAS_NODES` nodes.
+
+    An alias is the same node object as its anchor, so the expanded size of every node is
+    counted once, bottom-up, without expanding anything: time and memory follow the text.
+    """
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if done:
+            total = 1 + sum(size[id(child)] for child in _children(node))
+            if total > MAX_ALIAS_NODES:
+                raise _TooBig(f"alias expansion exceeds {MAX_ALIAS_NODES} nodes", _mark(node))
+            size[id(node)] = total
+            continue
+        if id(node) in size:
+            continue
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels", _mark(node))
+        size[id(node)] = 0  # a node that holds itself (an anchor used inside itself) adds nothing more
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node) if id(child) not in size)
+
+
 class _MarkedMixin:
-    """Mappings become :class:`MarkedMap` and refuse duplicate keys."""
+    """Mappings become :class:`MarkedMap` and refuse duplicate keys; documents that alias
+    expansion or nesting would blow up are refused before construction."""
+
+    def construct_document(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        _check_expansion(node)
+        return super().construct_document(node)  # type: ignore[misc]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MarkedMap:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -112,6 +169,13 @@ def _load_documents(text: str) -> list[Any]:
     if _FastMarkedLoader is not None:
         try:
             return list(yaml.load_all(text, Loader=_FastMarkedLoader))  # noqa: S506 - CSafeLoader subclass
+        except _TooBig:
+            raise
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            if "maximum nesting depth" in str(err) and mark is not None:  # libyaml's own limit (1000)
+                raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels",
+                              (mark.line + 1, mark.column + 1)) from None
         except Exception:  # noqa: BLE001 - any rejection: the Python loader below reports it exactly
             pass
     return list(yaml.load_all(text, Loader=_MarkedLoader))  # noqa: S506 - SafeLoader subclass
@@ -148,6 +212,11 @@ def load_yaml_text(text: str, file: str = "<text>", *, require_mapping: bool = T
         raise ValidationError([Problem(
             f"malformed YAML: key '{dup.key}' appears twice (line {dup.first[0]} and line {dup.second[0]}); "
             "keep only one", file=file, line=dup.second[0], column=dup.second[1])]) from None
+    except _TooBig as big:
+        hint = ("YAML aliases (*name) may not multiply the document; write the values out or use fewer aliases"
+                if big.what.startswith("alias") else "flatten the structure")
+        raise ValidationError([Problem(f"{big.what} (line {big.mark[0]}); {hint}", file=file,
+                                       line=big.mark[0], column=big.mark[1])]) from None
     except yaml.YAMLError as err:
         raise ValidationError([_syntax_problem(err, file, text)]) from None
     except (ValueError, RecursionError) as err:  # e.g. bad dates or timestamps, deep nesting
@@ -163,25 +232,48 @@ def load_yaml_text(text: str, file: str = "<text>", *, require_mapping: bool = T
         raise ValidationError([Problem(
             "the file is empty; expected a mapping such as 'type: command' or 'type: pipeline'", file=file)])
     if not isinstance(data, dict):
-        kind = {"str": "text", "int": "number", "float": "number", "bool": "boolean"}.get(
-            type(data).__name__, type(data).__name__)
-        shown = repr(data)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise ValidationError([Problem(
-            f"the top level of the file is {'a list' if kind == 'list' else kind} ({shown}); expected a mapping of fields "
-            "such as 'type: command' or 'type: pipeline'", file=file, line=1, column=1)])
+        kind = {"str": "text", "int": "a number", "float": "a number", "bool": "a boolean",
+                "list": "a list"}.get(type(data).__name__, type(data).__name__)
+        raise ValidationError([Problem(  # the content is never quoted: the file may not be a Ductwork file
+            f"the top level of the file is {kind}, not a mapping; expected a component or pipeline file "
+            "with fields such as 'type: command' or 'type: pipeline'", file=file, line=1, column=1)])
     return data
+
+
+def _read_limited(p: Path, file: str) -> bytes:
+    """The bytes of ``p`` if it is a regular file of at most :data:`MAX_YAML_BYTES`; never more is read."""
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        raise ValidationError([Problem(f"file '{file}' does not exist; check the path", file=file)]) from None
+    except OSError as err:
+        raise ValidationError([Problem(f"file '{file}' cannot be read ({err.strerror}); check the path and "
+                                       "its permissions", file=file)]) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ValidationError([Problem(f"'{file}' is a folder; expected a YAML file", file=file)])
+    if not stat.S_ISREG(info.st_mode):
+        raise ValidationError([Problem(f"'{file}' is not a regular file (a device, pipe or socket); "
+                                       "expected a YAML file", file=file)])
+    too_big = ValidationError([Problem(
+        f"'{file}' is larger than {MAX_YAML_BYTES // 1024} KiB; a component or pipeline file is smaller - "
+        "check that you passed the right file", file=file)])
+    if info.st_size > MAX_YAML_BYTES:
+        raise too_big
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+    except OSError as err:
+        raise ValidationError([Problem(f"file '{file}' cannot be read ({err.strerror}); check the path and "
+                                       "its permissions", file=file)]) from None
+    if len(raw) > MAX_YAML_BYTES:  # it grew since stat
+        raise too_big
+    return raw
 
 
 def load_yaml_file(path: str | Path, *, require_mapping: bool = True) -> Any:
     """Read and parse a YAML file; see :func:`load_yaml_text`."""
     file = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise ValidationError([Problem(f"file '{file}' does not exist; check the path", file=file)])
-    if p.is_dir():
-        raise ValidationError([Problem(f"'{file}' is a folder; expected a YAML file", file=file)])
-    raw = p.read_bytes()
+    raw = _read_limited(Path(path), file)
     if b"\x00" in raw:
         raise ValidationError([Problem(
             "the file is binary (it contains NUL bytes), not YAML text; check that you passed the right file",

@@ -72,7 +72,7 @@ def test_upload_size_limits_and_wrong_kinds(ws, monkeypatch):
         svc.register_component_upload(ws, "p.yml", (RESOURCES / "pipelines" / "numbers.yml").read_bytes())
     with pytest.raises(DuctworkError, match="has code: './hello_src', a folder that was not uploaded"):
         svc.register_component_upload(ws, "h.yml", (RESOURCES / "upload" / "hello_upload.yml").read_bytes())
-    with pytest.raises(ValidationError, match=r"bad.yml:2:1: malformed YAML: expected ',' or ']'"):
+    with pytest.raises(ValidationError, match=r"bad.yml:2:1: malformed YAML: .*expected ',' or ']'"):
         svc.register_component_upload(ws, "bad.yml", b"a: [1, 2\n")
 
 

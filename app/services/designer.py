@@ -20,8 +20,10 @@ from typing import Any
 import yaml
 
 from app.services.workspace import Workspace
-from components.errors import DuctworkError, Problem, ValidationError
+from components.errors import DuctworkError, Problem
+from components.fields import plain
 from components.spec import PipelineSpec
+from components.yamlio import MAX_YAML_BYTES, load_yaml_text
 
 __all__ = [
     "MAX_YAML_BYTES",
@@ -37,7 +39,6 @@ __all__ = [
     "register_component_upload",
 ]
 
-MAX_YAML_BYTES = 1 * 1024 * 1024  #: a component or pipeline YAML upload
 MAX_ZIP_BYTES = 50 * 1024 * 1024  #: a component's code folder, zipped
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  #: the same, extracted
 MAX_ZIP_ENTRIES = 5000
@@ -82,15 +83,7 @@ def _parse_yaml(filename: str, data: bytes) -> Any:
         raise DuctworkError(
             f"'{sanitize_filename(filename)}' is not UTF-8 text; upload a YAML file."
         ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ValidationError(
-            [Problem(f"malformed YAML: {getattr(exc, 'problem', None) or exc}; fix the file and upload it again",
-                     file=sanitize_filename(filename),
-                     line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None)]
-        ) from None
+    return load_yaml_text(text, sanitize_filename(filename), require_mapping=False)
 
 
 def validate_design(ws: Workspace, spec: PipelineSpec, resolve: Any = None) -> list[Problem]:
@@ -222,7 +215,7 @@ def register_component_upload(
         if not code.exists():
             code.mkdir()
             _extract_zip(zip_name or "code.zip", zip_data, code)
-        raw = {**raw, "code": str(_single_top_folder(code))}
+        raw = {**plain(raw), "code": str(_single_top_folder(code))}
         (folder / safe).write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     else:
         if raw.get("code") not in (None, ".", "./"):
