@@ -36,7 +36,7 @@ from engine.records import (
 )
 from engine.runstore import RunFilter, answer_lease
 
-__all__ = ["DuckDBRunStore", "StoreBusyError"]
+__all__ = ["DuckDBRunStore", "StoreBusyError", "StoreDamagedError"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -100,6 +100,36 @@ _BUSY_MARKERS = ("could not set lock", "unique file handle conflict", "conflicti
 
 class StoreBusyError(DuctworkError):
     """The run store stayed locked by another process for longer than the retry budget."""
+
+
+class StoreDamagedError(DuctworkError):
+    """The run store's file is not a readable DuckDB database (zero length, truncated, corrupt)."""
+
+    def __init__(self, path: Path, cause: str):
+        self.path, self.cause = path, cause
+        super().__init__(f"the run store '{path}' is damaged ({cause}): run `ductwork doctor --repair` to move it "
+                         "aside and rebuild reuse from the artifacts' manifests")
+
+
+#: what DuckDB says of a file that is not a (whole) database: zero length or foreign bytes,
+#: truncated, or a block whose checksum does not match
+_DAMAGED_MARKERS = ("not a valid duckdb database", "could not read enough bytes", "corrupt database",
+                    "does not match stored checksum", "database file is corrupt")
+
+
+def _is_damaged(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _DAMAGED_MARKERS)
+
+
+def _damage(exc: BaseException) -> str:
+    """DuckDB's words for a damaged file, without its path (the message names it once)."""
+    text = str(exc).splitlines()[0]
+    if "not a valid duckdb database" in text.lower():
+        return "not a DuckDB database file: empty, foreign bytes or a damaged header"
+    if "could not read enough bytes" in text.lower():
+        return "truncated:" + text.rpartition(":")[2]
+    return text.removeprefix("IO Error: ")
 
 
 def _is_busy(exc: Exception) -> bool:
@@ -166,7 +196,15 @@ class DuckDBRunStore:
             try:
                 return duckdb.connect(str(self.path))
             except (duckdb.IOException, duckdb.ResourceInUseException) as exc:  # the latter: another thread
+                self._raise_if_damaged(exc)
                 delay = self._back_off(exc, deadline, delay)
+            except duckdb.Error as exc:
+                self._raise_if_damaged(exc)
+                raise
+
+    def _raise_if_damaged(self, exc: BaseException) -> None:
+        if _is_damaged(exc):
+            raise StoreDamagedError(self.path, _damage(exc)) from None
 
     def _back_off(self, exc: Exception, deadline: float, delay: float) -> float:
         """After a lock error: re-raise what is not one, give up past ``deadline``, else sleep
@@ -201,7 +239,12 @@ class DuckDBRunStore:
                 return result
             except (duckdb.IOException, duckdb.TransactionException, duckdb.ConstraintException) as exc:
                 _rollback(con)
+                self._raise_if_damaged(exc)
                 delay = self._back_off(exc, deadline, delay)
+            except duckdb.Error as exc:  # a corrupt block is found when a query reads it
+                _rollback(con)
+                self._raise_if_damaged(exc)
+                raise
             except BaseException:
                 _rollback(con)
                 raise
@@ -213,14 +256,13 @@ class DuckDBRunStore:
         """Reads done back to back in this block (this thread) share one connection and one
         transaction, closed as soon as the block ends: one ≈ 20 ms connection instead of one
         per read. Only for reads that follow each other — never hold it across other work."""
+        import duckdb
+
         if getattr(self._held, "con", None) is not None:  # nested: the outer block's connection
             yield
             return
-        con = self._connect(time.monotonic() + self.retry_for_s)
+        con = self._begin_reading()
         try:
-            con.execute("BEGIN TRANSACTION")
-            if not self._schema_ready:
-                con.execute(SCHEMA)
             self._held.con = con
             try:
                 yield
@@ -228,11 +270,41 @@ class DuckDBRunStore:
                 self._held.con = None
             con.execute("COMMIT")
             self._schema_ready = True
+        except duckdb.Error as exc:
+            _rollback(con)
+            self._raise_if_damaged(exc)
+            raise
         except BaseException:
             _rollback(con)
             raise
         finally:
             con.close()
+
+    def _begin_reading(self):
+        """A connection in an open transaction, the schema ensured; retried while another
+        connection (another thread's, e.g. the run's writer) creates the same tables."""
+        import duckdb
+
+        deadline = time.monotonic() + self.retry_for_s
+        delay = 0.01
+        while True:
+            con = self._connect(deadline)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                if not self._schema_ready:
+                    con.execute(SCHEMA)
+                return con
+            except (duckdb.IOException, duckdb.TransactionException) as exc:
+                _rollback(con)
+                con.close()
+                self._raise_if_damaged(exc)
+                delay = self._back_off(exc, deadline, delay)
+            except BaseException as exc:
+                _rollback(con)
+                con.close()
+                if isinstance(exc, duckdb.Error):
+                    self._raise_if_damaged(exc)
+                raise
 
     def _busy(self, exc: Exception) -> StoreBusyError:
         return StoreBusyError(

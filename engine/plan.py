@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +17,8 @@ from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.leases import live_holders, waits_reason
-from engine.records import OutputRef, ReuseRecord, StepRunRecord
+from engine.manifests import ReuseManifests
+from engine.records import OutputRef, ReuseRecord, StepRunRecord, StoreBatch
 from engine.runstore import RunStore
 from engine.signature import (
     StepIngredients,
@@ -74,13 +75,21 @@ class RunPlan:
 
 
 class Planner:
-    """Signatures, reuse lookups and explanations for the steps of one run."""
+    """Signatures, reuse lookups and explanations for the steps of one run.
+
+    A signature the run store has no reuse record of is looked up in the reuse manifests
+    beside the artifacts (``engine.manifests``): a lost or rebuilt run store loses no reuse.
+    ``writes``: the planner of a run (not of a plan only) puts a record it reuses from a
+    manifest back into the run store, and deletes the manifest of a record it evicts."""
 
     def __init__(self, graph: PipelineGraph, values: PipelineValues, store: RunStore,
                  artifacts: ArtifactStore, externals: ExternalDigests, fingerprints: ComponentFingerprints,
-                 force: bool = False, verify: bool = False):
+                 force: bool = False, verify: bool = False, writes: bool = True):
         self.graph, self.values, self.store, self.artifacts = graph, values, store, artifacts
         self.externals, self.fingerprints, self.force, self.verify = externals, fingerprints, force, verify
+        self.manifests, self.writes = ReuseManifests.beside(artifacts), writes
+        self._from_manifest: dict[str, ReuseRecord] = {}  #: records found only in a manifest
+        self._restored: list[ReuseRecord] = []  #: of those, the ones reused: to put back into the run store
         self.evicted: list[str] = []  #: signatures whose reuse record must go (missing or corrupt output)
         self.corrupt: list[str] = []  #: artifact digests whose content no longer matches (``verify``)
         self._rehashed: dict[str, str | None] = {}
@@ -90,7 +99,7 @@ class Planner:
             missing = {graph.steps[j].component.name for j in jobs if j not in self.previous}
             self.by_component = store.latest_component_runs(missing) if missing else {}
             #: reuse records of the previous runs' signatures: the likely hits, looked up at once
-            self.previous_hits: dict[str, ReuseRecord] = store.find_reuse(
+            self.previous_hits: dict[str, ReuseRecord] = self.find_reuse(
                 p.signature for p in self.previous.values() if p.signature)
         #: outputs that earlier step runs of these jobs and components made: an artifact made again
         #: in this run with one of these digests (it was deleted or evicted) is not new to them
@@ -148,6 +157,30 @@ class Planner:
             environment_source=environment_source,
         )
 
+    # -------------------------------------------------------------- reuse records
+    def find_reuse(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
+        """The run store's reuse records of these signatures; for those it has none of, the
+        reuse manifests' (one read each)."""
+        keys = list(dict.fromkeys(signatures))
+        found = self.store.find_reuse(keys)
+        from_manifests = self.manifests.get_many(s for s in keys if s not in found)
+        self._from_manifest.update(from_manifests)
+        return found | from_manifests
+
+    def _evict(self, signature: str) -> None:
+        """Queue the eviction of a broken reuse record (the scheduler takes ``evicted``); its
+        manifest goes first, so that it cannot bring the record back."""
+        self.evicted.append(signature)
+        self._from_manifest.pop(signature, None)
+        if self.writes:
+            self.manifests.delete([signature])
+
+    def put_back(self) -> None:
+        """Put the records reused from manifests back into the run store (one batch)."""
+        restored, self._restored = self._restored, []
+        if restored and self.writes:
+            self.store.apply(StoreBatch(reuse=restored))
+
     # -------------------------------------------------------------- decisions
     def _decision(self, node: StepNode, action: str, reason: str, ing: StepIngredients | None = None,
                   reuse: ReuseRecord | None = None) -> Decision:
@@ -198,14 +231,16 @@ class Planner:
                     if name not in record.outputs
                     or not self.artifacts.exists(record.outputs[name].digest, record.outputs[name].size)]
             if gone:
-                self.evicted.append(ing.signature)
+                self._evict(ing.signature)
                 return self._decision(node, RUN, f"cached output missing ({', '.join(gone)})", ing)
             if self.verify:
                 corrupt = [why for name in node.component.outputs
                            if (why := self._corruption(name, record.outputs[name].digest))]
                 if corrupt:
-                    self.evicted.append(ing.signature)
+                    self._evict(ing.signature)
                     return self._decision(node, RUN, "; ".join(corrupt), ing)
+            if self._from_manifest.pop(ing.signature, None) is not None:
+                self._restored.append(record)
             return self._decision(node, REUSE, f"reused from run {record.run_id}", ing, record)
         return self._decision(node, RUN, self.explain_miss(node, ing), ing)
 
@@ -217,8 +252,10 @@ class Planner:
             return self._decision(node, RUN, forced, ing)
         if fresh_inputs:
             return self._decision(node, RUN, self.explain_miss(node, ing), ing)
-        found = self.store.find_reuse([ing.signature])
-        return self.check_reuse(node, ing, found.get(ing.signature))
+        found = self.find_reuse([ing.signature])
+        decision = self.check_reuse(node, ing, found.get(ing.signature))
+        self.put_back()
+        return decision
 
     def plan(self) -> RunPlan:
         """Decide every step whose inputs are known now; the rest ``wait`` for their upstream.
@@ -253,7 +290,7 @@ class Planner:
             while ready or unknown:
                 if not ready:
                     batch, unknown = unknown, {}
-                    hits.update(self.store.find_reuse([ing.signature for ing in batch.values()]))
+                    hits.update(self.find_reuse([ing.signature for ing in batch.values()]))
                     looked_up.update(ing.signature for ing in batch.values())
                     for name, ing in batch.items():
                         settle(self.check_reuse(steps[name], ing, hits.get(ing.signature)))
@@ -271,6 +308,7 @@ class Planner:
                     settle(self.check_reuse(node, ing, hits.get(ing.signature)))
                 else:
                     unknown[node.name] = ing
+        self.put_back()
         ordered = {name: decisions[name] for name in steps}
         return RunPlan(ordered, tuple(self.evicted))
 
@@ -281,7 +319,7 @@ def plan_run(graph: PipelineGraph, values: PipelineValues, store: RunStore, arti
     from engine.fingerprint import ComponentFingerprints
 
     planner = Planner(graph, values, store, artifacts, ExternalDigests(store), ComponentFingerprints(), force,
-                      verify)
+                      verify, writes=False)
     return with_lease_holders(planner.plan(), planner)
 
 

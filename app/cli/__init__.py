@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.cli import common, component, compute, init, pipeline, run, runs, store, ui, validate, warm
+from app.cli import common, component, compute, doctor, init, pipeline, run, runs, store, ui, validate, warm
 
 __all__ = ["cli", "main"]
 
@@ -23,7 +23,7 @@ cli.add_typer(pipeline.app, name="pipeline", help="Register, list, export and fo
 cli.add_typer(compute.app, name="compute", help="Manage compute targets.")
 cli.add_typer(runs.app, name="runs", help="Browse, inspect and clone previous runs.")
 cli.add_typer(warm.app, name="ray", help="The workspace's warm Ray: start, stop, status.")
-for module in (common, validate, component, pipeline, compute, run, runs, store, ui, init):
+for module in (common, validate, component, pipeline, compute, run, runs, store, doctor, ui, init):
     for register in getattr(module, "TOP_LEVEL", ()):
         register(cli)
 

@@ -29,8 +29,9 @@ from app.services.runs import artifact_store, get_run, run_store
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from engine.hashing import tree_size
+from engine.manifests import ReuseManifests
 from engine.processes import process_started
-from engine.records import RunRecord, RunStatus
+from engine.records import ReuseRecord, RunRecord, RunStatus
 from engine.runstore import RunFilter
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "parse_age",
     "describe_bytes",
     "live_runs",
+    "with_manifest_records",
 ]
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -133,10 +135,12 @@ def verify_artifacts(ws: Workspace, run_id: str | None = None) -> VerifyReport:
     corrupt and missing ones with the reuse records that name them."""
     started = time.perf_counter()
     store, artifacts = run_store(ws), artifact_store(ws)
+    manifests = ReuseManifests.beside(artifacts)
     uses: dict[str, list[ArtifactUse]] = {}
     with store.reading():
         records = store.reuse_records()
         rows = store.artifact_records() if run_id is None else []
+    records = with_manifest_records(records, manifests)
     if run_id is not None:
         details = get_run(ws, run_id)
         run_id = details.run.id
@@ -169,12 +173,20 @@ def verify_artifacts(ws: Workspace, run_id: str | None = None) -> VerifyReport:
             for ref in rec.outputs.values():
                 if ref.digest in bad_digests:
                     evicted_by_digest[ref.digest].append(rec.signature)
+    manifests.delete(reasons)  # before the records: a manifest must not bring an evicted record back
     store.evict_reuse(reasons, time.time())
     for digest in sorted(bad_digests):
         artifacts.evict(digest)
     store.delete_artifact_records(bad_digests)
     bad = tuple(BadArtifact(d, actual[d], tuple(uses[d]), tuple(evicted_by_digest[d])) for d in sorted(bad_digests))
     return VerifyReport(len(uses), checked_bytes, bad, run_id, time.perf_counter() - started)
+
+
+def with_manifest_records(records: list[ReuseRecord], manifests: ReuseManifests) -> list[ReuseRecord]:
+    """The run store's reuse records and those only a reuse manifest keeps (a crash between
+    the two, a rebuilt run store): both keep their artifacts and both are evicted alike."""
+    known = {r.signature for r in records}
+    return records + [r for _path, r in manifests.records() if r is not None and r.signature not in known]
 
 
 # --------------------------------------------------------------------------------- gc
@@ -258,6 +270,7 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
     """Delete the artifacts no kept record references and the scratch of runs that ended."""
     now = time.time() if now is None else now
     store, artifacts = run_store(ws), artifact_store(ws)
+    manifests = ReuseManifests.beside(artifacts)
     live = live_runs(ws)
     live_ids = {r.id for r in live}
     with store.reading():
@@ -265,6 +278,7 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
         last = store.last_reused() if older_than_s is not None else {}
         held = [s for r in live for s in store.step_runs(r.id)]
         scratch_runs = {name: store.get_run(name) for name in _scratch_entries(ws) if name not in live_ids}
+    records = with_manifest_records(records, manifests)
     dropped = {} if older_than_s is None else {
         r.signature: f"cached output removed by ductwork gc (unused for longer than {_age(older_than_s)})"
         for r in records if max(r.created_at, last.get(r.signature, 0.0)) < now - older_than_s}
@@ -279,6 +293,7 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
                for rid, run in scratch_runs.items() if run is not None and not _is_live(run, socket.gethostname())}
     scratch |= {str(p): tree_size(p) or 0 for p in artifacts.leftovers()}
     if not dry_run:
+        manifests.delete(dropped)  # before the records (as verify)
         store.evict_reuse(dropped, now)
         for digest in freed:
             artifacts.evict(digest)
