@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from components.errors import DuctworkError
+from engine import signals
 from engine.records import (
     LEASE_EXPIRES_S,
     ArtifactRecord,
@@ -245,8 +246,9 @@ class DuckDBRunStore:
                 _rollback(con)
                 self._raise_if_damaged(exc)
                 raise
-            except BaseException:
+            except BaseException as exc:
                 _rollback(con)
+                _raise_if_interrupted(exc)
                 raise
             finally:
                 con.close()
@@ -274,8 +276,9 @@ class DuckDBRunStore:
             _rollback(con)
             self._raise_if_damaged(exc)
             raise
-        except BaseException:
+        except BaseException as exc:
             _rollback(con)
+            _raise_if_interrupted(exc)
             raise
         finally:
             con.close()
@@ -556,6 +559,13 @@ def _values(con, head: str, cols: dict[str, str], rows: list[tuple[Any, ...]]) -
     columns = [list(column) for column in zip(*rows, strict=True)]
     select = ", ".join(f"unnest(?::{sql_type}[])" for sql_type in cols.values())
     con.execute(f"{head} ({', '.join(cols)}) SELECT {select}", columns)
+
+
+def _raise_if_interrupted(exc: BaseException) -> None:
+    """DuckDB's client turns a signal that arrives during a query into ``RuntimeError('Query
+    interrupted')``, swallowing the handler's exception; the run must still see its stop."""
+    if isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted":
+        raise signals.last_stop() from None
 
 
 def _rollback(con) -> None:

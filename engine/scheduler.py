@@ -611,7 +611,7 @@ def execute_run(
         finally:
             with signals.deferred():  # a second signal must not cut the records short
                 driver.finish(error)
-    return RunResult(run, [driver.states[n] for n in graph.steps], driver.saved_s, error)
+    return RunResult(run, [driver.states[n] for n in graph.steps if n in driver.states], driver.saved_s, error)
 
 
 def _cancel_reason(exc: KeyboardInterrupt) -> str:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["STOP_SIGNALS", "Stopped", "deferred", "reassert", "stop_on_signals"]
+__all__ = ["STOP_SIGNALS", "Stopped", "deferred", "last_stop", "reassert", "stop_on_signals"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -33,8 +33,17 @@ class Stopped(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
+_last: list[int] = []  #: the last stop signal received (for code that must re-raise one a library swallowed)
+
+
 def _raise(signum: int, frame: Any) -> None:
+    _last[:] = [signum]
     raise Stopped(signum)
+
+
+def last_stop() -> Stopped:
+    """A :class:`Stopped` for the last stop signal received (SIGINT when none was)."""
+    return Stopped(_last[0] if _last else signal.SIGINT)
 
 
 def _in_main() -> bool:

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from components.errors import DuctworkError
+from engine.signals import Stopped, stop_on_signals
 
 if TYPE_CHECKING:
     from app.services.workspace import Workspace
@@ -120,7 +121,8 @@ def note(message: str, *, as_json: bool = False) -> None:
 def run_cli(cli: typer.Typer, args: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 failed run, 2 invalid input or usage."""
     try:
-        rc = cli(args=list(args) if args is not None else None, standalone_mode=False, prog_name="ductwork")
+        with stop_on_signals():  # SIGTERM and SIGHUP end a command as Ctrl-C does (engine/signals.py)
+            rc = cli(args=list(args) if args is not None else None, standalone_mode=False, prog_name="ductwork")
     except DuctworkError as exc:
         print_error(str(exc))
         return EXIT_INVALID
@@ -129,8 +131,8 @@ def run_cli(cli: typer.Typer, args: Sequence[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted")
         return 130
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+    except KeyboardInterrupt as exc:
+        err_console.print(f"interrupted ({exc.name})" if isinstance(exc, Stopped) else "interrupted")
         return 130
     except typer.TyperException as exc:  # usage errors: bad option, missing argument, bad value
         show = getattr(exc, "show", None)

@@ -171,7 +171,12 @@ def run(
     if plan_only:
         _print_plan(ws, pipeline, params, force, verify, address, as_json)
         return
-    prepared = prepare_run(ws, pipeline, params)
+    try:
+        prepared = prepare_run(ws, pipeline, params)
+    except KeyboardInterrupt as exc:  # before the run exists: there is nothing to record
+        err_console.print(f"interrupted ({getattr(exc, 'name', 'SIGINT')}) while the pipeline was loaded: "
+                          "no run was started")
+        raise typer.Exit(EXIT_CANCELLED) from None
     for message in prepared.graph.warnings:
         warn(message)
     started = time.monotonic()

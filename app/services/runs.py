@@ -43,8 +43,8 @@ from components.validate import read_pipeline_values
 from engine.artifacts import LocalArtifactStore
 from engine.compute import ComputeSpec
 from engine.costs import RunCosts, run_costs, step_cost
-from engine.processes import process_started
-from engine.records import MetricRecord, RunRecord, StepRunRecord
+from engine.drivers import DriverFile, read_driver_file
+from engine.records import MetricRecord, RunRecord, RunStatus, StepRunRecord, StoreBatch
 from engine.runstore import RunFilter
 from engine.workspace_ray import WorkspaceRay
 
@@ -171,58 +171,46 @@ def preview_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mappin
 
 
 # ------------------------------------------------------------------------- drivers
-def _drivers_dir(ws: Workspace) -> Path:
-    path = ws.tmp_dir / "drivers"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _write_driver_file(ws: Workspace, run_id: str) -> Path:
-    path = _drivers_dir(ws) / f"{run_id}.json"
-    path.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                "created": process_started(os.getpid())}))
-    return path
+def drivers_dir(ws: Workspace) -> Path:
+    """Where the driver files of the runs started from this workspace are (engine/drivers.py)."""
+    return ws.tmp_dir / "drivers"
 
 
 def mark_interrupted_runs(ws: Workspace) -> list[str]:
-    """Workspace open hook: a run whose driver process is gone is marked ``interrupted``.
+    """Workspace open hook: a run whose driver process is gone is marked ``interrupted``, at the
+    time of its driver's last heartbeat, with its unfinished steps ``cancelled``.
 
     Cheap when nothing is running: it lists ``tmp/drivers`` (one small file per live driver)
     and opens the run store only when a driver has died.
     """
-    folder = ws.tmp_dir / "drivers"
+    folder = drivers_dir(ws)
     if not folder.is_dir():
         return []
-    dead: list[str] = []
-    host = socket.gethostname()
-    for path in folder.glob("*.json"):
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if info.get("host") != host:
-            continue
-        started = process_started(int(info.get("pid", -1)))
-        if started is None or (info.get("created") and abs(started - info["created"]) > 0.5):
-            dead.append(path.stem)
+    dead = [info for path in folder.glob("*.json")
+            if (info := read_driver_file(path)) is not None and info.alive is False]
     if not dead:
         return []
-    from engine.records import StoreBatch
+    from engine.records import STEP_FINAL, StepStatus
 
     store = run_store(ws)
     marked: list[str] = []
-    for run_id in dead:
-        run = store.get_run(run_id)
-        if run is not None and run.status == "running":
-            run.status, run.ended_at = "interrupted", run.ended_at or time.time()
-            run.error = run.error or "the driver process died before the run ended"
-            steps = [s for s in store.step_runs(run_id) if s.status in ("pending", "running")]
+    for info in dead:
+        run = store.get_run(info.run_id)
+        if run is not None and run.status == RunStatus.RUNNING:
+            died = max(info.heartbeat, run.started_at or 0.0)
+            run.status, run.ended_at = RunStatus.INTERRUPTED, died
+            run.error = run.error or f"the driver process (pid {info.pid}) died; last heartbeat " \
+                f"{dt.datetime.fromtimestamp(died).strftime('%Y-%m-%d %H:%M:%S')}"
+            steps = [s for s in store.step_runs(info.run_id) if s.status not in STEP_FINAL]
             for step in steps:
-                step.status, step.reason = "cancelled", "driver died"
+                step.status, step.reason = StepStatus.CANCELLED, "driver died"
+                if step.started_at:
+                    step.ended_at = max(died, step.started_at)
+                    step.duration_s = round(step.ended_at - step.started_at, 3)
             store.apply(StoreBatch(runs=[run], step_runs=steps))
-            marked.append(run_id)
+            marked.append(info.run_id)
         with contextlib.suppress(FileNotFoundError):
-            (folder / f"{run_id}.json").unlink()
+            (folder / f"{info.run_id}.json").unlink()
     return marked
 
 
@@ -270,17 +258,15 @@ def start_run(
             return RayExecutor(address=address or joined, leave_by_exit=exiting)
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
-    driver_file = _write_driver_file(ws, run_id)
-    record_run_pipeline(ws, run_id, prepared.spec, prepared.source)  # what `runs clone` needs of a file run
     try:
-        return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
-                           logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
-                           source=prepared.source, on_event=on_event, verify=verify)
+        with DriverFile(drivers_dir(ws), run_id):  # written before the run is recorded; beats while it runs
+            record_run_pipeline(ws, run_id, prepared.spec, prepared.source)  # what `runs clone` needs of a file
+            return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
+                               logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
+                               source=prepared.source, on_event=on_event, verify=verify)
     finally:
         if warm_ray is not None:
             warm_ray.leave()
-        with contextlib.suppress(FileNotFoundError):
-            driver_file.unlink()
 
 
 def start_run_background(
@@ -302,7 +288,7 @@ def start_run_background(
     from components.serialize import dump_yaml, pipeline_to_dict
     from engine.scheduler import new_run_id
 
-    prepare_run(ws, pipeline, params)
+    prepared = prepare_run(ws, pipeline, params)
     run_id = new_run_id()
     if isinstance(pipeline, PipelineSpec):
         submitted = ws.tmp_dir / "submitted"
@@ -326,9 +312,23 @@ def start_run_background(
         cmd.append("--warm")
     log_dir = ws.logs_dir / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "driver.log", "ab") as log:
-        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True, close_fds=True, cwd=os.getcwd())
+    # recorded from its first instant, before its driver starts (which records it again): a
+    # driver that dies before that (a broken environment, a signal while it imports) leaves a
+    # run that the next open marks interrupted, through the driver file written for it here
+    graph = prepared.graph
+    record = RunRecord(id=run_id, pipeline=graph.pipeline.name, version=graph.pipeline.version,
+                       params=prepared.values.as_params(), status=RunStatus.RUNNING, started_at=time.time(),
+                       host=socket.gethostname(), force=force, source=source)
+    run_store(ws).apply(StoreBatch(runs=[record]))
+    try:
+        with open(log_dir / "driver.log", "ab") as log:
+            child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, close_fds=True, cwd=os.getcwd())
+    except OSError as exc:
+        record.status, record.ended_at, record.error = RunStatus.FAILED, time.time(), f"driver not started: {exc}"
+        run_store(ws).apply(StoreBatch(runs=[record]))
+        raise DuctworkError(f"cannot start the run's driver process: {exc}") from None
+    DriverFile(drivers_dir(ws), run_id, pid=child.pid).write()
     return run_id
 
 

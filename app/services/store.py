@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +27,9 @@ from pathlib import Path
 from app.services.runs import artifact_store, get_run, run_store
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
+from engine.drivers import driver_alive
 from engine.hashing import tree_size
 from engine.manifests import ReuseManifests
-from engine.processes import process_started
 from engine.records import ReuseRecord, RunRecord, RunStatus
 from engine.runstore import RunFilter
 
@@ -190,20 +189,18 @@ def with_manifest_records(records: list[ReuseRecord], manifests: ReuseManifests)
 
 
 # --------------------------------------------------------------------------------- gc
-def _is_live(run: RunRecord, host: str) -> bool:
+def _is_live(run: RunRecord) -> bool:
     if run.status != RunStatus.RUNNING:
         return False
-    if run.host != host or run.driver_pid is None:
-        return True  # another machine's driver (or an unknown one): assume it still runs
-    started = process_started(run.driver_pid)
-    return started is not None and started <= (run.started_at or 0.0) + _DRIVER_START_SLACK_S
+    alive = driver_alive(run.host, run.driver_pid, run.started_at or 0.0)
+    return alive is not False  # another machine's driver (or an unknown one): assume it still runs
 
 
 def live_runs(ws: Workspace) -> list[RunRecord]:
     """The runs recorded ``running`` whose driver may still run (see the module docstring)."""
-    store, host = run_store(ws), socket.gethostname()
+    store = run_store(ws)
     running = RunFilter(status=RunStatus.RUNNING)
-    return [r for r in store.list_runs(running, limit=max(store.count_runs(running), 1)) if _is_live(r, host)]
+    return [r for r in store.list_runs(running, limit=max(store.count_runs(running), 1)) if _is_live(r)]
 
 
 @dataclass(frozen=True)
@@ -290,7 +287,7 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
     freed = {d: size for d, size in stored.items() if d not in referenced
              and (since is None or _changed_at(artifacts.path(d)) < since)}
     scratch = {str(artifacts.scratch_of(rid)): tree_size(artifacts.scratch_of(rid)) or 0
-               for rid, run in scratch_runs.items() if run is not None and not _is_live(run, socket.gethostname())}
+               for rid, run in scratch_runs.items() if run is not None and not _is_live(run)}
     scratch |= {str(p): tree_size(p) or 0 for p in artifacts.leftovers()}
     if not dry_run:
         manifests.delete(dropped)  # before the records (as verify)
