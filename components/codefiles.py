@@ -16,9 +16,12 @@ Rules, for a command component's ``code`` folder (:func:`code_files`):
   ``.amlignore`` is used and ``.gitignore`` is not (Azure ML's rule). The ignore files
   themselves are not code: they decide what the code is, and the files they let through
   are hashed one by one, so adding an ignore file that leaves out nothing keeps reuse.
-- Symbolic links are never followed out of the folder: a linked file counts (by its
-  content) only when its target lies inside the folder; linked folders are not entered
-  (no loops, no second copy of the same files).
+- Symbolic links are never followed out of the folder. A link whose target lies inside the
+  folder is part of the code as a link: the digest hashes its target (as a path relative to
+  the link), snapshots and a step's scratch copy recreate it as that relative link, and a
+  linked folder is not entered (no loops, no second copy of the same files). A link that
+  points outside the folder, or to nothing, is refused (:class:`CodeLinkError`, naming the
+  folder, the link and its target) rather than skipped: the step would miss the file.
 
 For a function component only its module and the local modules it imports count,
 transitively (:func:`function_source_files`): editing an unrelated file of a folder that
@@ -44,10 +47,12 @@ __all__ = [
     "IGNORED_SUFFIXES",
     "IGNORE_FILES",
     "CodeFile",
+    "CodeLinkError",
     "code_files",
     "component_code_files",
     "copy_code_files",
     "function_source_files",
+    "link_target",
 ]
 
 #: Folder and file names never part of a component's code (caches, VCS folders, editor junk).
@@ -110,6 +115,29 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+class CodeLinkError(DuctworkError):
+    """A code folder holds a link that points outside it or to nothing."""
+
+
+def link_target(path: Path) -> str:
+    """Where the link ``path`` points, relative to the folder holding it (POSIX), after
+    following every link of the chain: what the digest hashes and copies recreate."""
+    return Path(os.path.relpath(os.path.realpath(path), os.path.realpath(path.parent))).as_posix()
+
+
+def _check_link(path: Path, rel: str, folder: Path, root: Path) -> None:
+    try:
+        raw = os.readlink(path)
+    except OSError:
+        raw = "?"
+    fix = "copy the file in or remove the link"
+    if not os.path.exists(path):
+        raise CodeLinkError(f"code folder '{folder}': link '{rel}' -> '{raw}' points to nothing (a dangling "
+                            f"link); {fix}")
+    if not _inside(path, root):
+        raise CodeLinkError(f"code folder '{folder}': link '{rel}' -> '{raw}' points outside the folder; {fix}")
+
+
 def code_files(folder: str | Path) -> list[CodeFile]:
     """Every file of a code folder under the rules of the module docstring, sorted by relative path.
 
@@ -137,29 +165,33 @@ def code_files(folder: str | Path) -> list[CodeFile]:
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
             link = entry.is_symlink()
+            if link and not (name in IGNORE_FILES or name.endswith(IGNORED_SUFFIXES) or _ignored(rel, False, specs)):
+                _check_link(Path(entry.path), rel, folder, root)
+                found.append((rel, Path(entry.path)))  # kept as a link, a linked folder not entered
+                continue
             if entry.is_dir(follow_symlinks=False):
                 if not _ignored(rel, True, specs):
                     stack.append((rel, specs))
                 continue
             if name in IGNORE_FILES or name.endswith(IGNORED_SUFFIXES) or _ignored(rel, False, specs):
                 continue
-            path = Path(entry.path)
-            if link and (not path.is_file() or not _inside(path, root)):
-                continue  # a linked folder, a dangling link, or a link out of the folder
-            if link or entry.is_file(follow_symlinks=False):
-                found.append((rel, path))
+            if not link and entry.is_file(follow_symlinks=False):
+                found.append((rel, Path(entry.path)))
     return sorted(found)
 
 
 def copy_code_files(folder: str | Path, files: Iterable[str], target: str | Path) -> None:
     """Copy ``files`` (relative POSIX paths, as :func:`code_files` gives them) from ``folder`` into
-    ``target``, creating it; linked files are copied as their content."""
+    ``target``, creating it; a link is recreated as a link (:func:`link_target`)."""
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
     for rel in files:
-        dest = target / rel
+        source, dest = folder / rel, target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(folder / rel, dest)
+        if source.is_symlink():
+            os.symlink(link_target(source), dest)
+        else:
+            shutil.copy2(source, dest)
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
@@ -242,5 +274,20 @@ def component_code_files(spec: ComponentSpec) -> list[CodeFile]:
         return []
     code = Path(spec.code)
     if spec.kind == "function":
-        return [(p.relative_to(code).as_posix(), p) for p in function_source_files(spec)]
+        return _function_files(code, function_source_files(spec))
     return code_files(code)
+
+
+def _function_files(code: Path, paths: list[Path]) -> list[CodeFile]:
+    """A function's source files; a linked one comes with its target (both inside ``code``)."""
+    root = code.resolve()
+    found: dict[str, Path] = {}
+    for path in paths:
+        rel = path.relative_to(code).as_posix()
+        if path.is_symlink() or not _inside(path, root):
+            _check_link(path, rel, code, root)
+        found[rel] = path
+        if path.is_symlink():
+            real = Path(os.path.realpath(path))
+            found.setdefault(real.relative_to(root).as_posix(), real)
+    return sorted(found.items())

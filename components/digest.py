@@ -33,7 +33,7 @@ from typing import Any
 
 import blake3
 
-from components.codefiles import code_files, component_code_files
+from components.codefiles import code_files, component_code_files, link_target
 from components.serialize import component_to_dict
 from components.spec import ComponentSpec
 
@@ -42,6 +42,7 @@ __all__ = [
     "automatic_version",
     "canonical_json",
     "code_digest",
+    "code_file_hash",
     "files_digest",
     "component_digest",
     "definition_digests",
@@ -95,11 +96,19 @@ def file_hash(path: Path) -> str:
     return digest
 
 
+def code_file_hash(path: Path) -> str:
+    """:func:`file_hash` of a code file; a link (one inside its code folder, see
+    :mod:`components.codefiles`) hashes where it points, not what it points to."""
+    if path.is_symlink():
+        return blake3.blake3(b"link\0" + link_target(path).encode("utf-8")).hexdigest()
+    return file_hash(path)
+
+
 def files_digest(files: Iterable[tuple[str, Path]]) -> str:
     """Digest of ``(relative POSIX name, path)`` pairs: each name with its file's content hash."""
     hasher = blake3.blake3()
     for rel, path in sorted(files):
-        hasher.update(rel.encode("utf-8") + b"\0" + file_hash(path).encode("ascii") + b"\n")
+        hasher.update(rel.encode("utf-8") + b"\0" + code_file_hash(path).encode("ascii") + b"\n")
     return hasher.hexdigest()
 
 

@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from components.codefiles import CodeLinkError, component_code_files
 from components.digest import automatic_version
 from components.errors import Problem, ValidationError
 from components.fields import (
@@ -335,6 +336,11 @@ def read_component(data: Any, base_dir: Path, col: Collector, *, where: str | No
     component_problems = validate_component(spec)
     if component_problems:
         col.problems.extend(replace(p, job=p.job or job, file=p.file or col.file) for p in component_problems)
+        return None
+    try:
+        component_code_files(spec)  # a link out of the code folder, or a dangling one, is refused here
+    except CodeLinkError as err:
+        col.problem(str(err), data, "code" if "code" in data else None, job=job, field="code")
         return None
     if spec.version is None:
         spec = replace(spec, version=automatic_version(spec))

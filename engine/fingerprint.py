@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from components.codefiles import component_code_files
-from components.digest import component_digest, definition_digests, file_hash
+from components.digest import code_file_hash, component_digest, definition_digests
 from components.spec import ComponentSpec
 
 __all__ = ["ComponentFingerprint", "ComponentFingerprints", "code_manifest"]
@@ -24,7 +24,7 @@ def code_manifest(spec: ComponentSpec) -> dict[str, str]:
     """Relative path → file digest of the code that decides a component's behaviour
     (:func:`components.codefiles.component_code_files`), each hashed as the code digest hashes
     it (memoised by stat: an unchanged file is not read again)."""
-    return {rel: file_hash(path) for rel, path in component_code_files(spec)}
+    return {rel: code_file_hash(path) for rel, path in component_code_files(spec)}
 
 
 class ComponentFingerprints:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.codefiles import code_files, copy_code_files, function_source_files
+from components.codefiles import CodeLinkError, code_files, copy_code_files, function_source_files
 from components.digest import (
     automatic_version,
     canonical_json,
@@ -179,18 +179,20 @@ def test_amlignore_and_gitignore_decide_the_code_files_with_gitignore_semantics(
     assert "train.py" not in rels(folder) and "run.log" in rels(folder)
 
 
-def test_code_files_never_follow_links_out_of_the_folder(tmp_path: Path) -> None:
+def test_code_files_keep_links_inside_and_refuse_links_out_of_the_folder(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "a")
-    outside = tmp_path / "secret.txt"
-    outside.write_text("not code")
     (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere" / "x.py").write_text("")
-    (folder / "link_out.txt").symlink_to(outside)
-    (folder / "dir_out").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    (folder / "dir_in").symlink_to(folder / "pkg", target_is_directory=True)  # would be a second copy
-    (folder / "dangling").symlink_to(tmp_path / "missing")
+    (tmp_path / "secret.txt").write_text("not code")
+    (folder / "dir_in").symlink_to(folder / "pkg", target_is_directory=True)  # a link, not a second copy
     (folder / "link_in.py").symlink_to(folder / "train.py")
-    assert rels(folder) == ["link_in.py", "pkg/util.py", "train.py"]
+    assert rels(folder) == ["dir_in", "link_in.py", "pkg/util.py", "train.py"]
+    for name, target, says in [("link_out.txt", tmp_path / "secret.txt", "points outside the folder"),
+                               ("dir_out", tmp_path / "elsewhere", "points outside the folder"),
+                               ("dangling", tmp_path / "missing", r"points to nothing \(a dangling link\)")]:
+        (folder / name).symlink_to(target)
+        with pytest.raises(CodeLinkError, match=f"link '{name}' -> '{target}' {says}; copy the file in"):
+            code_files(folder)
+        (folder / name).unlink()
 
 
 def test_an_amlignored_file_is_in_neither_the_digest_nor_the_snapshot(tmp_path: Path) -> None:
