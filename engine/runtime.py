@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import importlib
 import importlib.machinery
@@ -180,11 +181,14 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
     else:
         os.makedirs(cwd)
     shell = shutil.which("bash") or "/bin/sh"
-    proc = subprocess.Popen(
-        [shell, "-c", _GUARD, shell, task.command or ""], cwd=cwd, env=_step_env(task), stdin=subprocess.DEVNULL,
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=functools.partial(_die_with_parent, os.getpid()) if _LIBC is not None else None,
-    )
+    try:
+        proc = subprocess.Popen(
+            [shell, "-c", _GUARD, shell, task.command or ""], cwd=cwd, env=_step_env(task),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()) if _LIBC is not None else None,
+        )
+    except OSError as err:  # the command never started: say why in one line, no traceback, no command
+        return None, _spawn_error(task, err)
     with open(task.pgid_path, "w") as fh:
         fh.write(str(proc.pid))
     watch = task.driver_pid if task.driver_pid and task.driver_host == socket.gethostname() else None
@@ -212,6 +216,15 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
         with contextlib.suppress(ValueError):
             return code, f"exit code {code} (killed by signal {signal.Signals(code - 128).name})"
     return code, f"exit code {code}"
+
+
+def _spawn_error(task: StepTask, err: OSError) -> str:
+    if err.errno == errno.E2BIG:
+        size = sum(len(v) for v in task.values.values()) + len(task.command or "")
+        return (f"the command could not start: its command line and values ({size / 1024:.0f} KiB) are more than "
+                "the operating system passes to a program (Argument list too long); pass large values as "
+                "files (a uri_file input) instead")
+    return f"the command could not start: {err.strerror or err}"
 
 
 DRIVER_CHECK_S = 1.0  #: how often a command step looks for its run's driver
