@@ -198,3 +198,22 @@ def test_gc_keeps_the_artifacts_of_a_manifest_without_record(tmp_path, capsys):
         assert run_store(ws).count_runs() == 0
     finally:
         ws.close()
+
+
+def _runs_page() -> None:
+    from app.ui.main import _guarded
+    from app.ui.views import runs_page
+
+    _guarded(runs_page.render)()
+
+
+def test_the_runs_page_shows_a_damaged_store_as_an_error(tmp_path, capsys, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    home, _ = run_chain(capsys, tmp_path)
+    damage(home / "runs.duckdb", "truncated")
+    monkeypatch.setenv("DUCTWORK_HOME", str(home))
+    at = AppTest.from_function(_runs_page, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("is damaged" in e.value and HINT in e.value for e in at.error), [e.value for e in at.error]
