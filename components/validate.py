@@ -53,19 +53,64 @@ __all__ = [
     "check_pipeline_values",
     "read_pipeline_values",
     "with_pipeline_values",
+    "MAX_VALUE_BYTES",
+    "MAX_STEP_VALUES_BYTES",
 ]
 
 Resolver = Callable[[ComponentRef], ComponentSpec]
 
+#: The largest parameter value. Values reach a command in its environment (engine/command.py),
+#: where Linux takes at most 128 KiB per variable; bigger data belongs in a file.
+MAX_VALUE_BYTES = 64 * 1024
+#: The most the values of one step may add up to (environment and arguments share ARG_MAX, 2 MiB).
+MAX_STEP_VALUES_BYTES = 512 * 1024
+_AS_FILE = "put it in a file and pass the file as a uri_file input instead"
+
 
 def _describe(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    text = f"'{value}'" if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}… ({_kib(_value_bytes(value))})"
+
+
+def _value_bytes(value: Any) -> int:
+    return 0 if value is None else len(str(value).encode("utf-8", "surrogatepass"))
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
+
+
+def _too_big(value: Any, what: str) -> str | None:
+    """Why ``value`` is too big to be a parameter (its size, never its text), or ``None``."""
+    size = _value_bytes(value)
+    if size <= MAX_VALUE_BYTES:
+        return None
+    return f"{what} is {_kib(size)}, above the limit of {MAX_VALUE_BYTES // 1024} KiB for a parameter value; {_AS_FILE}"
+
+
+def _step_values_problem(job: JobSpec, comp: ComponentSpec, spec: PipelineSpec) -> str | None:
+    """Why the values of ``job`` together are more than one process can be given, or ``None``."""
+    total = 0
+    for iname, inp in comp.inputs.items():
+        binding = job.inputs.get(iname)
+        if isinstance(binding, LiteralValue):
+            total += _value_bytes(binding.value)
+        elif isinstance(binding, ParentInput) and (pin := spec.inputs.get(binding.name)) is not None:
+            total += _value_bytes(pin.value if pin.value is not None else pin.path)
+        elif binding is None:
+            total += _value_bytes(inp.default)
+    if total <= MAX_STEP_VALUES_BYTES:
+        return None
+    return (f"job '{job.name}': its values add up to {_kib(total)}, above the limit of "
+            f"{MAX_STEP_VALUES_BYTES // 1024} KiB for one step; pass the largest as files (uri_file inputs)")
 
 
 def check_value(value: Any, inp: InputSpec) -> str | None:
     """Why a literal cannot be the value of parameter ``inp`` (type, min/max, enum), or ``None``."""
+    given = value
     value, problem = check_literal(value, inp.type)
     if problem:
+        problem = problem.replace(repr(given), _describe(given))  # a long value is not shown whole
         return f"{problem}; expected {'an' if inp.type == 'integer' else 'a'} {inp.type}"
     if inp.min is not None and isinstance(value, (int, float)) and value < inp.min:
         return f"{value!r} is below the minimum {inp.min}"
@@ -88,7 +133,9 @@ def validate_component(spec: ComponentSpec) -> list[Problem]:
     if (name_problem := check_name(spec.name)) is not None:
         add(f"{where}: {name_problem}", "name")
     for inp in spec.inputs.values():
-        if inp.default is not None and inp.is_parameter and (why := check_value(inp.default, inp)):
+        if big := _too_big(inp.default, f"{where} input '{inp.name}': the default"):
+            add(big, f"inputs.{inp.name}")
+        elif inp.default is not None and inp.is_parameter and (why := check_value(inp.default, inp)):
             add(f"{where} input '{inp.name}': default {why}", f"inputs.{inp.name}")
     if spec.kind == "command":
         if not spec.command:
@@ -283,6 +330,8 @@ def _check_binding(job: JobSpec, name: str, inp: InputSpec, binding: Any, spec: 
 
 
 def _check_parent(subject: str, kind: str, inp: InputSpec, parent: PipelineInput, comp_ref: str) -> list[str]:
+    if _too_big(parent.value, ""):  # reported at the pipeline input
+        return []
     if inp.is_data != parent.is_data:
         what = "data (a path)" if parent.is_data else f"the value {_describe(parent.value)}"
         return [f"{subject} is {kind} but is bound to pipeline input '{parent.name}', which holds {what}"]
@@ -308,6 +357,8 @@ def validate_pipeline(spec: PipelineSpec, resolve: Resolver, compute_names: Iter
     for warning in spec.warnings:
         add(warning, severity="warning")
     for pinp in spec.inputs.values():
+        if big := _too_big(pinp.value, f"the value of pipeline input '{pinp.name}'"):
+            add(big, field=f"inputs.{pinp.name}")
         if pinp.path is not None and (why := _path_problem(pinp.path, f"pipeline input '{pinp.name}'", pinp.name)):
             add(why, field=f"inputs.{pinp.name}")
     components: dict[str, ComponentSpec | None] = {}
@@ -335,7 +386,13 @@ def validate_pipeline(spec: PipelineSpec, resolve: Resolver, compute_names: Iter
         if comp is None:
             continue
         ref = comp.ref
+        sizes_ok = True
         for iname, binding in job.inputs.items():
+            if isinstance(binding, LiteralValue) and (big := _too_big(
+                    binding.value, f"the value of job '{job.name}' input '{iname}'")):
+                add(big, job.name, f"inputs.{iname}")
+                sizes_ok = False
+                continue
             if iname not in comp.inputs:
                 add(f"job '{job.name}' input '{iname}' is not declared by component '{ref}'."
                     f"{did_you_mean(iname, comp.inputs) or ' Its inputs: ' + (', '.join(comp.inputs) or 'none')}",
@@ -343,6 +400,8 @@ def validate_pipeline(spec: PipelineSpec, resolve: Resolver, compute_names: Iter
                 continue
             for message in _check_binding(job, iname, comp.inputs[iname], binding, spec, components, ref):
                 add(message, job.name, f"inputs.{iname}")
+        if sizes_ok and (too_many := _step_values_problem(job, comp, spec)):
+            add(too_many, job.name, "inputs")
         for oname in job.outputs:
             if oname not in comp.outputs:
                 add(f"job '{job.name}' output '{oname}' is not declared by component '{ref}'."
@@ -462,6 +521,9 @@ def check_pipeline_values(spec: PipelineSpec, values: Mapping[str, Any], resolve
     problems: list[Problem] = []
     feeds = _feeds(spec, resolve)
     for name, value in _read_values(spec, values, feeds).items():
+        if big := _too_big(value, f"the value of input '{name}'"):
+            problems.append(Problem(f"--set {name}=…: {big}", file=file, field=f"inputs.{name}"))
+            continue
         for message in _value_problems(spec, name, value, feeds.get(name, []), base_dir):
             problems.append(Problem(f"--set {name}={_describe(value)}: {message}", file=file, field=f"inputs.{name}"))
     return problems
