@@ -32,6 +32,7 @@ from components.codefiles import code_files, copy_code_files
 from components.metrics import METRICS_ENV, current_metrics_file
 from engine.metrics import read_metrics
 from engine.processes import process_alive
+from engine.steplog import StepLog
 
 __all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes", "RETURN_FILE"]
 
@@ -96,20 +97,23 @@ def run_step(task: StepTask) -> StepOutcome:
         with open(os.path.join(task.area, "started"), "w") as fh:
             fh.write(str(started))
     os.makedirs(os.path.dirname(task.log_path), exist_ok=True)
-    with open(task.log_path, "a", encoding="utf-8") as log:
+    with StepLog(task.log_path) as log:  # the step's output in it is capped (engine/steplog.py)
         log.write(f"# ductwork: job '{task.job}' of run {task.run_id}, attempt {task.attempt}, "
                   f"node {node}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         if task.command:
             log.write(f"# command: {task.display or task.command}\n")
-        log.flush()
         try:
+            log.start_output()
             if task.kind == "command":
-                exit_code, error = _run_command(task, log)
+                with log.pipe() as output:  # its stdout and stderr, read into the capped log
+                    exit_code, error = _run_command(task, log, output)
             else:
                 exit_code, error = _run_function(task, log)
         except Exception as exc:  # noqa: BLE001 - the step failed; say how, in its log
+            log.end_output()
             log.write(traceback.format_exc())
             exit_code, error = None, f"{type(exc).__name__}: {exc}"
+        log.end_output()
         metrics, notes = read_metrics(task.metrics_path)
         for note in notes:
             log.write(f"# ductwork: {note}\n")
@@ -173,7 +177,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
+def _run_command(task: StepTask, log: StepLog, output: int) -> tuple[int | None, str | None]:
     cwd = os.path.join(task.area, "code")
     if task.code_dir:  # exactly the files the code digest covers (components.codefiles)
         os.makedirs(cwd)
@@ -184,7 +188,7 @@ def _run_command(task: StepTask, log) -> tuple[int | None, str | None]:
     try:
         proc = subprocess.Popen(
             [shell, "-c", _GUARD, shell, task.command or ""], cwd=cwd, env=_step_env(task),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=functools.partial(_die_with_parent, os.getpid()) if _LIBC is not None else None,
         )
     except OSError as err:  # the command never started: say why in one line, no traceback, no command
@@ -319,18 +323,25 @@ def _import_function_locked(task: StepTask):
 
 
 @contextlib.contextmanager
-def _captured(log, capture_fds: bool):
+def _captured(log: StepLog, capture_fds: bool):
     """Send this process's stdout/stderr (descriptors 1 and 2 in a worker) to the step log."""
     if not capture_fds:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # type: ignore[type-var]
             yield
         return
+    with log.pipe() as output:
+        with _descriptors_to(output):
+            yield
+
+
+@contextlib.contextmanager
+def _descriptors_to(output: int):
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
     try:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
         yield
     finally:
         sys.stdout.flush()
@@ -341,7 +352,7 @@ def _captured(log, capture_fds: bool):
         os.close(saved[1])
 
 
-def _run_function(task: StepTask, log) -> tuple[int | None, str | None]:
+def _run_function(task: StepTask, log: StepLog) -> tuple[int | None, str | None]:
     func = _import_function(task)
     arguments = dict(task.arguments)
     if "output" in task.output_dirs and "output" not in inspect.signature(func).parameters:
