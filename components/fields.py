@@ -10,8 +10,10 @@ collector's warnings, one warning per field name.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +59,14 @@ def did_you_mean(word: str, options: Any) -> str:
 
 
 def suggest_name(name: str) -> str:
-    """A valid component name close to ``name`` (lowercased, other characters as ``_``)."""
-    fixed = re.sub(r"[^a-z0-9_]", "_", str(name).strip().lower())
+    """A valid component or pipeline name close to ``name``: lowercased, other ASCII characters
+    as ``_`` (``nlp-train`` → ``nlp_train``). A name with other characters (``日本``) also gets 8
+    hex digits of its digest (``name_cf2abf0c``), so two such names never fold into one."""
+    text = unicodedata.normalize("NFC", str(name).strip())
+    fixed = re.sub(r"[^a-z0-9_]", "_", text.lower())
+    if not text.isascii():
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        fixed = f"{re.sub(r'_+', '_', fixed).strip('_') or 'name'}_{digest}"
     if not fixed or fixed[0].isdigit():
         fixed = "_" + fixed
     return fixed

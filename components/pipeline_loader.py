@@ -462,7 +462,8 @@ def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | Non
     version = data.get("version")
     return PipelineSpec(
         name=name, version=None if version is None else str(version),
-        display_name=str(data.get("display_name") or ""), description=str(data.get("description") or ""),
+        display_name=str(data.get("display_name") or ("" if str(raw_name).isascii() else raw_name)),
+        description=str(data.get("description") or ""),
         tags={str(k): str(v) for k, v in tags.items()}, inputs=inputs, outputs=outputs, settings=settings,
         jobs=jobs, source=Path(source) if source else None, warnings=col.warnings)
 

@@ -7,6 +7,7 @@ files, pipeline YAML files (validate only), folders of them, or Python modules w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.services.workspace import Workspace
 from components.errors import DuctworkError, Problem, ValidationError
+from components.fields import suggest_name
 from components.spec import ComponentRef, ComponentSpec
 
 if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
@@ -60,6 +62,9 @@ def parse_ref(text: str, what: str = "component") -> tuple[str, str | None]:
     """``name``, ``name:3``, ``name@latest`` (``azureml:`` prefix accepted) → ``(name, version or None)``."""
     from components.pipeline_loader import parse_component_ref
 
+    if not text.isascii():  # a name as written (日本): stored under its folded name (components.fields.suggest_name)
+        name, suffix = re.match(r"^(.*?)((?::[A-Za-z0-9_.-]+)|@latest)?$", text.strip()).groups()
+        text = suggest_name(name) + (suffix or "")
     ref = parse_component_ref(text)
     if ref is None:
         raise DuctworkError(

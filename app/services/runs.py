@@ -38,6 +38,7 @@ from app.services.lineage import record_run_pipeline
 from app.services.pipelines import load_pipeline
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
+from components.fields import suggest_name
 from components.spec import PipelineSpec
 from components.validate import read_pipeline_values
 from engine.artifacts import LocalArtifactStore
@@ -342,6 +343,8 @@ def _epoch(value: float | dt.datetime | None) -> float | None:
 
 
 def _filter(pipeline: str | None, status: str | None, since: Any, until: Any) -> RunFilter:
+    if pipeline and not pipeline.isascii():  # the name as written (日本): runs carry its stored name
+        pipeline = suggest_name(pipeline)
     return RunFilter(pipeline=pipeline, status=status, since=_epoch(since), until=_epoch(until))
 
 
