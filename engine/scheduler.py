@@ -434,7 +434,6 @@ class _Driver:
                 return
             self.discarder.put(attempt.area)  # only empty folders are left: removed in the background
             self.emit(st)
-            self.flush(force=True, wait=False)  # a committed output is recorded at once, not at the next flush
             self.step_done(attempt.job)
             return
         from engine.runtime import kill_step_processes

@@ -144,3 +144,40 @@ jobs:
     pipeline.write_text(pipeline.read_text().replace("sleep 74.5", "sleep 0"))
     again = json.loads(cli(home, "run", str(pipeline), "--in-process", "--json").stdout)
     assert statuses(again) == {"first": "reused", "second": "completed"}
+
+
+def test_a_step_committed_just_before_its_driver_died_is_recorded_completed_from_its_manifest(ws):
+    """The commit writes the reuse manifest at once; the run store's record follows at the
+    next flush. A driver killed in between leaves the manifest, and the next open records
+    the step ``completed`` from it (and its reuse record), not ``cancelled``."""
+    from app.services.runs import artifact_store, drivers_dir, mark_interrupted_runs, run_store
+    from engine.drivers import DriverFile
+    from engine.manifests import ReuseManifests
+    from engine.records import OutputRef, ReuseRecord, RunRecord, StepRunRecord, StoreBatch
+
+    dead = psutil.Popen(["true"])
+    dead.wait()
+    started = time.time() - 5
+    store = run_store(ws)
+    store.apply(StoreBatch(
+        runs=[RunRecord(id="r1", pipeline="p", status="running", started_at=started, host=_host(),
+                        driver_pid=dead.pid)],
+        step_runs=[StepRunRecord(run_id="r1", job="done", component="c:1", status="running", signature="s" * 64,
+                                 started_at=started),
+                   StepRunRecord(run_id="r1", job="busy", component="c:1", status="running", signature="t" * 64,
+                                 started_at=started)]))
+    made = ReuseRecord("s" * 64, "r1", "done", {"out": OutputRef("d" * 64, 3)}, 1.5, started + 1.5)
+    ReuseManifests.beside(artifact_store(ws)).put(made)
+    DriverFile(drivers_dir(ws), "r1", pid=dead.pid).write()
+    assert mark_interrupted_runs(ws) == ["r1"]
+    steps = {s.job: s for s in store.step_runs("r1")}
+    assert steps["done"].status == "completed" and steps["done"].outputs == made.outputs
+    assert steps["busy"].status == "cancelled" and steps["busy"].reason == "driver died"
+    assert store.get_run("r1").status == "interrupted"
+    assert store.find_reuse(["s" * 64])["s" * 64].run_id == "r1"
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()

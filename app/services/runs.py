@@ -45,7 +45,8 @@ from engine.artifacts import LocalArtifactStore
 from engine.compute import ComputeSpec
 from engine.costs import RunCosts, run_costs, step_cost
 from engine.drivers import DriverFile, read_driver_file
-from engine.records import MetricRecord, RunRecord, RunStatus, StepRunRecord, StoreBatch
+from engine.manifests import ReuseManifests
+from engine.records import MetricRecord, RunRecord, RunStatus, StepRunRecord, StepStatus, StoreBatch
 from engine.runstore import RunFilter
 from engine.workspace_ray import WorkspaceRay
 
@@ -191,9 +192,9 @@ def mark_interrupted_runs(ws: Workspace) -> list[str]:
             if (info := read_driver_file(path)) is not None and info.alive is False]
     if not dead:
         return []
-    from engine.records import STEP_FINAL, StepStatus
+    from engine.records import STEP_FINAL
 
-    store = run_store(ws)
+    store, manifests = run_store(ws), ReuseManifests.beside(artifact_store(ws))
     marked: list[str] = []
     for info in dead:
         run = store.get_run(info.run_id)
@@ -202,17 +203,31 @@ def mark_interrupted_runs(ws: Workspace) -> list[str]:
             run.status, run.ended_at = RunStatus.INTERRUPTED, died
             run.error = run.error or f"the driver process (pid {info.pid}) died; last heartbeat " \
                 f"{dt.datetime.fromtimestamp(died).strftime('%Y-%m-%d %H:%M:%S')}"
-            steps = [s for s in store.step_runs(info.run_id) if s.status not in STEP_FINAL]
-            for step in steps:
-                step.status, step.reason = StepStatus.CANCELLED, "driver died"
-                if step.started_at:
-                    step.ended_at = max(died, step.started_at)
-                    step.duration_s = round(step.ended_at - step.started_at, 3)
-            store.apply(StoreBatch(runs=[run], step_runs=steps))
+            batch = StoreBatch(runs=[run])
+            for step in store.step_runs(info.run_id):
+                if step.status not in STEP_FINAL:
+                    batch.step_runs.append(step)
+                    _end_orphaned_step(step, died, manifests, batch)
+            store.apply(batch)
             marked.append(info.run_id)
         with contextlib.suppress(FileNotFoundError):
             (folder / f"{info.run_id}.json").unlink()
     return marked
+
+
+def _end_orphaned_step(step: StepRunRecord, died: float, manifests: ReuseManifests, batch: StoreBatch) -> None:
+    """A step its dead driver left unfinished: ``completed`` if its output was committed (its
+    reuse manifest, written at the commit, names this very step run), else ``cancelled``."""
+    made = manifests.get(step.signature) if step.signature else None
+    if made is not None and (made.run_id, made.job) == (step.run_id, step.job):
+        step.status, step.outputs = StepStatus.COMPLETED, dict(made.outputs)
+        step.ended_at, step.duration_s = made.created_at, made.duration_s
+        batch.reuse.append(made)
+        return
+    step.status, step.reason = StepStatus.CANCELLED, "driver died"
+    if step.started_at:
+        step.ended_at = max(died, step.started_at)
+        step.duration_s = round(step.ended_at - step.started_at, 3)
 
 
 def start_run(
