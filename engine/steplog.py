@@ -110,11 +110,13 @@ class StepLog(io.TextIOBase):
             os.write(self._fd, raw[:room])
         self._seen += len(raw)
         rest = raw[max(room, 0):]
-        if rest:
-            if self._seen - len(rest) == self.head:  # the first byte past the head
-                self._cut_at = self._base + self.head
-            os.write(self._fd, rest)
-            self._rolling += len(rest)
+        if rest and self._seen - len(rest) == self.head:  # the first byte past the head
+            self._cut_at = self._base + self.head
+        while rest:  # in pieces: the file never holds more than twice the tail after the head
+            piece = rest[:2 * self.tail - self._rolling]
+            os.write(self._fd, piece)
+            self._rolling += len(piece)
+            rest = rest[len(piece):]
             if self._rolling >= 2 * self.tail:
                 self._roll()
 

@@ -7,9 +7,11 @@ to stdout and everything else (warnings, notes) goes to stderr. Every
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -30,6 +32,7 @@ __all__ = [
     "global_options",
     "workspace",
     "print_json",
+    "stdout_reserved_for_json",
     "print_table",
     "print_error",
     "warn",
@@ -49,7 +52,7 @@ EXIT_INVALID = 2
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, soft_wrap=True)
 
-_state: dict[str, Any] = {"home": None, "workspace": None}
+_state: dict[str, Any] = {"home": None, "workspace": None, "json_out": None}
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON on stdout (nothing else).")
 
@@ -76,8 +79,42 @@ def workspace() -> Workspace:
 
 def print_json(obj: Any) -> None:
     """Machine-clean JSON on stdout (nothing else is printed there with --json)."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    out = _state["json_out"] or sys.stdout
+    out.write(json.dumps(obj, indent=2, default=str) + "\n")
+    out.flush()
+
+
+@contextlib.contextmanager
+def stdout_reserved_for_json(enabled: bool = True, *, exiting: bool = False) -> Iterator[None]:
+    """While it lasts, this process's stdout — descriptor 1 and ``sys.stdout`` — is stderr, and
+    only :func:`print_json` writes to the real stdout: nothing Ray, a C library, an in-process
+    step or a warning prints can get in front of the JSON. ``exiting``: the process ends right
+    after, so descriptor 1 is left on stderr (Ray's threads and exit hooks print late)."""
+    if not enabled:
+        yield
+        return
+    real = sys.stdout
     sys.stdout.flush()
+    try:
+        is_fd1 = real.fileno() == 1
+    except (AttributeError, OSError, ValueError):  # a captured stream (tests): no descriptor to move
+        is_fd1 = False
+    saved = os.dup(1) if is_fd1 else None
+    if saved is not None:
+        os.dup2(2, 1)
+    _state["json_out"] = open(saved, "w", encoding="utf-8", closefd=False) if saved is not None else real
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        out, _state["json_out"] = _state["json_out"], None
+        out.flush()
+        if saved is not None:
+            out.close()  # not its descriptor (closefd=False)
+            sys.stderr.flush()
+            if not exiting:
+                os.dup2(saved, 1)
+            os.close(saved)
 
 
 _PROSE_COLUMNS = frozenset({"description", "why", "outputs", "custom resources"})

@@ -18,6 +18,7 @@ from app.cli.common import (
     console,
     err_console,
     print_json,
+    stdout_reserved_for_json,
     warn,
     workspace,
 )
@@ -163,10 +164,17 @@ def run(
     run_id: Optional[str] = typer.Option(None, "--run-id", hidden=True),  # noqa: UP045
 ) -> None:
     """Run a pipeline: reuse every unchanged step, execute the rest on Ray with per-step compute."""
-    from app.services.runs import prepare_run, run_to_json, start_run
     from engine.inputs import parse_set_option
 
     params = dict(parse_set_option(item) for item in set_ or [])
+    with stdout_reserved_for_json(as_json, exiting=True):  # Ray, steps, warnings: never on the JSON's stdout
+        _run(pipeline, params, force, address, plan_only, verify, in_process, warm, as_json, quiet, run_id)
+
+
+def _run(pipeline: str, params: dict[str, Any], force: bool, address: str | None, plan_only: bool, verify: bool,
+         in_process: bool, warm: bool, as_json: bool, quiet: bool, run_id: str | None) -> None:
+    from app.services.runs import prepare_run, run_to_json, start_run
+
     ws = workspace()
     if plan_only:
         _print_plan(ws, pipeline, params, force, verify, address, as_json)
