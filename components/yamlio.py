@@ -125,9 +125,11 @@ class _MarkedMixin:
         return super().construct_document(node)  # type: ignore[misc]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MarkedMap:  # type: ignore[override]
-        self.flatten_mapping(node)
+        own = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        self.flatten_mapping(node)  # merged pairs (<<: *base) first, then the mapping's own
         result = MarkedMap()
         result.mark = _mark(node)
+        merged: set[Any] = set()
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
@@ -136,8 +138,9 @@ class _MarkedMixin:
                 raise yaml.constructor.ConstructorError(
                     "while constructing a mapping", node.start_mark,
                     "found an unhashable key", key_node.start_mark) from None
-            if key in result:
+            if key in result and key not in merged:  # a key written twice; one the mapping overrides is fine
                 raise _DuplicateKey(key, result.key_marks[key], _mark(key_node))
+            (merged.discard if id(key_node) in own else merged.add)(key)
             result[key] = self.construct_object(value_node, deep=True)
             result.key_marks[key] = _mark(key_node)
             result.value_marks[key] = _mark(value_node)

@@ -341,16 +341,18 @@ def _set_setting(state: DesignerState, key: str, field: str) -> None:
 
 
 def _set_pipeline_input(state: DesignerState, name: str, key: str) -> None:
-    import yaml
+    from components.errors import ValidationError
+    from components.fields import plain
+    from components.yamlio import load_yaml_text
 
     text = st.session_state.get(key) or ""
     current = state.design.pipeline.inputs[name]
     if current.is_data:
         updated = replace(current, path=text.strip() or None)
     else:
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+        try:  # the one YAML reader: aliases bounded (components/yamlio.py)
+            value = plain(load_yaml_text(text, require_mapping=False)) if text.strip() else None
+        except ValidationError:
             value = text
         updated = replace(current, value=value)
     inputs = {**state.design.pipeline.inputs, name: updated}
