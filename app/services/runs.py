@@ -432,12 +432,13 @@ def step_log(ws: Workspace, run_id: str, job: str, tail: int | None = None) -> s
         raise DuctworkError(f"job '{job}' of run '{details.run.id}' has no log: {why}"
                             + (f" (reused from run {step.reused_from})" if step.reused_from else ""))
     if tail:
-        return "\n".join(_last_lines(path, tail))
-    return path.read_text(errors="replace")
+        return "\n".join(_last_lines(path, tail, _STEP_LOG_TAIL_BYTES))
+    return path.read_text(errors="replace")  # a step's log is capped (engine/steplog.py): at most ~20 MiB
 
 
 LOG_TAIL_LINES = 20  #: the log lines a failed step shows in the summary and in ``--json``
 _TAIL_BYTES = 256 * 1024
+_STEP_LOG_TAIL_BYTES = 4 * 1024 * 1024  #: the most ``runs logs --tail`` and the app's log view read
 _TAIL_CHUNK = 64 * 1024
 
 
@@ -459,6 +460,11 @@ def _last_lines(path: Path, lines: int, max_bytes: int | None = None) -> list[st
     if window < size and text:
         text = text[1:]  # the first line read may be cut
     return text[-lines:]
+
+
+def file_tail(path: Path, lines: int) -> list[str]:
+    """The last ``lines`` lines of any log file, reading at most its last 256 KiB."""
+    return _last_lines(path, lines, _TAIL_BYTES)
 
 
 def log_tail(ws: Workspace, run_id: str, step: StepRunRecord, lines: int = LOG_TAIL_LINES) -> list[str]:

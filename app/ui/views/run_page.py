@@ -248,7 +248,9 @@ def _starting_or_missing(ws: Any, run_id: str, exc: Exception) -> None:
         show_error(exc)
         return
     age = time.time() - driver_log.stat().st_mtime
-    tail = "\n".join(driver_log.read_text(errors="replace").splitlines()[-30:])
+    from app.services.runs import file_tail
+
+    tail = "\n".join(file_tail(driver_log, 30))  # its end only
     if age > STARTING_GRACE_S:
         st.error(f"Run '{run_id}' never started: its driver stopped before recording it. Its output:")
         st.code(tail or "(no output)", language=None)
