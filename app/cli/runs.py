@@ -91,10 +91,16 @@ def show(run_id: str = typer.Argument(..., help="Run id (its unique start or end
 def logs(run_id: str = typer.Argument(..., help="Run id (its unique start or end is enough)."),
          job: str = typer.Argument(..., help="The job whose log to print."),
          tail: Optional[int] = typer.Option(None, "--tail", "-n", help="Only the last N lines."),  # noqa: UP045
+         follow: bool = typer.Option(False, "--follow", "-f", help="Print the last lines (10, or --tail N), then "
+                                     "what the step writes, until it ends."),
          ) -> None:
     """Print a step's log: its stdout and stderr, including its subprocesses."""
-    from app.services.runs import step_log
+    from app.services.runs import follow_step_log, step_log
 
+    if follow:
+        for chunk in follow_step_log(workspace(), run_id, job, tail or 10):
+            typer.echo(chunk, nl=False)
+        return
     text = step_log(workspace(), run_id, job, tail)
     typer.echo(text, nl=not text.endswith("\n"))
 

@@ -19,6 +19,7 @@ an embedded Ray that leaves nothing behind, unless a warm Ray is already up.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import json
@@ -28,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -434,6 +435,54 @@ def step_log(ws: Workspace, run_id: str, job: str, tail: int | None = None) -> s
     if tail:
         return "\n".join(_last_lines(path, tail, _STEP_LOG_TAIL_BYTES))
     return path.read_text(errors="replace")  # a step's log is capped (engine/steplog.py): at most ~20 MiB
+
+
+def follow_step_log(ws: Workspace, run_id: str, job: str, lines: int = 10, poll_s: float = 0.5) -> Iterator[str]:
+    """A step's last ``lines`` lines, then what it writes, as it writes it, until the step (or its
+    run) is no longer running. Only the log's end is read; when the log's cap cuts the file back
+    (engine/steplog.py) it goes on from the new end, saying so."""
+    step_log(ws, run_id, job, 1)  # the same clear error when there is no log
+    details = get_run(ws, run_id)
+    path = Path(details.step(job).log_path or ws.logs_dir / details.run.id / f"{job}.log")
+    with open(path, "rb") as f:
+        offset = f.seek(0, os.SEEK_END)
+        head = _last_lines(path, lines, _STEP_LOG_TAIL_BYTES)
+        yield "\n".join(head) + ("\n" if head else "")
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        last = b""  #: the end of what was printed: where to go on once the cap rewrote the file
+        while True:
+            size = os.fstat(f.fileno()).st_size
+            if size < offset:
+                found = _find_again(f, size, last)
+                if found is None:  # more was written since the last look than the cap keeps
+                    yield "\n# ductwork: (follow) the log's cap cut what was written since; its last lines:\n"
+                    found = max(0, size - _TAIL_CHUNK)
+                offset = found
+            if size > offset:
+                f.seek(offset)
+                data = f.read(min(size - offset, _TAIL_CHUNK * 16))
+                offset += len(data)
+                last = (last + data)[-4096:]
+                yield decoder.decode(data)
+                continue
+            now = get_run(ws, details.run.id)
+            if now.run.status != "running" or now.step(job).status not in ("running", "pending"):
+                if os.fstat(f.fileno()).st_size == offset:
+                    yield decoder.decode(b"", final=True)
+                    return
+                continue
+            time.sleep(poll_s)
+
+
+def _find_again(f: Any, size: int, last: bytes) -> int | None:
+    """Where ``last`` (the end of what a follower printed) ends in the log's last 4 MiB, once the
+    cap rewrote it; ``None`` when it is not there."""
+    if not last:
+        return None
+    start = max(0, size - _STEP_LOG_TAIL_BYTES)
+    f.seek(start)
+    found = f.read(size - start).rfind(last)
+    return None if found < 0 else start + found + len(last)
 
 
 LOG_TAIL_LINES = 20  #: the log lines a failed step shows in the summary and in ``--json``
