@@ -107,6 +107,8 @@ def _step_values_problem(job: JobSpec, comp: ComponentSpec, spec: PipelineSpec) 
 
 def check_value(value: Any, inp: InputSpec) -> str | None:
     """Why a literal cannot be the value of parameter ``inp`` (type, min/max, enum), or ``None``."""
+    if (big := _too_big(value, "the value")) is not None:
+        return big
     given = value
     value, problem = check_literal(value, inp.type)
     if problem:

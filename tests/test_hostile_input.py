@@ -162,6 +162,14 @@ def test_a_100_kib_value_is_refused_up_front_with_the_hint_and_never_printed(cli
     assert "100.0 KiB, above the limit" in result.stderr and "Q" * 100 not in output(result)
 
 
+def test_component_run_refuses_a_100_kib_value_with_the_hint(cli, basic: Path) -> None:
+    result = cli("component", "run", str(basic / "prep.yml"), "--in-process", "--input", f"raw_data={basic / 'data'}",
+                 "--set", f"min_len={'7' * (100 * 1024)}")
+    assert result.returncode == 2, output(result)
+    assert "parameter 'min_len': the value is 100.0 KiB, above the limit of 64 KiB" in result.stderr
+    assert "uri_file" in result.stderr and "7" * 100 not in output(result)
+
+
 def test_a_value_over_the_limit_is_refused_by_the_service(ws, basic: Path) -> None:
     with pytest.raises(ValidationError, match="above the limit of 64 KiB") as err:
         load_pipeline(ws, basic / "pipeline.yml", {"max_epochs": "1" * (MAX_VALUE_BYTES + 1)})
