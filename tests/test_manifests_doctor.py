@@ -217,3 +217,26 @@ def test_the_runs_page_shows_a_damaged_store_as_an_error(tmp_path, capsys, monke
     at.run()
     assert not at.exception, at.exception
     assert any("is damaged" in e.value and HINT in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_doctor_works_when_an_open_hook_meets_the_damaged_store(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+
+    home, _ = run_chain(capsys, tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    drivers = home / "tmp" / "drivers"
+    drivers.mkdir(parents=True, exist_ok=True)  # a driver that died: the open hook opens the run store
+    (drivers / "20260101-000000-dead00.json").write_text(
+        json.dumps({"pid": proc.pid, "host": socket.gethostname(), "created": 1.0}))
+    damage(home / "runs.duckdb", "random")
+    rc, _, err = dw(capsys, home, "runs", "list")
+    assert rc == 2 and HINT in err and "Traceback" not in err
+    rc, out, _ = dw(capsys, home, "doctor", "--json")
+    assert rc == 1 and json.loads(out)["findings"][0]["kind"] == "store-damaged"
+    rc, out, _ = dw(capsys, home, "doctor", "--repair")
+    assert rc == 0, out
+    rc, out, err = dw(capsys, home, "runs", "list")
+    assert rc == 0, err
