@@ -9,6 +9,7 @@ it imports and starts Ray only when ``start`` is called, so a fully reused run n
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import os
 import pickle
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from components.errors import DuctworkError
 from engine.compute import ResourceRequest
 from engine.placement import fits
+from engine.ray_watchdog import RayWatchdog, embedded_temp_dir
 from engine.runtime import StepOutcome, StepTask, run_step
 
 __all__ = ["Executor", "InProcessExecutor", "RayExecutor", "check_picklable", "ray_options"]
@@ -150,12 +152,13 @@ class RayExecutor:
         #: ``ray.shutdown()``, whose graceful disconnect takes 0.06-0.3 s here
         self.leave_by_exit = leave_by_exit
         self.num_cpus = num_cpus or os.cpu_count() or 1
-        self.temp_dir = temp_dir or f"/tmp/ductwork-ray-{os.getpid()}"
+        self.temp_dir = temp_dir or embedded_temp_dir(os.getpid())
         self.object_store_memory = object_store_memory
         self._owned = False
         self._connected = False  #: this executor called ``ray.init`` (a Ray initialised by the caller is left alone)
         self._remote = None
         self._ray = None
+        self._watchdog: RayWatchdog | None = None  #: ends the embedded Ray if this process dies
 
     def start(self, requests: Mapping[str, ResourceRequest]) -> None:
         # Ray's task events feed its dashboard and state API, which Ductwork does not use (its
@@ -176,12 +179,36 @@ class RayExecutor:
                         "runs there and that ~/.ray/auth_token matches the cluster's token, or leave out "
                         "--address to run on an embedded local Ray.") from None
             else:
-                ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, _temp_dir=self.temp_dir,
-                         object_store_memory=self.object_store_memory, **common)
-                self._owned = True
+                self._start_embedded(ray, common)
             self._connected = True
         self._remote = ray.remote(run_step)
         check_feasible(requests, ray.nodes())
+
+    def _start_embedded(self, ray: Any, common: Mapping[str, Any]) -> None:
+        """Start a local Ray owned by this process, with a watchdog that ends it if this process
+        dies (engine/ray_watchdog.py). Interrupted or failed — Ctrl-C or SIGTERM during its
+        ≈ 4 s start included — it leaves nothing: what was started is stopped, its temp folder
+        removed, and the exception raised again."""
+        self._watchdog = RayWatchdog.start(self.temp_dir)
+        try:
+            with self._watchdog.marking():
+                ray.init(address="local", num_cpus=self.num_cpus, include_dashboard=False, _temp_dir=self.temp_dir,
+                         object_store_memory=self.object_store_memory, **common)
+        except BaseException:
+            self._abandon()
+            raise
+        self._owned = True
+
+    def _abandon(self) -> None:
+        """Stop a Ray whose start failed: what ``ray.init`` knows of, then whatever else the watchdog finds."""
+        watchdog, self._watchdog = self._watchdog, None
+        try:
+            with contextlib.suppress(Exception):
+                self._ray.shutdown()
+        finally:
+            if watchdog is not None:
+                watchdog.sweep()
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def submit(self, task: StepTask, request: ResourceRequest, retries: int,
                runtime_env: Mapping[str, Any] | None = None) -> Any:
@@ -229,11 +256,20 @@ class RayExecutor:
     def shutdown(self) -> None:
         """Stop the embedded Ray; a joined cluster is only disconnected from (it keeps running),
         or, with ``leave_by_exit``, left connected until this process exits."""
-        if self._ray is not None and self._connected and (self._owned or not self.leave_by_exit):
-            self._ray.shutdown()
+        watchdog, self._watchdog = self._watchdog, None
+        stopped = False
+        try:
+            if self._ray is not None and self._connected and (self._owned or not self.leave_by_exit):
+                self._ray.shutdown()
+            stopped = True
+        finally:  # an interrupted or failed shutdown: the watchdog stops what is left
+            if watchdog is not None and stopped:
+                watchdog.release()
+            elif watchdog is not None:
+                watchdog.sweep()
             if self._owned:
                 shutil.rmtree(self.temp_dir, ignore_errors=True)
-        self._owned = self._connected = False
+            self._owned = self._connected = False
 
 
 _RESOURCE_NAMES = {"cpus": "CPU", "gpus": "GPU", "memory": "memory"}
