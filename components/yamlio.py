@@ -75,11 +75,14 @@ class _DuplicateKey(Exception):
 
 
 class _TooBig(Exception):
-    """A document refused before construction: ``what`` says why, ``mark`` where."""
+    """A document refused before construction: ``what`` says why, ``mark`` where, ``hint`` what to do."""
 
-    def __init__(self, what: str, mark: Mark):
+    def __init__(self, what: str, mark: Mark, hint: str):
         super().__init__(what)
-        self.what, self.mark = what, mark
+        self.what, self.mark, self.hint = what, mark, hint
+
+
+_ALIAS_HINT = "YAML aliases (*name) may not multiply the document; write the values out or use fewer aliases"
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -95,25 +98,35 @@ def _check_expansion(root: yaml.Node) -> None:
     expand (aliases written out) to more than :data:`MAX_ALIAS_NODES` nodes.
 
     An alias is the same node object as its anchor, so the expanded size of every node is
-    counted once, bottom-up, without expanding anything: time and memory follow the text.
+    counted once, bottom-up, without expanding anything, and the walk stops after
+    :data:`MAX_ALIAS_NODES` distinct nodes: time and memory stay bounded whatever the text.
     """
     size: dict[int, int] = {}
+    aliased = False  # whether any node is reached twice
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
         node, depth, done = stack.pop()
         if done:
             total = 1 + sum(size[id(child)] for child in _children(node))
             if total > MAX_ALIAS_NODES:
-                raise _TooBig(f"alias expansion exceeds {MAX_ALIAS_NODES} nodes", _mark(node))
+                raise _TooBig(f"alias expansion exceeds {MAX_ALIAS_NODES} nodes", _mark(node), _ALIAS_HINT)
             size[id(node)] = total
             continue
         if id(node) in size:
+            aliased = True
             continue
         if depth > MAX_DEPTH:
-            raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels", _mark(node))
+            raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels", _mark(node), "flatten the structure")
+        if len(size) >= MAX_ALIAS_NODES:
+            raise (_TooBig(f"alias expansion exceeds {MAX_ALIAS_NODES} nodes", _mark(node), _ALIAS_HINT) if aliased
+                   else _TooBig(f"the document holds more than {MAX_ALIAS_NODES} values", _mark(node),
+                                "split it into smaller files"))
+        if isinstance(node, yaml.ScalarNode):
+            size[id(node)] = 1
+            continue
         size[id(node)] = 0  # a node that holds itself (an anchor used inside itself) adds nothing more
         stack.append((node, depth, True))
-        stack.extend((child, depth + 1, False) for child in _children(node) if id(child) not in size)
+        stack.extend((child, depth + 1, False) for child in _children(node))
 
 
 class _MarkedMixin:
@@ -178,7 +191,7 @@ def _load_documents(text: str) -> list[Any]:
             mark = getattr(err, "problem_mark", None)
             if "maximum nesting depth" in str(err) and mark is not None:  # libyaml's own limit (1000)
                 raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels",
-                              (mark.line + 1, mark.column + 1)) from None
+                              (mark.line + 1, mark.column + 1), "flatten the structure") from None
         except Exception:  # noqa: BLE001 - any rejection: the Python loader below reports it exactly
             pass
     return list(yaml.load_all(text, Loader=_MarkedLoader))  # noqa: S506 - SafeLoader subclass
@@ -216,9 +229,7 @@ def load_yaml_text(text: str, file: str = "<text>", *, require_mapping: bool = T
             f"malformed YAML: key '{dup.key}' appears twice (line {dup.first[0]} and line {dup.second[0]}); "
             "keep only one", file=file, line=dup.second[0], column=dup.second[1])]) from None
     except _TooBig as big:
-        hint = ("YAML aliases (*name) may not multiply the document; write the values out or use fewer aliases"
-                if big.what.startswith("alias") else "flatten the structure")
-        raise ValidationError([Problem(f"{big.what} (line {big.mark[0]}); {hint}", file=file,
+        raise ValidationError([Problem(f"{big.what} (line {big.mark[0]}); {big.hint}", file=file,
                                        line=big.mark[0], column=big.mark[1])]) from None
     except yaml.YAMLError as err:
         raise ValidationError([_syntax_problem(err, file, text)]) from None
