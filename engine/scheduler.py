@@ -99,10 +99,12 @@ class _Attempt:
 class _Discarder:
     """Removes spent scratch areas on a background thread. Creating and removing folders costs
     ≈ 1 ms each on some file systems; ``rmdir``/``unlink`` release the GIL, so the scheduling
-    loop goes on meanwhile. ``close`` waits until every queued area is gone (at run end)."""
+    loop goes on meanwhile. ``close`` waits until every queued area is gone (at run end), then
+    removes the run's scratch folder once it is empty (a step still running keeps it)."""
 
-    def __init__(self, artifacts: ArtifactStore):
+    def __init__(self, artifacts: ArtifactStore, run_id: str):
         self.artifacts = artifacts
+        self.run_id = run_id
         self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -117,6 +119,8 @@ class _Discarder:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        with contextlib.suppress(OSError):  # gone already, or not empty
+            os.rmdir(self.artifacts.scratch_of(self.run_id))
 
     def _work(self) -> None:
         while (area := self._queue.get()) is not None:
@@ -157,7 +161,7 @@ class _Driver:
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(self.store)
-        self.discarder = _Discarder(self.artifacts)
+        self.discarder = _Discarder(self.artifacts, self.run.id)
         self.leases = StepLeases(self.store, self.run.id, self.run.host, self.run.driver_pid)
 
     # ------------------------------------------------------------------ recording
