@@ -26,6 +26,7 @@ Compute targets, locally and on a cluster — the rule, decided here:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -46,6 +47,7 @@ __all__ = ["SeedReport", "seed_workspace", "seed_on_open", "builtin_compute_targ
 
 #: Written in the workspace folder after a seed: the library fingerprint it was seeded from.
 SEED_FILE = "library.seed"
+SEED_LOCK = ".seed.lock"  #: held while one process seeds, so that concurrent first opens seed once
 GIB = 2**30
 _log = logging.getLogger(__name__)
 
@@ -193,17 +195,29 @@ def seed_on_open(ws: Workspace, seed: Callable[[Workspace], SeedReport] = seed_w
         return None
     marker = ws.home / SEED_FILE
     stamp = json.dumps({"library": library_fingerprint(), "db_url": ws.db_url}, sort_keys=True)
-    try:
-        if marker.read_text(encoding="utf-8") == stamp:
-            return None
-    except OSError:
-        pass
-    try:
-        report = seed(ws)
-    except DuctworkError as exc:
-        _log.warning("the built-in library could not be seeded into workspace '%s': %s", ws.home, exc)
+    if _seeded(marker, stamp):
         return None
-    for warning in report.warnings:
-        _log.warning("%s", warning)
-    marker.write_text(stamp, encoding="utf-8")
+    # two first opens at once (two runs, the app and a CLI call) seed once: the second waits for
+    # the first and then finds the stamp written
+    with open(ws.home / SEED_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _seeded(marker, stamp):
+            return None
+        try:
+            report = seed(ws)
+        except DuctworkError as exc:
+            _log.warning("the built-in library could not be seeded into workspace '%s': %s", ws.home, exc)
+            return None
+        for warning in report.warnings:
+            _log.warning("%s", warning)
+        partial = marker.with_name(f"{SEED_FILE}.{os.getpid()}")
+        partial.write_text(stamp, encoding="utf-8")
+        os.replace(partial, marker)
     return report
+
+
+def _seeded(marker: Path, stamp: str) -> bool:
+    try:
+        return marker.read_text(encoding="utf-8") == stamp
+    except OSError:
+        return False
