@@ -78,17 +78,19 @@ class Leftover:
 def find_leftovers(ws: Workspace, now: float | None = None) -> list[Leftover]:
     """Everything dead runs and killed drivers left behind in workspace ``ws`` and in the
     system temp folder (see the module's note for what counts), in :data:`KINDS` order, then by
-    path. Reads only; never fails on a folder that vanishes meanwhile."""
+    path. Reads only; never fails on a folder that vanishes meanwhile. ``now`` (tests): the
+    time ages are measured from."""
     now = time.time() if now is None else now
     found = _tmp_leftovers(ws, now) + _ray_leftovers(now) + _staging_leftovers(ws, now)
     return sorted(found, key=lambda item: (KINDS.index(item.kind), str(item.path)))
 
 
-def remove_leftovers(ws: Workspace, items: list[Leftover] | None = None) -> list[Leftover]:
+def remove_leftovers(ws: Workspace, items: list[Leftover] | None = None, now: float | None = None) -> list[Leftover]:
     """Remove leftovers and return those removed. ``items=None``: every current one; else only
     those of ``items`` that are still leftovers now (each is checked again, so a list kept
-    for a while never removes what became live meanwhile, e.g. a reused pid's Ray folder)."""
-    current = find_leftovers(ws)
+    for a while never removes what became live meanwhile, e.g. a reused pid's Ray folder).
+    ``now`` (tests): the time ages are measured from."""
+    current = find_leftovers(ws, now)
     if items is not None:
         wanted = {item.path for item in items}
         current = [item for item in current if item.path in wanted]
