@@ -3,6 +3,10 @@ once, and a seeded template runs for real."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +110,18 @@ def test_hidden_gpus_count_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
         assert visible_gpus() == 0
         assert builtin_compute_targets()[1]["gpus"] == 0
+
+
+@pytest.mark.parametrize("count", [4, 8])
+def test_concurrent_first_opens_seed_once_and_silently(tmp_path: Path, count: int) -> None:
+    home = tmp_path / "fresh"
+    env = {**os.environ, "DUCTWORK_SEED": "1"}
+    cmd = [sys.executable, "-c", "from app.cli import main; main()", "--home", str(home), "compute", "list"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for _ in range(count)]
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * count, outputs
+    assert not [o for o in outputs if "already exists" in o or "Traceback" in o], outputs
+    listed = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=120)
+    names = [t["name"] for t in json.loads(listed.stdout)]
+    assert sorted(names) == ["cpu-highmem", "gpu", "local"]
