@@ -336,14 +336,20 @@ def start_run_background(
     record = RunRecord(id=run_id, pipeline=graph.pipeline.name, version=graph.pipeline.version,
                        params=prepared.values.as_params(), status=RunStatus.RUNNING, started_at=time.time(),
                        host=socket.gethostname(), force=force, source=source)
-    run_store(ws).apply(StoreBatch(runs=[record]))
+    steps = [StepRunRecord(run_id=run_id, job=name, component=node.component.ref, status=StepStatus.PENDING,
+                           compute=node.compute.name, resources=node.request.to_dict(), position=position,
+                           reason="its driver is starting")
+             for position, (name, node) in enumerate(graph.steps.items())]
+    run_store(ws).apply(StoreBatch(runs=[record], step_runs=steps))
     try:
         with open(log_dir / "driver.log", "ab") as log:
             child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True, close_fds=True, cwd=os.getcwd())
     except OSError as exc:
         record.status, record.ended_at, record.error = RunStatus.FAILED, time.time(), f"driver not started: {exc}"
-        run_store(ws).apply(StoreBatch(runs=[record]))
+        for step in steps:
+            step.status, step.reason = StepStatus.CANCELLED, "its driver did not start"
+        run_store(ws).apply(StoreBatch(runs=[record], step_runs=steps))
         raise DuctworkError(f"cannot start the run's driver process: {exc}") from None
     DriverFile(drivers_dir(ws), run_id, pid=child.pid).write()
     return run_id
