@@ -93,6 +93,7 @@ class Planner:
         self.evicted: list[str] = []  #: signatures whose reuse record must go (missing or corrupt output)
         self.corrupt: list[str] = []  #: artifact digests whose content no longer matches (``verify``)
         self._rehashed: dict[str, str | None] = {}
+        self._ran: set[str] = set()  #: jobs decided RUN: a reused step downstream of one is an early cutoff
         jobs = list(graph.steps)
         with store.reading():  # the plan's reads, back to back on one connection closed right after
             self.previous: dict[str, StepRunRecord] = store.latest_step_runs(graph.pipeline.name, jobs)
@@ -184,6 +185,8 @@ class Planner:
     # -------------------------------------------------------------- decisions
     def _decision(self, node: StepNode, action: str, reason: str, ing: StepIngredients | None = None,
                   reuse: ReuseRecord | None = None) -> Decision:
+        if action == RUN:
+            self._ran.add(node.name)
         return Decision(node.name, action, reason, node.compute.name, node.request.describe(), ing, reuse)
 
     def forced_reason(self, node: StepNode) -> str | None:
@@ -241,8 +244,18 @@ class Planner:
                     return self._decision(node, RUN, "; ".join(corrupt), ing)
             if self._from_manifest.pop(ing.signature, None) is not None:
                 self._restored.append(record)
-            return self._decision(node, REUSE, f"reused from run {record.run_id}", ing, record)
+            return self._decision(node, REUSE, self._reuse_reason(node, record), ing, record)
         return self._decision(node, RUN, self.explain_miss(node, ing), ing)
+
+    def _reuse_reason(self, node: StepNode, record: ReuseRecord) -> str:
+        """``reused from run X``, and when an upstream step ran again in this run and made the same
+        bytes (early cutoff), which: ``…: its input from prep was rebuilt with the same content``."""
+        rebuilt = sorted({b.job for b in node.job.inputs.values() if isinstance(b, JobOutput) and b.job in self._ran})
+        if not rebuilt:
+            return f"reused from run {record.run_id}"
+        which = "its input from " if len(rebuilt) == 1 else "its inputs from "
+        verb = " was" if len(rebuilt) == 1 else " were"
+        return f"reused from run {record.run_id}: {which}{', '.join(rebuilt)}{verb} rebuilt with the same content"
 
     def decide(self, node: StepNode, ing: StepIngredients, fresh_inputs: bool = False) -> Decision:
         """Decide a step whose inputs are all committed. ``fresh_inputs``: an input was created in
