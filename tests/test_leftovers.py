@@ -156,3 +156,29 @@ def test_a_driver_killed_with_sigkill_leaves_no_ray_process_and_the_next_open_re
         for left in _processes_of(temp_dir, seen):
             left.kill()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_embedded_ray_starts_leaves_no_temp_folder_and_no_process(tmp_path, sig):
+    res, home = tmp_path / "engine", tmp_path / "ws"
+    shutil.copytree(RES / "engine", res)
+    proc = subprocess.Popen([sys.executable, "-c", ENTRY, "--home", str(home), "run", str(res / "nap.yml"),
+                             "--set", "seconds=33.3"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    temp_dir = embedded_temp_dir(proc.pid)
+    seen: set[int] = set()
+    try:
+        assert _wait_for(lambda: os.path.exists(temp_dir), 60), "Ray never started"
+        time.sleep(1.0)  # ray.init takes ≈ 4 s: it is starting the node's processes now
+        seen = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        assert not os.path.exists(temp_dir)
+        assert _wait_for(lambda: not _processes_of(temp_dir, seen), 10), _processes_of(temp_dir, seen)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for left in _processes_of(temp_dir, seen):
+            left.kill()
+        shutil.rmtree(temp_dir, ignore_errors=True)
