@@ -329,9 +329,8 @@ def _captured(log: StepLog, capture_fds: bool):
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # type: ignore[type-var]
             yield
         return
-    with log.pipe() as output:
-        with _descriptors_to(output):
-            yield
+    with _descriptors_to(log.descriptor()):  # straight to the file: a worker's crash loses nothing
+        yield
 
 
 @contextlib.contextmanager

@@ -1,13 +1,16 @@
 """A step's log file, bounded: it keeps the first and the last part of the step's output.
 
-The step's output (a command's stdout and stderr, a function's descriptors 1 and 2) reaches
-the file through a pipe that a thread of the worker reads (:meth:`StepLog.pipe`), so even a
-program writing straight to its descriptors is capped. The first ``head`` bytes go to the
-file as they come; after them the file grows by what follows until that part is twice the
-tail, then it is cut back to its last ``tail`` bytes behind one line saying what was cut. The
-file stays readable while the step runs (it is only ever appended to, or cut back and
-rewritten at once), its size stays under ``head + 2 × tail`` while the step runs and under
-``head + tail`` (plus that line) once it ended. The cut bytes are not kept anywhere.
+A command's stdout and stderr reach the file through a pipe that a thread of the worker reads
+(:meth:`StepLog.pipe`), so even a program writing straight to its descriptors is capped as it
+writes; an in-process function step's prints come through :meth:`StepLog.write`. The first
+``head`` bytes go to the file as they come; after them the file grows by what follows until
+that part is twice the tail, then it is cut back to its last ``tail`` bytes behind one line
+saying what was cut. The file stays readable while the step runs (appended to, or cut back and
+rewritten at once); its size stays under ``head + 2 × tail`` while the step runs and under
+``head + tail`` (plus that line) once it ended. A function step in a Ray worker writes its
+descriptors 1 and 2 straight to the file (:meth:`StepLog.descriptor`: a crash of the worker
+loses none of its last words), cut back the same way when the step ends. The cut bytes are not
+kept anywhere.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class StepLog(io.TextIOBase):
         self._base = 0  #: where the step's output starts in the file
         self._cut_at = 0  #: where the cut line starts (after the head)
         self._rolling = 0  #: bytes after the head (and the cut line) now in the file
+        self._direct = False  #: the output is written straight to the file (descriptor)
 
     # -- the file object interface used by the runtime and redirect_stdout
     def writable(self) -> bool:
@@ -92,12 +96,22 @@ class StepLog(io.TextIOBase):
             self._capping, self._seen = True, 0
             self._base = os.fstat(self._fd).st_size
 
+    def descriptor(self) -> int:
+        """The file's own descriptor, for output written straight to it (a function step's
+        descriptors 1 and 2 in a worker: if the worker crashes, its last words are in the file,
+        not lost in a pipe). Such output is cut back when it ends, not while it is written."""
+        self._direct = True
+        return self._fd
+
     def end_output(self) -> None:
         """The step's output ended: cut the rolling part back to its last ``tail`` bytes."""
         with self._lock:
+            if self._capping and self._direct:
+                self._seen = os.fstat(self._fd).st_size - self._base
+                self._cut_at = self._base + self.head
             if self._capping and self._seen > self.head + self.tail:
                 self._roll()
-            self._capping = False
+            self._capping = self._direct = False
 
     def _write(self, raw: bytes) -> None:
         if not raw:

@@ -85,3 +85,25 @@ def test_the_log_stays_bounded_while_the_output_streams_and_output_under_the_cap
         log.write("a" * 999 + "\n")
         log.end_output()
     assert short.read_text() == "a" * 999 + "\n"
+
+
+def test_a_function_step_on_ray_is_cut_back_when_it_ends_and_a_crashing_one_keeps_its_last_words(cli, tmp_path):
+    code = tmp_path / "p" / "fn"
+    code.mkdir(parents=True)
+    (code / "steps.py").write_text(
+        "import os\n\n\ndef loud() -> None:\n    for i in range(1, 20001):\n        print(f'line {i} of the loud step')\n"
+        "    print('the-very-last')\n\n\ndef crash() -> None:\n    print('last words', flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n")
+    for name in ("loud", "crash"):
+        (tmp_path / "p" / f"{name}.yml").write_text(f"type: command\nname: lc_{name}\nversion: 1\ncode: ./fn\n"
+                                                    f"function: steps:{name}\n")
+    (tmp_path / "p" / "pipeline.yml").write_text("type: pipeline\nname: lc_fn\nsettings: {continue_on_step_failure: true}\n"
+                                                 "jobs:\n  loud:\n    component: ./loud.yml\n"
+                                                 "  crash:\n    component: ./crash.yml\n")
+    done = cli("run", tmp_path / "p" / "pipeline.yml", "--json", env={LOG_CAP_ENV: str(CAP)})
+    steps = {s["name"]: s for s in json.loads(done.stdout)["steps"]}
+    assert steps["loud"]["status"] == "completed" and steps["crash"]["status"] == "failed"
+    loud = Path(steps["loud"]["log"])
+    assert loud.stat().st_size < CAP + 4096 and "cut here" in loud.read_text()
+    assert loud.read_text().rstrip().endswith("line 20000 of the loud step\nthe-very-last")
+    assert "last words" in Path(steps["crash"]["log"]).read_text()
