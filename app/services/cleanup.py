@@ -11,7 +11,7 @@ What counts as a leftover (the ``kind`` of a :class:`Leftover`):
 
 - ``scratch of dead run`` / ``empty run folder``: ``<home>/tmp/<run_id>/`` whose run has no
   live driver — its driver file ``tmp/drivers/<run_id>.json`` is gone, or names a process
-  that has died (pid and process start time, as ``mark_interrupted_runs`` decides) — and
+  that has died (``engine.drivers.driver_alive``, as ``mark_interrupted_runs`` decides) — and
   that was not changed for :data:`MIN_AGE_S` seconds (a run that is just starting writes
   its driver file first, but the age keeps a listing taken at that moment from racing it);
 - ``evicted artifact``: ``<home>/tmp/.evicted-*``, an artifact renamed out of the way whose
@@ -33,15 +33,14 @@ which ``runs clone`` reads), and ``logs/<run_id>/`` (a run's step and driver log
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.services.workspace import Workspace
+from engine.drivers import read_driver_file
 from engine.processes import process_alive, process_started
 from engine.ray_watchdog import RAY_TEMP_PREFIXES, RAY_TEMP_ROOT
 
@@ -50,7 +49,7 @@ __all__ = ["KINDS", "Leftover", "MIN_AGE_S", "STAGING_AGE_S", "clean_on_open", "
 
 MIN_AGE_S = 5.0  #: a run folder, evicted artifact or Ray temp folder changed more recently is left alone
 STAGING_AGE_S = 3600.0  #: a partial artifact copy younger than this may still be being copied
-_DRIVER_SLACK_S = 0.5  #: as mark_interrupted_runs: a driver file's start time vs the process's
+_PID_SLACK_S = 0.5  #: a process started this long after its Ray folder last changed is a later one
 _RECORDS = ("drivers", "submitted")  #: folders under tmp/ that are records, not run scratch
 _EVICTED = ".evicted-"  #: engine.artifacts: evicted artifacts under tmp/
 _STAGING = ".staging-"  #: engine.artifacts: partial copies under artifacts/
@@ -169,20 +168,14 @@ def _owner_gone(path: str, pid: int, now: float) -> bool:
     if not process_alive(pid):
         return True
     started = process_started(pid)
-    return started is not None and started > _changed(path) + _DRIVER_SLACK_S
+    return started is not None and started > _changed(path) + _PID_SLACK_S
 
 
 def _driver_live(path: Path) -> bool:
-    """Whether driver file ``path`` names a process that still runs (on another host: taken as
-    live, its pid means nothing here); a missing or unreadable file names none."""
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    if info.get("host") != socket.gethostname():
-        return True
-    started = process_started(int(info.get("pid", -1)))
-    return started is not None and not (info.get("created") and abs(started - info["created"]) > _DRIVER_SLACK_S)
+    """Whether driver file ``path`` names a driver that may still run (engine/drivers.py's rule; one
+    that cannot be told here, on another host, counts as live); a missing file names none."""
+    info = read_driver_file(path)
+    return info is not None and info.alive is not False
 
 
 def _paths_in_command_lines(paths: list[str]) -> set[str]:
