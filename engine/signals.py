@@ -3,8 +3,9 @@
 SIGINT, SIGTERM and SIGHUP raise :class:`Stopped` (a ``KeyboardInterrupt``) in the main
 thread, so Ctrl-C, ``kill``, a closed terminal and the app's Cancel button all take the path
 that records the run ``cancelled`` and stops its steps. Ray's ``ray.init`` replaces the
-SIGTERM handler with one that calls ``sys.exit`` (and, for a local head, kills Ray's
-processes first); :func:`reassert` puts ours back after Ray has started. While a stopped run
+SIGTERM handler, at its very start, with one that calls ``sys.exit`` (and ``ray.shutdown``
+never restores it); :func:`reassert` puts ours back once Ray has started, and a
+``SystemExit`` while it starts is taken as the stop it was. While a stopped run
 is being recorded, :func:`deferred` keeps a second signal from cutting the records short.
 """
 
