@@ -231,34 +231,40 @@ class DuckDBRunStore:
         while True:
             con = self._connect(deadline)
             try:
-                con.execute("BEGIN TRANSACTION")
-                if not self._schema_ready:
-                    con.execute(SCHEMA)
+                self._begin(con)
                 result = work(con)
                 con.execute("COMMIT")
                 self._schema_ready = True
                 return result
             except (duckdb.IOException, duckdb.TransactionException, duckdb.ConstraintException) as exc:
-                _rollback(con)
-                self._raise_if_damaged(exc)
+                self._abandon(con, exc)
                 delay = self._back_off(exc, deadline, delay)
-            except duckdb.Error as exc:  # a corrupt block is found when a query reads it
-                _rollback(con)
-                self._raise_if_damaged(exc)
-                raise
             except BaseException as exc:
-                _rollback(con)
-                _raise_if_interrupted(exc)
+                self._abandon(con, exc)
                 raise
             finally:
                 con.close()
+
+    def _begin(self, con) -> None:
+        con.execute("BEGIN TRANSACTION")
+        if not self._schema_ready:
+            con.execute(SCHEMA)
+
+    def _abandon(self, con, exc: BaseException) -> None:
+        """Roll back after ``exc``; raise what it means instead when it is a damaged file (a
+        corrupt block is found when a query reads it) or a stop signal DuckDB swallowed."""
+        import duckdb
+
+        _rollback(con)
+        if isinstance(exc, duckdb.Error):
+            self._raise_if_damaged(exc)
+        _raise_if_interrupted(exc)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Reads done back to back in this block (this thread) share one connection and one
         transaction, closed as soon as the block ends: one ≈ 20 ms connection instead of one
         per read. Only for reads that follow each other — never hold it across other work."""
-        import duckdb
 
         if getattr(self._held, "con", None) is not None:  # nested: the outer block's connection
             yield
@@ -272,13 +278,8 @@ class DuckDBRunStore:
                 self._held.con = None
             con.execute("COMMIT")
             self._schema_ready = True
-        except duckdb.Error as exc:
-            _rollback(con)
-            self._raise_if_damaged(exc)
-            raise
         except BaseException as exc:
-            _rollback(con)
-            _raise_if_interrupted(exc)
+            self._abandon(con, exc)
             raise
         finally:
             con.close()
@@ -293,20 +294,15 @@ class DuckDBRunStore:
         while True:
             con = self._connect(deadline)
             try:
-                con.execute("BEGIN TRANSACTION")
-                if not self._schema_ready:
-                    con.execute(SCHEMA)
+                self._begin(con)
                 return con
             except (duckdb.IOException, duckdb.TransactionException) as exc:
-                _rollback(con)
+                self._abandon(con, exc)
                 con.close()
-                self._raise_if_damaged(exc)
                 delay = self._back_off(exc, deadline, delay)
             except BaseException as exc:
-                _rollback(con)
+                self._abandon(con, exc)
                 con.close()
-                if isinstance(exc, duckdb.Error):
-                    self._raise_if_damaged(exc)
                 raise
 
     def _busy(self, exc: Exception) -> StoreBusyError:

@@ -13,18 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.test_cli_run import _wait_for, cli, engine_copy, spawn, statuses
-
-
-def _processes_with(text: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if text in " ".join(p.info["cmdline"] or []):
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
+from tests.test_cli_run import _processes_with, _wait_for, cli, engine_copy, spawn, statuses
 
 
 def _runs(home: Path) -> list[dict]:

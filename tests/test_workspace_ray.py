@@ -12,22 +12,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_cli_run import _wait_for, cli, engine_copy, spawn, statuses
+from test_cli_run import _processes_with, _wait_for, cli, engine_copy, spawn, statuses
 
 from engine.workspace_ray import WorkspaceRay
 
 pytestmark = pytest.mark.ray
-
-
-def _processes_with(text: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if text in " ".join(p.info["cmdline"] or []):
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
 
 
 def _gone(pid: int) -> bool:
