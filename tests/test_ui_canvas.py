@@ -144,6 +144,19 @@ def test_a_canvas_that_lost_a_job_never_deletes_it_and_is_pushed_again():
     assert state.sync.pushed > before
 
 
+def test_an_echo_that_shows_an_empty_canvas_is_answered_with_the_design_again():
+    """A layout pass that raced a push reported the canvas empty, as an echo: the design's job
+    stayed undrawn for good (the flake of tests/browser/test_designer_browser.py)."""
+    state = _state(MAKE)
+    state.selected = "make"
+    before = state.sync.pushed
+    _send(state, [], [])  # the first echo of the push that added 'make', without its node
+    assert "make" in state.design.pipeline.jobs and state.selected == "make"
+    assert state.sync.pushed > before and state.sync.echoes == 2  # pushed again, its echoes awaited
+    _settle(state)
+    assert state.selected == "make" and state.sync.echoes == 0
+
+
 def test_render_state_shows_name_version_compute_and_problems():
     state = _state(MAKE, SCALE, TWO_IN)
     problems = {"join": [Problem("missing input", job="join")]}

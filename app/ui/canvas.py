@@ -201,7 +201,7 @@ def read_event(design: dm.Design, raw: Mapping[str, Any]) -> CanvasEvent:
         old = design.layout.get(name)
         if old is None or abs(old[0] - xy[0]) > 0.5 or abs(old[1] - xy[1]) > 0.5:
             event.moved.append(name)
-    if reported_nodes:
+    if "nodes" in raw:  # an empty list too: a layout pass that raced a push can leave the canvas empty
         event.removed_jobs = [n for n in design.pipeline.jobs if n not in seen]
 
     known = {(e.source, e.target) for e in dm.edges(design)}

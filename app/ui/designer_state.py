@@ -91,10 +91,13 @@ def apply_canvas_report(state: DesignerState, raw: Any, resolve: dm.Resolve) -> 
     if moved is not state.design:
         state.design = moved
         state.saved = False
-    if state.sync.is_echo(event):
+    echo = state.sync.is_echo(event)
+    if event.removed_jobs:  # the canvas lost a job, in an echo too: draw the whole design again
+        state.sync.push()
+    if echo:
         return True
     state.notices.clear()
-    if event.removed_jobs or event.removed_edges:
+    if event.removed_edges:
         state.sync.push()
     for source, target in event.new_edges:
         outcome = dm.connect(state.design, source, target, resolve)
