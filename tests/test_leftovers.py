@@ -20,18 +20,9 @@ from app.services.cleanup import EMPTY_RUN, EVICTED, RAY_TEMP, SCRATCH, find_lef
 from app.services.workspace import open_workspace
 from engine.processes import process_started
 from engine.ray_watchdog import embedded_temp_dir
+from tests.test_cli_run import _wait_for, engine_copy
 
-RES = Path(__file__).parent / "resources"
 ENTRY = "from app.cli import main; main()"
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _aged(*paths: Path, seconds: float = 60.0) -> None:
@@ -129,8 +120,7 @@ def _processes_of(temp_dir: str, pids: set[int]) -> list[psutil.Process]:
 
 @pytest.mark.ray
 def test_a_driver_killed_with_sigkill_leaves_no_ray_process_and_the_next_open_removes_its_scratch(tmp_path):
-    res, home = tmp_path / "engine", tmp_path / "ws"
-    shutil.copytree(RES / "engine", res)
+    res, home = engine_copy(tmp_path), tmp_path / "ws"
     proc = subprocess.Popen([sys.executable, "-c", ENTRY, "--home", str(home), "run", str(res / "nap.yml"),
                              "--set", "seconds=44.4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     temp_dir = embedded_temp_dir(proc.pid)
@@ -161,8 +151,7 @@ def test_a_driver_killed_with_sigkill_leaves_no_ray_process_and_the_next_open_re
 @pytest.mark.ray
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_the_embedded_ray_starts_leaves_no_temp_folder_and_no_process(tmp_path, sig):
-    res, home = tmp_path / "engine", tmp_path / "ws"
-    shutil.copytree(RES / "engine", res)
+    res, home = engine_copy(tmp_path), tmp_path / "ws"
     proc = subprocess.Popen([sys.executable, "-c", ENTRY, "--home", str(home), "run", str(res / "nap.yml"),
                              "--set", "seconds=33.3"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     temp_dir = embedded_temp_dir(proc.pid)

@@ -27,7 +27,7 @@ from pathlib import Path
 from app.services.runs import artifact_store, get_run, run_store
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
-from engine.drivers import driver_alive
+from engine.drivers import START_SLACK_S, driver_alive
 from engine.hashing import tree_size
 from engine.manifests import ReuseManifests
 from engine.records import ReuseRecord, RunRecord, RunStatus
@@ -48,7 +48,6 @@ __all__ = [
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DRIVER_START_SLACK_S = 1.0  #: a driver's process starts just before the run it records
 
 
 def parse_age(text: str) -> float:
@@ -282,7 +281,7 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
     kept = [r for r in records if r.signature not in dropped]
     referenced = {ref.digest for r in kept for ref in r.outputs.values()}
     referenced |= {ref.digest for s in held for ref in s.outputs.values()}
-    since = min(((r.started_at or now) - _DRIVER_START_SLACK_S for r in live), default=None)
+    since = min(((r.started_at or now) - START_SLACK_S for r in live), default=None)
     stored = artifacts.stored()
     freed = {d: size for d, size in stored.items() if d not in referenced
              and (since is None or _changed_at(artifacts.path(d)) < since)}
