@@ -75,8 +75,13 @@ def test_build_save_run_and_read_a_step_log(page, app_server):
     assert record.layout["nodes"]["scale"]["y"] > record.layout["nodes"]["make_numbers"]["y"] + 80
     ws.registry.close()
 
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.wait_for_url("**/run?id=*")
+    # Save pushes the design to the canvas, whose echo reports rerun the page: a click on Run
+    # while one of those reruns replaces the toolbar can be lost (seen once on a clean CI clone)
+    wait_idle(page, quiet_s=1.5)
+    run_button = page.get_by_role("button", name="Run", exact=True)
+    expect(run_button).to_be_enabled()
+    run_button.click()
+    page.wait_for_url("**/run?id=*", timeout=90_000)
     page.locator("h2", has_text="completed").wait_for(timeout=120_000)
     # the page opened while the run was starting: once the run has ended the whole page is
     # drawn again, with its actions matching it (Cancel only while a run is running)
