@@ -25,6 +25,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        # no Deploy button and no developer menu in the header: this is an app, not a notebook
+        "--client.toolbarMode", "minimal",
         # the inspector passes each widget its model value as default and also sets it
         # through session state (see app/ui/views/inspector.py); that is deliberate
         "--global.disableWidgetStateDuplicationWarning", "true",

@@ -21,6 +21,9 @@ def _zip_folder(folder) -> bytes:
 
 
 def test_register_a_component_by_upload(page, app_server):
+    # the header has no Deploy button (the toolbar is in minimal mode)
+    page.get_by_role("link", name="Components").wait_for()
+    assert page.get_by_role("button", name="Deploy").count() == 0
     page.get_by_role("link", name="Components").click()
     page.get_by_role("tab", name="Register").click()
     upload = RESOURCES / "upload"
