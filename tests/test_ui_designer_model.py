@@ -66,132 +66,108 @@ def test_add_job_names_it_after_the_component_and_places_it_right_of_the_others(
     assert xs == sorted(xs) and len(set(xs)) == 3
 
 
-def test_unambiguous_wire_is_mapped_automatically():
-    design, _ = _design(PREP, REPORT, TRAIN)
-    outcome = dm.connect(design, "train", "report", resolve)
-    assert outcome.status == "connected"
-    assert outcome.wires == (dm.Wire("train", "metrics", "report", "report"),)
-    assert outcome.design.pipeline.jobs["report"].inputs["report"] == JobOutput("train", "metrics")
-    [edge] = dm.edges(outcome.design)
-    assert (edge.source, edge.target, edge.pending) == ("train", "report", False)
-    assert edge.label() == "metrics → report"
+def _wire(edge: str) -> dm.Wire:
+    wire = dm.parse_wire_id(edge)
+    assert wire is not None
+    return wire
 
 
-def test_matching_names_settle_an_otherwise_ambiguous_wire():
-    # train has model (folder) and metrics (file); evaluate has model (mlflow_model) and test_data:
-    # folder types fit each other, so model→model and model→test_data fit; the names pick model→model.
-    design, _ = _design(TRAIN, EVAL)
-    outcome = dm.connect(design, "train", "evaluate", resolve)
-    assert outcome.status == "connected"
-    assert outcome.wires == (dm.Wire("train", "model", "evaluate", "model"),)
-
-
-def test_ambiguous_wire_becomes_pending_and_asks_for_a_choice():
+def test_a_port_to_port_edge_binds_that_input_to_that_output():
     design, _ = _design(PREP, TRAIN)
-    outcome = dm.connect(design, "prep", "train", resolve)
-    assert outcome.status == "choose"
-    assert {w.input for w in outcome.choices} == {"training_data", "validation_data"}
-    assert outcome.design.pending == (("prep", "train"),)
-    [edge] = dm.edges(outcome.design)
-    assert edge.pending and edge.label() == "choose output → input"
-    [problem] = dm.design_problems(outcome.design)
-    assert problem.job == "train" and "needs a mapping" in problem.message
-
-    chosen = dm.choose_wire(outcome.design, dm.Wire("prep", "clean", "train", "training_data"))
-    assert chosen.pending == ()
-    assert chosen.pipeline.jobs["train"].inputs["training_data"] == JobOutput("prep", "clean")
-    assert dm.design_problems(chosen) == []
-
-
-def test_a_second_wire_from_the_same_job_goes_to_the_remaining_input():
-    design, _ = _design(PREP, TRAIN)
-    design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "training_data"))
-    outcome = dm.connect(design, "prep", "train", resolve)
+    outcome = dm.connect(design, _wire("prep.clean->train.validation_data"), resolve)
     assert outcome.status == "connected"
-    assert outcome.wires[0].input == "validation_data"
-    [edge] = dm.edges(outcome.design)
-    assert len(edge.wires) == 2
+    assert outcome.design.pipeline.jobs["train"].inputs == {"validation_data": JobOutput("prep", "clean")}
+    assert [w.id for w in dm.wires(outcome.design)] == ["prep.clean->train.validation_data"]
+    assert dm.connect(outcome.design, outcome.wire, resolve).status == "unchanged"
 
 
-def test_an_input_bound_to_a_pipeline_input_is_rewired_only_when_no_unbound_input_fits():
-    design, _ = _design(PREP, TRAIN)
-    design = dm.set_external_input(design, "train", "training_data", "/data/train", "uri_folder")
-    outcome = dm.connect(design, "prep", "train", resolve)
-    assert outcome.status == "connected"
-    assert outcome.wires[0].input == "validation_data"
-
-
-def test_type_incompatible_wiring_is_refused_with_the_reason():
-    design, _ = _design(PREP, REPORT)
-    outcome = dm.connect(design, "prep", "report", resolve)
-    assert outcome.status == "refused"
-    assert outcome.design is design
-    assert "no output of 'prep' fits a free input of 'report'" in outcome.reason
-    assert "clean (uri_folder)" in outcome.reason and "report (uri_file)" in outcome.reason
-
-
-def test_wiring_into_a_job_without_data_inputs_is_refused():
-    design, _ = _design(PREP, PARAMS_ONLY)
-    outcome = dm.connect(design, "prep", "hello", resolve)
-    assert outcome.status == "refused"
-    assert "has no data inputs" in outcome.reason and "who (string)" in outcome.reason
-
-
-def test_wiring_from_a_job_without_outputs_is_refused():
-    design, _ = _design(REPORT, TRAIN)
-    outcome = dm.connect(design, "report", "train", resolve)
-    assert outcome.status == "refused" and "'report:1' has no outputs" in outcome.reason
-
-
-def test_cycles_and_self_loops_are_refused():
-    design, _ = _design(TRAIN, EVAL)
-    design = dm.connect(design, "train", "evaluate", resolve).design
-    back = dm.connect(design, "evaluate", "train", resolve)
-    assert back.status == "refused" and "cycle" in back.reason
-    itself = dm.connect(design, "train", "train", resolve)
-    assert itself.status == "refused" and "itself" in itself.reason
-
-
-def test_fully_fed_target_is_refused_and_says_what_feeds_it():
+def test_connecting_to_a_bound_input_replaces_the_binding_and_says_what_it_was():
     design, _ = _design(PREP, PREP, TRAIN)
-    design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "training_data"))
-    design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "validation_data"))
-    outcome = dm.connect(design, "prep_2", "train", resolve)
-    assert outcome.status == "refused"
-    assert "already fed" in outcome.reason and "training_data ← prep.clean" in outcome.reason
+    design = dm.connect(design, _wire("prep.clean->train.training_data"), resolve).design
+    outcome = dm.connect(design, _wire("prep_2.clean->train.training_data"), resolve)
+    assert outcome.status == "replaced" and outcome.previous == "prep.clean"
+    assert outcome.design.pipeline.jobs["train"].inputs["training_data"] == JobOutput("prep_2", "clean")
+    external = dm.set_external_input(design, "train", "validation_data", "/data/v", "uri_folder")
+    again = dm.connect(external, _wire("prep.clean->train.validation_data"), resolve)
+    assert again.status == "replaced" and again.previous == "the path /data/v"
 
 
-def test_unregistered_component_is_refused_not_crashed():
-    design, _ = _design(PREP)
-    ghost = _component("ghost", {"x": "uri_folder"}, {})
-    design, _ = dm.add_job(design, ghost)
-    outcome = dm.connect(design, "prep", "ghost", resolve)
-    assert outcome.status == "refused" and "'ghost:1'" in outcome.reason and "not registered" in outcome.reason
+@pytest.mark.parametrize(
+    ("edge", "reason"),
+    [
+        ("train.metrics->evaluate.model", "the output is uri_file and the input takes mlflow_model"),
+        ("train.model->train.training_data", "a job cannot feed its own inputs"),
+        ("prep.clean->hello.who", "'who' is a parameter (string)"),
+        ("prep.nothing->train.training_data", "'prep:1' has no output 'nothing' (outputs: clean (uri_folder))"),
+        ("prep.clean->train.nothing", "'train:1' has no input 'nothing'"),
+        ("prep.clean->ghost.data", "there is no job 'ghost'"),
+    ],
+)
+def test_a_refused_edge_says_why(edge, reason):
+    design, _ = _design(PREP, TRAIN, EVAL, PARAMS_ONLY)
+    outcome = dm.connect(design, _wire(edge), resolve)
+    assert outcome.status == "refused" and outcome.design is design
+    assert reason in outcome.reason
 
 
-def test_delete_edge_removes_every_wire_and_pending_mapping():
-    design, _ = _design(PREP, TRAIN)
-    design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "training_data"))
-    design = dm.set_parameter(design, "train", "epochs", 3)
-    design = dm.disconnect(design, "prep", "train")
-    assert dm.edges(design) == []
-    assert design.pipeline.jobs["train"].inputs == {"epochs": LiteralValue(3)}
-    pending = dm.connect(design, "prep", "train", resolve).design
-    assert dm.disconnect(pending, "prep", "train").pending == ()
-
-
-def test_delete_job_removes_its_bindings_layout_and_published_outputs():
+def test_an_edge_that_closes_a_cycle_is_refused():
     design, _ = _design(PREP, TRAIN, EVAL)
-    design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "training_data"))
-    design = dm.connect(design, "train", "evaluate", resolve).design
-    design = dm.connect(design, "prep", "evaluate", resolve).design
+    design = dm.connect(design, _wire("train.model->evaluate.model"), resolve).design
+    back = dm.connect(design, _wire("evaluate.report->train.training_data"), resolve)
+    assert back.status == "refused"  # types refuse it first: a file cannot feed a folder
+    design = dm.connect(design, _wire("prep.clean->train.training_data"), resolve).design
+    design2, _ = dm.add_job(design, PREP)
+    cyc = dm.connect(design2, _wire("train.model->prep.raw"), resolve)
+    assert cyc.status == "refused" and "would make a cycle" in cyc.reason
+
+
+def test_an_unregistered_component_refuses_with_how_to_fix():
+    design, _ = _design(PREP)
+    design, ghost = dm.add_job(design, _component("ghost", {"data": "uri_folder"}))
+    outcome = dm.connect(design, _wire(f"prep.clean->{ghost}.data"), resolve)
+    assert outcome.status == "refused" and "is not registered. Register it" in outcome.reason
+
+
+def test_disconnect_removes_only_that_binding():
+    design, _ = _design(PREP, TRAIN)
+    design = dm.connect(design, _wire("prep.clean->train.training_data"), resolve).design
+    design = dm.connect(design, _wire("prep.clean->train.validation_data"), resolve).design
+    design = dm.disconnect(design, _wire("prep.clean->train.training_data"))
+    assert [w.id for w in dm.wires(design)] == ["prep.clean->train.validation_data"]
+    assert dm.disconnect(design, _wire("prep.clean->train.training_data")) is design
+
+
+def test_remove_job_drops_the_bindings_it_fed():
+    design, _ = _design(PREP, TRAIN, EVAL)
+    design = dm.connect(design, _wire("prep.clean->train.training_data"), resolve).design
+    design = dm.connect(design, _wire("train.model->evaluate.model"), resolve).design
+    design = dm.connect(design, _wire("prep.clean->evaluate.test_data"), resolve).design
     design = dm.remove_job(design, "prep")
-    assert set(design.pipeline.jobs) == {"train", "evaluate"}
     assert "prep" not in design.layout
     assert "training_data" not in design.pipeline.jobs["train"].inputs
-    assert [(e.source, e.target) for e in dm.edges(design)] == [("train", "evaluate")]
+    assert [w.id for w in dm.wires(design)] == ["train.model->evaluate.model"]
     with pytest.raises(KeyError, match="job 'prep' is not in pipeline 'demo'"):
         dm.remove_job(design, "prep")
+
+
+def test_copy_jobs_keeps_bindings_among_the_copies_and_drops_the_rest():
+    design, _ = _design(PREP, TRAIN, EVAL)
+    design = dm.connect(design, _wire("prep.clean->train.training_data"), resolve).design
+    design = dm.connect(design, _wire("train.model->evaluate.model"), resolve).design
+    design = dm.set_parameter(design, "train", "epochs", 3)
+    pasted, copies = dm.copy_jobs(design, ["train", "evaluate", "ghost"], 40, 40)
+    assert copies == ["train_2", "evaluate_2"]
+    assert pasted.pipeline.jobs["train_2"].inputs == {"epochs": LiteralValue(3)}
+    assert pasted.pipeline.jobs["evaluate_2"].inputs == {"model": JobOutput("train_2", "model")}
+    x, y = design.layout["train"]
+    assert pasted.layout["train_2"] == (x + 40, y + 40)
+    assert dm.copy_jobs(design, ["ghost"]) == (design, [])
+
+
+def test_parse_wire_id_reads_only_edge_ids():
+    assert dm.parse_wire_id("a.b->c.d") == dm.Wire("a", "b", "c", "d")
+    for junk in ("", "a->b", "a.b->c", "edge:a->b", ".b->c.d"):
+        assert dm.parse_wire_id(junk) is None
 
 
 def test_parameters_compute_and_external_inputs():
@@ -220,7 +196,7 @@ def test_effective_compute_falls_back_from_job_to_component_to_pipeline_default(
 
 def test_layout_round_trips_and_missing_positions_are_laid_out_by_depth():
     design, _ = _design(PREP, TRAIN, EVAL)
-    design = dm.choose_wire(design, dm.Wire("prep", "clean", "train", "training_data"))
+    design = dm.connect(design, _wire("prep.clean->train.training_data"), resolve).design
     design = dm.move_jobs(design, {"prep": (10.26, 20.0), "nobody": (0, 0)})
     saved = dm.layout_to_dict(design)["nodes"]
     assert saved["prep"] == {"x": 10.3, "y": 20.0} and "nobody" not in saved

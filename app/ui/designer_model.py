@@ -1,23 +1,16 @@
 """The designer's model: a pipeline being edited on the canvas, as pure data.
 
 A :class:`Design` is a :class:`~components.spec.PipelineSpec` plus where each job sits
-on the canvas and the edges drawn whose output→input mapping still awaits a choice.
-Every edit is a pure function ``Design -> Design`` (or an outcome holding one), so the
-wiring rules are unit-tested without Streamlit. The canvas adapter
-(:mod:`app.ui.canvas`) turns a design into streamlit-flow nodes and edges and turns the
-canvas' reports back into calls of these functions.
+on the canvas. Every edit is a pure function ``Design -> Design`` (or an outcome holding
+one), so the wiring rules are unit-tested without Streamlit; the canvas
+(:mod:`app.ui.canvas`) reports events that :mod:`app.ui.designer_state` turns into calls
+of these functions.
 
-Wiring rules (``connect``): streamlit-flow has one unnamed output handle and one
-unnamed input handle per node, so an edge only says "source feeds target". The mapping
-is chosen here:
-
-1. candidates are the (output, input) pairs whose types fit (:func:`types_fit`), where
-   the input is a data input not already fed by another job;
-2. one candidate → connected; otherwise prefer inputs with no binding at all, then pairs
-   whose names match; exactly one left → connected;
-3. several left → the edge is *pending* and the inspector asks which output feeds
-   which input; none → refused with the reason (no outputs, no data inputs, types,
-   already fed, cycle).
+Wiring (``connect``): the canvas has one handle per data input and per output, so an
+edge names both ports — ``source.output -> target.input``. It is refused, with the
+reason, when a port does not exist, the input is a parameter, the types do not fit
+(:func:`types_fit`, the validator's rule) or the edge would close a cycle; connecting to
+an input that is already bound replaces the binding (``replaced`` says what it was).
 """
 
 from __future__ import annotations
@@ -27,7 +20,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from components.errors import Problem
 from components.spec import (
     Binding,
     ComponentRef,
@@ -42,7 +34,6 @@ from components.spec import (
 __all__ = [
     "Design",
     "Wire",
-    "CanvasEdge",
     "WireOutcome",
     "Resolve",
     "FOLDER_TYPES",
@@ -53,18 +44,18 @@ __all__ = [
     "add_job",
     "remove_job",
     "move_jobs",
-    "edges",
+    "wires",
+    "parse_wire_id",
     "upstream_jobs",
     "connect",
-    "wire_options",
-    "choose_wire",
     "disconnect",
     "set_input",
     "set_parameter",
     "set_compute",
     "set_external_input",
     "effective_compute",
-    "design_problems",
+    "copy_jobs",
+    "describe_binding",
     "layout_to_dict",
     "layout_from_dict",
     "auto_layout",
@@ -82,60 +73,52 @@ _GRID_Y = 140.0
 
 @dataclass(frozen=True)
 class Design:
-    """A pipeline on the canvas: the spec, job positions and edges awaiting a mapping."""
+    """A pipeline on the canvas: the spec and where each job sits."""
 
     pipeline: PipelineSpec
     layout: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    pending: tuple[tuple[str, str], ...] = ()  #: (source, target) drawn, mapping not chosen
 
 
 @dataclass(frozen=True)
 class Wire:
-    """One mapping: ``source``'s output ``output`` feeds ``target``'s input ``input``."""
+    """One edge: ``source``'s output ``output`` feeds ``target``'s input ``input``."""
 
     source: str
     output: str
     target: str
     input: str
 
-    def label(self) -> str:
-        return f"{self.output} → {self.input}"
-
-
-@dataclass(frozen=True)
-class CanvasEdge:
-    """One arrow on the canvas: every wire from one job to another, or a pending edge."""
-
-    source: str
-    target: str
-    wires: tuple[Wire, ...] = ()
-    pending: bool = False
-
     @property
     def id(self) -> str:
-        return edge_id(self.source, self.target)
+        """The canvas id of the edge (``prep.clean->train.data``)."""
+        return f"{self.source}.{self.output}->{self.target}.{self.input}"
 
     def label(self) -> str:
-        if self.pending:
-            return "choose output → input"
-        return ", ".join(w.label() for w in self.wires)
+        return f"{self.source}.{self.output} → {self.target}.{self.input}"
 
 
 @dataclass(frozen=True)
 class WireOutcome:
-    """What drawing an edge did: ``connected`` (with ``wires``), ``choose`` (the edge is
-    pending; ``choices`` are the fitting pairs) or ``refused`` (``reason`` says why)."""
+    """What drawing an edge did: ``connected``, ``replaced`` (the input was bound before:
+    ``previous`` says to what), ``unchanged`` (that edge exists) or ``refused`` (``reason``)."""
 
     design: Design
-    status: Literal["connected", "choose", "refused"]
-    wires: tuple[Wire, ...] = ()
-    choices: tuple[Wire, ...] = ()
+    status: Literal["connected", "replaced", "unchanged", "refused"]
+    wire: Wire | None = None
+    previous: str = ""
     reason: str = ""
 
 
-def edge_id(source: str, target: str) -> str:
-    """The canvas id of the edge from ``source`` to ``target``."""
-    return f"edge:{source}->{target}"
+def parse_wire_id(edge: str) -> Wire | None:
+    """The wire of a canvas edge id, or ``None`` when ``edge`` is not one."""
+    left, sep, right = str(edge).partition("->")
+    if not sep:
+        return None
+    source, dot1, output = left.partition(".")
+    target, dot2, input_name = right.partition(".")
+    if not (dot1 and dot2 and source and output and target and input_name):
+        return None
+    return Wire(source, output, target, input_name)
 
 
 def types_fit(output_type: str, input_type: str) -> bool:
@@ -234,9 +217,35 @@ def remove_job(design: Design, job: str) -> Design:
         jobs[name] = spec if len(kept) == len(spec.inputs) else replace(spec, inputs=kept)
     outputs = {k: v for k, v in design.pipeline.outputs.items() if k not in published}
     layout = {k: v for k, v in design.layout.items() if k != job}
-    pending = tuple(p for p in design.pending if job not in p)
-    pipeline = replace(design.pipeline, jobs=jobs, outputs=outputs)
-    return replace(design, pipeline=pipeline, layout=layout, pending=pending)
+    return replace(design, pipeline=replace(design.pipeline, jobs=jobs, outputs=outputs), layout=layout)
+
+
+def copy_jobs(design: Design, jobs: Iterable[str], dx: float = 40.0, dy: float = 40.0) -> tuple[Design, list[str]]:
+    """Paste copies of ``jobs`` (unknown names skipped) shifted by ``(dx, dy)``, with fresh
+    names. Bindings among the copied jobs follow the copies; bindings to jobs outside the
+    copy are dropped (the copy starts unconnected there); published outputs are not copied."""
+    originals = [j for j in dict.fromkeys(jobs) if j in design.pipeline.jobs]
+    names: dict[str, str] = {}
+    taken = set(design.pipeline.jobs)
+    for job in originals:
+        names[job] = _job_name(job, taken)
+        taken.add(names[job])
+    new_jobs = dict(design.pipeline.jobs)
+    layout = dict(design.layout)
+    for job in originals:
+        spec = design.pipeline.jobs[job]
+        inputs = {}
+        for key, binding in spec.inputs.items():
+            if isinstance(binding, JobOutput):
+                if binding.job in names:
+                    inputs[key] = JobOutput(names[binding.job], binding.output)
+                continue
+            inputs[key] = binding
+        new_jobs[names[job]] = replace(spec, name=names[job], inputs=inputs, outputs={})
+        x, y = design.layout.get(job, (0.0, 0.0))
+        layout[names[job]] = (float(x) + dx, float(y) + dy)
+    pipeline = replace(design.pipeline, jobs=new_jobs)
+    return replace(design, pipeline=pipeline, layout=layout), [names[j] for j in originals]
 
 
 def move_jobs(design: Design, positions: Mapping[str, tuple[float, float]]) -> Design:
@@ -266,17 +275,14 @@ def _replace_job(design: Design, job: JobSpec) -> Design:
 # --------------------------------------------------------------------------- edges
 
 
-def edges(design: Design) -> list[CanvasEdge]:
-    """The arrows to draw: one per (source, target) with its wires, then pending edges."""
-    grouped: dict[tuple[str, str], list[Wire]] = {}
-    for target, job in design.pipeline.jobs.items():
-        for input_name, binding in job.inputs.items():
-            if isinstance(binding, JobOutput) and binding.job in design.pipeline.jobs:
-                key = (binding.job, target)
-                grouped.setdefault(key, []).append(Wire(binding.job, binding.output, target, input_name))
-    result = [CanvasEdge(s, t, tuple(w)) for (s, t), w in grouped.items()]
-    result += [CanvasEdge(s, t, pending=True) for s, t in design.pending if (s, t) not in grouped]
-    return result
+def wires(design: Design) -> list[Wire]:
+    """Every job-to-job binding, in job and input order."""
+    return [
+        Wire(binding.job, binding.output, target, input_name)
+        for target, job in design.pipeline.jobs.items()
+        for input_name, binding in job.inputs.items()
+        if isinstance(binding, JobOutput) and binding.job in design.pipeline.jobs
+    ]
 
 
 def upstream_jobs(design: Design, job: str) -> set[str]:
@@ -298,117 +304,87 @@ def _describe(specs: Iterable[Any]) -> str:
     return ", ".join(f"{s.name} ({s.type})" for s in specs) or "none"
 
 
-def wire_options(design: Design, source: str, target: str, resolve: Resolve) -> tuple[list[Wire], str]:
-    """Every (output, input) pair that may be wired from ``source`` to ``target``.
+def describe_binding(binding: Binding) -> str:
+    """A binding as a person reads it: ``prep.clean``, ``pipeline input 'data'``, a path, a value."""
+    if isinstance(binding, JobOutput):
+        return f"{binding.job}.{binding.output}"
+    if isinstance(binding, ExternalData):
+        return f"the path {binding.path}"
+    if isinstance(binding, LiteralValue):
+        return f"the value {binding.value!r}"
+    name = getattr(binding, "name", None)
+    return f"pipeline input '{name}'" if name else str(binding)
 
-    Returns the pairs and, when there are none, the reason. Inputs already fed by
-    another job are left out; an input bound to a pipeline input or a path may be
-    rewired.
-    """
-    if source == target:
-        return [], f"Cannot connect job '{source}' to itself: a job cannot feed its own inputs."
-    src_job, tgt_job = _require_job(design, source), _require_job(design, target)
-    if target in upstream_jobs(design, source):
-        return [], (
-            f"Cannot connect '{source}' to '{target}': '{target}' already feeds '{source}', "
-            "so the edge would make a cycle. Pipelines must be acyclic; remove one of the edges first."
-        )
+
+def _refusal(wire: Wire, design: Design, resolve: Resolve) -> str:
+    """Why ``wire`` may not be drawn, or ``""`` when it may."""
+    where = f"Cannot connect {wire.source}.{wire.output} to {wire.target}.{wire.input}"
+    if wire.source == wire.target:
+        return f"{where}: a job cannot feed its own inputs."
+    for job in (wire.source, wire.target):
+        if job not in design.pipeline.jobs:
+            return f"{where}: there is no job '{job}' (jobs: {', '.join(sorted(design.pipeline.jobs)) or 'none'})."
+    src_job, tgt_job = design.pipeline.jobs[wire.source], design.pipeline.jobs[wire.target]
     src, tgt = job_component(src_job, resolve), job_component(tgt_job, resolve)
-    if src is None or tgt is None:
-        missing = src_job if src is None else tgt_job
-        return [], (
-            f"Cannot connect '{source}' to '{target}': component '{missing.component}' of job "
-            f"'{missing.name}' is not registered. Register it or replace the job."
-        )
-    if not src.outputs:
-        return [], f"Cannot connect '{source}' to '{target}': component '{src.ref}' has no outputs."
-    data_inputs = [i for i in tgt.inputs.values() if i.is_data]
-    if not data_inputs:
-        params = _describe(tgt.inputs.values())
-        return [], (
-            f"Cannot connect '{source}' to '{target}': component '{tgt.ref}' has no data inputs "
-            f"(its inputs are parameters: {params}); outputs are folders or files and can only feed data inputs."
-        )
-    free = [i for i in data_inputs if not isinstance(tgt_job.inputs.get(i.name), JobOutput)]
-    if not free:
-        fed = ", ".join(
-            f"{i.name} ← {tgt_job.inputs[i.name].job}.{tgt_job.inputs[i.name].output}"  # type: ignore[union-attr]
-            for i in data_inputs
-        )
-        return [], (
-            f"Cannot connect '{source}' to '{target}': every data input of '{target}' is already fed ({fed}). "
-            "Delete one of those edges first."
-        )
-    pairs = [
-        Wire(source, o.name, target, i.name) for o in src.outputs.values() for i in free if types_fit(o.type, i.type)
-    ]
-    if not pairs:
-        return [], (
-            f"Cannot connect '{source}' to '{target}': no output of '{source}' fits a free input of "
-            f"'{target}' — outputs: {_describe(src.outputs.values())}; free data inputs: {_describe(free)}. "
-            "A file output fits only a uri_file input; folder types fit each other."
-        )
-    return pairs, ""
+    for comp, job in ((src, src_job), (tgt, tgt_job)):
+        if comp is None:
+            return f"{where}: component '{job.component}' of job '{job.name}' is not registered. Register it or replace the job."
+    assert src is not None and tgt is not None
+    out = src.outputs.get(wire.output)
+    if out is None:
+        return f"{where}: '{src.ref}' has no output '{wire.output}' (outputs: {_describe(src.outputs.values())})."
+    inp = tgt.inputs.get(wire.input)
+    if inp is None:
+        return f"{where}: '{tgt.ref}' has no input '{wire.input}' (inputs: {_describe(tgt.inputs.values())})."
+    if not inp.is_data:
+        return (f"{where}: '{wire.input}' is a parameter ({inp.type}); outputs are folders or files and "
+                "feed only data inputs. Set the parameter in the inspector.")
+    if not types_fit(out.type, inp.type):
+        return (f"{where}: the output is {out.type} and the input takes {inp.type}. A file output fits only a "
+                "uri_file input; folder types (uri_folder, mltable, mlflow_model, custom_model) fit each other.")
+    if wire.target in upstream_jobs(design, wire.source):
+        return (f"{where}: '{wire.target}' already feeds '{wire.source}', so the edge would make a cycle. "
+                "Pipelines must be acyclic; remove one of the edges first.")
+    return ""
 
 
-def connect(design: Design, source: str, target: str, resolve: Resolve) -> WireOutcome:
-    """Draw an edge from ``source`` to ``target`` and map it (see the module docstring)."""
-    pairs, reason = wire_options(design, source, target, resolve)
-    if not pairs:
-        return WireOutcome(design, "refused", reason=reason)
-    chosen: Wire | None = None
-    if len(pairs) == 1:
-        chosen = pairs[0]
-    else:
-        tgt_job = design.pipeline.jobs[target]
-        unbound = [w for w in pairs if w.input not in tgt_job.inputs]
-        narrowed = unbound or pairs
-        named = [w for w in narrowed if w.output == w.input]
-        if len(narrowed) == 1:
-            chosen = narrowed[0]
-        elif len(named) == 1:
-            chosen = named[0]
-    if chosen is not None:
-        return WireOutcome(choose_wire(design, chosen), "connected", wires=(chosen,))
-    pending = design.pending if (source, target) in design.pending else (*design.pending, (source, target))
-    return WireOutcome(replace(design, pending=pending), "choose", choices=tuple(pairs))
+def connect(design: Design, wire: Wire, resolve: Resolve) -> WireOutcome:
+    """Bind ``wire.target``'s input to ``wire.source``'s output (see the module docstring)."""
+    reason = _refusal(wire, design, resolve)
+    if reason:
+        return WireOutcome(design, "refused", wire, reason=reason)
+    job = design.pipeline.jobs[wire.target]
+    before = job.inputs.get(wire.input)
+    binding = JobOutput(wire.source, wire.output)
+    if before == binding:
+        return WireOutcome(design, "unchanged", wire)
+    updated = _replace_job(design, replace(job, inputs={**job.inputs, wire.input: binding}))
+    if before is None:
+        return WireOutcome(updated, "connected", wire)
+    return WireOutcome(updated, "replaced", wire, previous=describe_binding(before))
 
 
-def choose_wire(design: Design, wire: Wire) -> Design:
-    """Bind ``wire.target``'s input to ``wire.source``'s output; clears the pending edge."""
-    job = _require_job(design, wire.target)
-    _require_job(design, wire.source)
-    updated = replace(job, inputs={**job.inputs, wire.input: JobOutput(wire.source, wire.output)})
-    design = _replace_job(design, updated)
-    pending = tuple(p for p in design.pending if p != (wire.source, wire.target))
-    return replace(design, pending=pending)
-
-
-def disconnect(design: Design, source: str, target: str) -> Design:
-    """Delete the edge from ``source`` to ``target``: every wire and any pending mapping."""
-    pending = tuple(p for p in design.pending if p != (source, target))
-    job = design.pipeline.jobs.get(target)
-    if job is None:
-        return replace(design, pending=pending)
-    kept = {k: b for k, b in job.inputs.items() if not (isinstance(b, JobOutput) and b.job == source)}
-    return replace(_replace_job(design, replace(job, inputs=kept)), pending=pending)
+def disconnect(design: Design, wire: Wire) -> Design:
+    """Delete the edge ``wire`` (nothing happens when that binding is not there)."""
+    job = design.pipeline.jobs.get(wire.target)
+    if job is None or job.inputs.get(wire.input) != JobOutput(wire.source, wire.output):
+        return design
+    kept = {k: b for k, b in job.inputs.items() if k != wire.input}
+    return _replace_job(design, replace(job, inputs=kept))
 
 
 # --------------------------------------------------------------------------- inspector
 
 
 def set_input(design: Design, job: str, input_name: str, binding: Binding | None) -> Design:
-    """Bind (or with ``None`` unbind) one input of ``job``; a pending edge it settles is cleared."""
+    """Bind (or with ``None`` unbind) one input of ``job``."""
     spec = _require_job(design, job)
     inputs = dict(spec.inputs)
     if binding is None:
         inputs.pop(input_name, None)
     else:
         inputs[input_name] = binding
-    design = _replace_job(design, replace(spec, inputs=inputs))
-    if isinstance(binding, JobOutput):
-        design = replace(design, pending=tuple(p for p in design.pending if p != (binding.job, job)))
-    return design
+    return _replace_job(design, replace(spec, inputs=inputs))
 
 
 def set_parameter(design: Design, job: str, name: str, value: Any) -> Design:
@@ -437,20 +413,6 @@ def effective_compute(design: Design, job: str, component: ComponentSpec | None,
         or design.pipeline.settings.default_compute
         or default
     )
-
-
-def design_problems(design: Design) -> list[Problem]:
-    """Problems only the designer knows about: edges whose mapping awaits a choice."""
-    return [
-        Problem(
-            message=(
-                f"the edge from '{s}' to '{t}' needs a mapping: choose which output of '{s}' "
-                f"feeds which input of '{t}' in the inspector, or delete the edge"
-            ),
-            job=t,
-        )
-        for s, t in design.pending
-    ]
 
 
 # --------------------------------------------------------------------------- layout

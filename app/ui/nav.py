@@ -3,19 +3,11 @@ by name (``go("run", id=...)``) without importing each other."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import streamlit as st
 
-__all__ = ["register_pages", "go", "page", "leave_designer_for_run", "follow_run_just_started"]
-
-_LEFT_FOR_RUN = "_nav_left_designer_for_run"
-#: How long after a run starts a stray designer rerun is sent on to the run page. 4 s was
-#: not enough on a loaded 2-core machine (a clean-clone suite run stayed on the designer after
-#: Run); the cost of a longer window: a user who clicks Designer within it is sent to the run
-#: page once more (the second click stays, as the marker is used up).
-_FOLLOW_S = 15.0
+__all__ = ["register_pages", "go", "page", "leave_designer_for_run"]
 
 _PAGES: dict[str, Any] = {}
 
@@ -36,20 +28,5 @@ def go(name: str, **query: Any) -> None:
 
 
 def leave_designer_for_run(run_id: str) -> None:
-    """Open the run page of a run just started from the designer.
-
-    The canvas (a custom component in an iframe) may still deliver a message after the page
-    switch; Streamlit then reruns the *designer* (the page the message came from), which
-    would drop the user back on it. The designer calls :func:`follow_run_just_started` first
-    thing, so such a late rerun goes on to the run page instead of drawing the designer.
-    """
-    st.session_state[_LEFT_FOR_RUN] = (run_id, time.monotonic())
+    """Open the run page of a run just started from the designer."""
     go("run", id=run_id)
-
-
-def follow_run_just_started() -> None:
-    """If the designer left for a run page moments ago, go back there (see above)."""
-    left = st.session_state.get(_LEFT_FOR_RUN)
-    if left and time.monotonic() - left[1] < _FOLLOW_S:
-        go("run", id=left[0])
-    st.session_state.pop(_LEFT_FOR_RUN, None)

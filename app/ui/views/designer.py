@@ -1,34 +1,33 @@
-"""Designer page: palette (left), canvas (centre), inspector (right), toolbar above.
+"""Designer page: the toolbar above; the canvas (our own component, with its palette) in
+the centre; the inspector on the right.
 
-The canvas report is applied at the top of the script, before anything is drawn, so
-the palette, the canvas and the inspector all show the same design in one pass (and
-an ``AppTest`` can simulate a canvas edit by setting ``session_state[FLOW_KEY]``).
+The canvas' events are applied at the top of the script, before anything is drawn, so
+the canvas, the inspector and the toolbar all show the same design in one pass (and an
+``AppTest`` can simulate the browser by setting ``session_state[CANVAS_KEY]``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import streamlit as st
-from streamlit_flow import streamlit_flow
 
+from app.ui import canvas, nav
 from app.ui import designer_model as dm
-from app.ui import nav
-from app.ui.canvas import render_state
-from app.ui.designer_state import DesignerState, apply_canvas_report
+from app.ui.canvas_model import build_model, preview_marks
+from app.ui.designer_state import DesignerState, apply_events
 from app.ui.session import errors_shown_here, show_error, workspace
 from app.ui.views import toolbar
 from app.ui.views.inspector import render_inspector
-from app.ui.views.palette import render_palette
-from app.ui.views.plan_preview import render_plan_preview
+from app.ui.views.palette import palette_entries
+from app.ui.views.plan_preview import TOGGLE_KEY, render_plan_table
 from components.errors import Problem
 
-__all__ = ["FLOW_KEY", "STATE_KEY", "designer_state", "render"]
+__all__ = ["CANVAS_KEY", "STATE_KEY", "designer_state", "render"]
 
-FLOW_KEY = "designer_canvas"
+CANVAS_KEY = "designer_canvas"
 STATE_KEY = "designer"
-CANVAS_HEIGHT = 620
+CANVAS_HEIGHT = 640
 
 
 def designer_state() -> DesignerState:
@@ -41,41 +40,71 @@ def designer_state() -> DesignerState:
 def _problems(ws: Any, state: DesignerState, resolve: dm.Resolve) -> list[Problem]:
     from app.services.designer import validate_design
 
-    problems = dm.design_problems(state.design)
-    if state.design.pipeline.jobs:
-        try:
-            problems += validate_design(ws, state.design.pipeline, resolve)
-        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-            show_error(exc)
-    return problems
-
-
-def _canvas(state: DesignerState, resolve: dm.Resolve, problems: list[Problem]) -> None:
-    by_job: dict[str, list[Problem]] = defaultdict(list)
-    for problem in problems:
-        if problem.job in state.design.pipeline.jobs:
-            by_job[problem.job].append(problem)
-    components = {name: dm.job_component(job, resolve) for name, job in state.design.pipeline.jobs.items()}
-    flow = render_state(state.design, components, by_job, state.selected, state.sync.pushed)
-    streamlit_flow(
-        FLOW_KEY,
-        flow,
-        height=CANVAS_HEIGHT,
-        fit_view=False,
-        show_controls=True,
-        show_minimap=False,
-        allow_new_edges=True,
-        animate_new_edges=False,
-        get_node_on_click=True,
-        get_edge_on_click=True,
-        pan_on_drag=True,
-        allow_zoom=True,
-        min_zoom=0.3,
-        hide_watermark=True,
-        style={"border": "1px solid #e4e7ec", "borderRadius": "8px", "background": "#fcfcfd"},
-    )
     if not state.design.pipeline.jobs:
-        st.caption("The canvas is empty: click a component on the left to add a job.")
+        return []
+    try:
+        return validate_design(ws, state.design.pipeline, resolve)
+    except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+        show_error(exc)
+        return []
+
+
+def _read_draft(ws: Any):
+    from app.services.designer import read_pipeline_upload
+
+    def read(text: str, layout: Any) -> dm.Design:
+        source = read_pipeline_upload(ws, "draft.yml", text.encode("utf-8"))
+        return dm.design_from_pipeline(source.spec, layout or source.layout)
+
+    return read
+
+
+def _draft(state: DesignerState) -> dict[str, Any] | None:
+    """What the browser keeps while the design is unsaved (restored after a reload)."""
+    if not state.dirty:
+        return None
+    from app.services.designer import export_design_yaml
+
+    cached = st.session_state.get("designer_draft")
+    if cached and cached[0] == (state.generation, state.rev):
+        return cached[1]
+    try:
+        draft = {"yaml": export_design_yaml(state.design.pipeline), "layout": dm.layout_to_dict(state.design),
+                 "origin": state.origin}
+    except Exception:  # noqa: BLE001 - a design that cannot be written yet is not kept
+        return None
+    st.session_state["designer_draft"] = ((state.generation, state.rev), draft)
+    return draft
+
+
+def _preview(ws: Any, state: DesignerState, problems: list[Problem]) -> Any:
+    """The engine's plan of the design when the Preview toggle is on and the design is valid."""
+    if not st.session_state.get(TOGGLE_KEY) or not state.design.pipeline.jobs:
+        return None
+    if any(p.severity != "warning" for p in problems):
+        return None
+    from app.services.runs import preview_run
+
+    try:
+        return preview_run(ws, state.design.pipeline)
+    except Exception as exc:  # noqa: BLE001
+        show_error(exc)
+        return None
+
+
+def _canvas(ws: Any, state: DesignerState, resolve: dm.Resolve, problems: list[Problem], plan: Any) -> None:
+    from app.services.components import list_components
+
+    components = {name: dm.job_component(job, resolve) for name, job in state.design.pipeline.jobs.items()}
+    notice = state.canvas_notice()
+    model = build_model(
+        state.design, components, mount=f"design-{state.generation}", rev=state.rev, ack=state.ack,
+        problems=problems, preview=preview_marks(plan.rows()) if plan is not None else None,
+        selection=state.selection, notice={"id": notice.id, "kind": notice.kind, "text": notice.text} if notice else None,
+        palette=palette_entries(list_components(ws)), dirty=state.dirty, restorable=state.restorable,
+        can_undo=bool(state.history), can_redo=bool(state.future), draft=_draft(state),
+    )
+    canvas.draw_canvas(model, key=CANVAS_KEY, height=CANVAS_HEIGHT)
 
 
 def _quick_start(ws: Any) -> None:
@@ -100,46 +129,44 @@ def _quick_start(ws: Any) -> None:
 def _problem_summary(state: DesignerState, problems: list[Problem]) -> None:
     if not state.design.pipeline.jobs:
         return
-    if not problems:
-        st.success("No problems: ready to save and run.", icon=":material/check_circle:")
+    blocking = [p for p in problems if p.severity != "warning"]
+    if not blocking:
+        st.caption(":material/check_circle: No problems: ready to save and run.")
         return
-    with st.expander(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} — Run is disabled until "
+    with st.expander(f"{len(blocking)} problem{'s' if len(blocking) != 1 else ''} — Run is disabled until "
                      "they are fixed", expanded=True):
-        for problem in problems:
+        for problem in blocking:
             where = f"**{problem.job}** · " if problem.job else ""
             st.markdown(f"- {where}{problem.message}")
 
 
 def render() -> None:
     """The Designer page."""
-    from app.services.components import component_resolver, list_components
+    from app.services.components import component_resolver
     from app.services.compute import compute_names
 
-    nav.follow_run_just_started()  # a late canvas message must not pull the user back here
     ws = workspace()
     state = designer_state()
     resolve = component_resolver(ws)
     with errors_shown_here():
         toolbar.take_requests(ws, state)
-    apply_canvas_report(state, st.session_state.get(FLOW_KEY), resolve)
+    apply_events(state, canvas.read_events(CANVAS_KEY), resolve, _read_draft(ws))
     problems = _problems(ws, state, resolve)
     names = compute_names(ws)
 
     toolbar.render_toolbar(ws, state, problems)
-    for notice in state.notices_for("toolbar"):
-        getattr(st, notice.kind)(notice.text)
-    left, centre, right = st.columns([1.05, 3.4, 1.55], gap="small")
-    with left:
-        with errors_shown_here():
-            render_palette(state, list_components(ws))
+    for toast in state.take_toasts():
+        st.toast(toast.text, icon={"success": ":material/check_circle:", "error": ":material/error:",
+                                   "warning": ":material/warning:"}.get(toast.kind, ":material/info:"))
+    centre, right = st.columns([4.2, 1.5], gap="small")
     with centre:
-        for notice in state.notices_for("canvas"):
-            getattr(st, notice.kind)(notice.text)
-        _canvas(state, resolve, problems)
+        st.toggle("Preview", key=TOGGLE_KEY, help="Show on every job what a run would do now — reused (from which "
+                  "run), will run (and why), or waits — from the engine's own plan. Nothing runs.")
+        plan = _preview(ws, state, problems)
+        _canvas(ws, state, resolve, problems, plan)
         _problem_summary(state, problems)
-        if state.design.pipeline.jobs and not any(p.severity != "warning" for p in problems):
-            with errors_shown_here():
-                render_plan_preview(ws, state.design.pipeline)
+        if plan is not None:
+            render_plan_table(plan)
         if not state.design.pipeline.jobs:
             with errors_shown_here():
                 _quick_start(ws)

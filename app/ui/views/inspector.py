@@ -1,6 +1,6 @@
 """The designer's inspector: the selected job (description, parameters typed from the
-spec, input bindings, compute target, delete), the selected edge (its mapping, delete),
-or the pipeline's own settings when nothing is selected. Problems are shown next to
+spec, input bindings, compute target, its edges, delete), or the pipeline's own settings
+when no single job is selected. Problems are shown next to
 the widget they concern."""
 
 from __future__ import annotations
@@ -194,59 +194,15 @@ def _data_input_widget(state: DesignerState, job: str, inp: InputSpec, binding: 
 # ----------------------------------------------------------------------------- wiring
 
 
-def _choose(state: DesignerState, key: str, choices: list[dm.Wire]) -> None:
-    index = st.session_state.get(key)
-    if isinstance(index, int) and 0 <= index < len(choices):
-        state.change(dm.choose_wire(state.design, choices[index]))
-        state.notify("success", f"Connected {choices[index].source}.{choices[index].output} → "
-                     f"{choices[index].target}.{choices[index].input}.")
-
-
-def _mapping_chooser(state: DesignerState, source: str, target: str, resolve: dm.Resolve) -> None:
-    choices, reason = dm.wire_options(state.design, source, target, resolve)
-    if not choices:
-        st.warning(reason)
-        return
-    key = _key(state, "choose", source, target)
-    st.radio(
-        f"Which output of '{source}' feeds which input of '{target}'?",
-        list(range(len(choices))),
-        format_func=lambda i: f"{choices[i].output} → {choices[i].input}",
-        key=key,
-        index=None,
-    )
-    st.button("Connect", key=key + ":apply", type="primary", on_click=_choose, args=(state, key, choices),
-              disabled=st.session_state.get(key) is None)
-
-
-def _delete_edge(state: DesignerState, source: str, target: str) -> None:
-    state.change(dm.disconnect(state.design, source, target))
-    state.selected = None
-    state.notify("info", f"Deleted the edge {source} → {target}.")
+def _delete_edge(state: DesignerState, wire: dm.Wire) -> None:
+    state.change(dm.disconnect(state.design, wire))
+    state.notify("info", f"Deleted the edge {wire.label()}. Ctrl+Z brings it back.")
 
 
 def _delete_job(state: DesignerState, job: str) -> None:
     state.change(dm.remove_job(state.design, job))
-    state.selected = None
-    state.notify("info", f"Deleted job '{job}' and its edges.")
-
-
-def _edge_panel(state: DesignerState, source: str, target: str, resolve: dm.Resolve) -> None:
-    edge = next((e for e in dm.edges(state.design) if (e.source, e.target) == (source, target)), None)
-    st.markdown(f"#### Edge {source} → {target}")
-    if edge is None:
-        st.caption("This edge no longer exists.")
-        return
-    if edge.pending:
-        st.warning("Choose which output feeds which input; Run stays disabled until you do.")
-        _mapping_chooser(state, source, target, resolve)
-    else:
-        for wire in edge.wires:
-            st.markdown(f"- `{wire.source}.{wire.output}` → `{wire.target}.{wire.input}`")
-        with st.expander("Add another mapping"):
-            _mapping_chooser(state, source, target, resolve)
-    st.button("Delete edge", key=_key(state, "del_edge", source, target), icon=":material/delete:",
-              on_click=_delete_edge, args=(state, source, target))
+    state.select(())
+    state.notify("info", f"Deleted job '{job}' and its edges. Ctrl+Z brings it back.")
 
 
 # ----------------------------------------------------------------------------- panels
@@ -272,10 +228,6 @@ def _job_panel(
     if comp.description:
         st.markdown(comp.description)
     _show([p for p in _problems_for(problems, job) if not (p.field or "").startswith("inputs.") and p.field != "compute"])
-    pending_in = [(s, t) for s, t in state.design.pending if t == job]
-    for source, target in pending_in:
-        st.warning(f"The edge from '{source}' needs a mapping.")
-        _mapping_chooser(state, source, target, resolve)
 
     data_inputs = [i for i in comp.inputs.values() if i.is_data]
     params = [i for i in comp.inputs.values() if not i.is_data]
@@ -304,14 +256,14 @@ def _job_panel(
                  label_visibility="collapsed")
     _show(_problems_for(problems, job, "compute"))
 
-    touching = [e for e in dm.edges(state.design) if job in (e.source, e.target)]
+    touching = [w for w in dm.wires(state.design) if job in (w.source, w.target)]
     if touching:
         st.markdown("**Edges**")
-        for edge in touching:
+        for wire in touching:
             cols = st.columns([4, 1])
-            cols[0].markdown(f"{edge.source} → {edge.target}: {edge.label()}")
-            cols[1].button("✕", key=_key(state, "del_edge_j", edge.source, edge.target), help="Delete this edge",
-                           on_click=_delete_edge, args=(state, edge.source, edge.target))
+            cols[0].markdown(f"`{wire.source}.{wire.output}` → `{wire.target}.{wire.input}`")
+            cols[1].button("✕", key=_key(state, "del_edge_j", wire.id), help="Delete this edge",
+                           on_click=_delete_edge, args=(state, wire))
     st.divider()
     st.button("Delete job", key=_key(state, "del_job", job), icon=":material/delete:",
               on_click=_delete_job, args=(state, job))
@@ -377,10 +329,11 @@ def _pipeline_panel(state: DesignerState, problems: list[Problem], compute_names
     pipeline = state.design.pipeline
     st.markdown("#### Pipeline")
     if not pipeline.jobs:
-        st.info("Click a component in the palette to add it, or start from a template (**New**) "
+        st.info("Drag a component from the palette onto the canvas (or click it) to add a job, or start "
+                "from a template (**New**) "
                 "or a saved pipeline (**Open**).")
     else:
-        st.caption("Select a job or an edge on the canvas to edit it.")
+        st.caption("Select a job on the canvas to edit it; shift-click or drag a box to select several.")
     for notice in state.notices_for("inspector"):
         getattr(st, notice.kind)(notice.text)
     key = _key(state, "pipeline", "name")
@@ -410,7 +363,7 @@ def _pipeline_panel(state: DesignerState, problems: list[Problem], compute_names
 
 
 def _close(state: DesignerState) -> None:
-    state.selected = None
+    state.select(())
 
 
 def _close_button(state: DesignerState) -> None:
@@ -423,12 +376,8 @@ def render_inspector(
 ) -> None:
     """The inspector column for whatever is selected on the canvas."""
     job = state.selected_job
-    edge = state.selected_edge
     if job is not None:
         _close_button(state)
         _job_panel(state, job, resolve, problems, compute_names)
-    elif edge is not None:
-        _close_button(state)
-        _edge_panel(state, *edge, resolve)
     else:
         _pipeline_panel(state, problems, compute_names)

@@ -10,10 +10,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.spec import PipelineSpec
 from engine.costs import format_hours
 
-__all__ = ["plan_frame", "render_plan_preview", "TOGGLE_KEY"]
+__all__ = ["plan_frame", "render_plan_table", "TOGGLE_KEY"]
 
 TOGGLE_KEY = "designer_plan_preview"
 COLUMNS = ["step", "action", "why", "compute", "resources", "estimate", "placeable"]
@@ -31,15 +30,9 @@ def plan_frame(preview: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def render_plan_preview(ws: Any, spec: PipelineSpec) -> None:
-    """A toggle; when on, the plan table of ``spec`` with its totals and placement warnings."""
-    if not st.toggle("Preview the plan", key=TOGGLE_KEY,
-                     help="What a run would reuse and run and why, how long each step took before, and whether "
-                          "this machine can place it. Nothing runs."):
-        return
-    from app.services.runs import preview_run
-
-    preview = preview_run(ws, spec)
+def render_plan_table(preview: Any) -> None:
+    """The plan table of a ``PlanPreview`` with its totals and placement warnings (under the
+    canvas when the designer's Preview toggle is on)."""
     st.dataframe(plan_frame(preview), hide_index=True, width="stretch", key="designer_plan_table")
     forecast = preview.forecast
     st.caption(f"{forecast.describe()} · placement judged on {forecast.where}")

@@ -38,7 +38,7 @@ def _clone_run(ws: Any, state: DesignerState, run_id: str) -> None:
     source = run_source(ws, run_id)
     _load(state, source)
     state.notify("success", f"Cloned run '{run_id}' ({source.spec.name}) into the designer. "
-                 "Edit it, then save it as a new version.", "toolbar")
+                 "Edit it, then save it as a new version.", "toast")
 
 
 def take_requests(ws: Any, state: DesignerState) -> None:
@@ -61,16 +61,27 @@ def take_requests(ws: Any, state: DesignerState) -> None:
         _clone_run(ws, state, value)
     else:
         _load(state, pipeline_source(ws, value))
-        state.notify("success", f"Opened pipeline '{value}'.", "toolbar")
+        state.notify("success", f"Opened pipeline '{value}'.", "toast")
 
 
 # ----------------------------------------------------------------------------- popovers
 
 
+def _may_discard(state: DesignerState, key: str) -> bool:
+    """Inside a popover that replaces the design: with unsaved edits, a warning and a
+    checkbox that must be ticked first. Returns whether the design may be replaced."""
+    if not state.dirty:
+        return True
+    st.warning(f"'{state.design.pipeline.name}' has unsaved edits ({len(state.design.pipeline.jobs)} jobs): "
+               "they are lost if you go on. Press **Save** first to keep them.", icon=":material/warning:")
+    return st.checkbox("Discard my unsaved edits", key=f"{key}_discard")
+
+
 def _new_popover(ws: Any, state: DesignerState) -> None:
     with st.popover("New", icon=":material/add:"):
+        allowed = _may_discard(state, "tb_new")
         name = st.text_input("Pipeline name", value="my_pipeline", key="tb_new_name")
-        if st.button("Blank pipeline", key="tb_new_blank", width="stretch"):
+        if st.button("Blank pipeline", key="tb_new_blank", width="stretch", disabled=not allowed):
             from components.fields import check_name
 
             problem = check_name(name)
@@ -78,7 +89,7 @@ def _new_popover(ws: Any, state: DesignerState) -> None:
                 st.error(f"pipeline {problem}")
             else:
                 load_design(state, dm.new_design(name), None)
-                state.notify("success", f"New pipeline '{name}'. Add jobs from the palette.", "toolbar")
+                state.notify("success", f"New pipeline '{name}'. Add jobs from the palette.", "toast")
                 st.rerun()
         templates = ws.registry.list_templates()
         if templates:
@@ -88,7 +99,7 @@ def _new_popover(ws: Any, state: DesignerState) -> None:
             chosen = next(t for t in templates if t.name == choice)
             if chosen.description:
                 st.caption(chosen.description)
-            if st.button("Start from template", key="tb_new_template", width="stretch",
+            if st.button("Start from template", key="tb_new_template", width="stretch", disabled=not allowed,
                          help="A new pipeline named as above; saving it remembers the template "
                               "(as `ductwork pipeline fork TEMPLATE NAME`)"):
                 from components.fields import check_name
@@ -105,7 +116,7 @@ def _new_popover(ws: Any, state: DesignerState) -> None:
                     source = template_source(ws, choice)
                     _load(state, replace(source, spec=replace(source.spec, name=name)))
                     state.notify("success", f"New pipeline '{name}' from template '{labels[choice]}'. "
-                                 "Save it to keep it.", "toolbar")
+                                 "Save it to keep it.", "toast")
                     st.rerun()
 
 
@@ -121,12 +132,13 @@ def _open_popover(ws: Any, state: DesignerState) -> None:
         name = st.selectbox("Pipeline", names, key="tb_open_name")
         versions = [r.version for r in records if r.name == name]
         version = st.selectbox("Version", versions, key="tb_open_version")
-        if st.button("Open", key="tb_open", type="primary", width="stretch"):
+        allowed = _may_discard(state, "tb_open")
+        if st.button("Open", key="tb_open", type="primary", width="stretch", disabled=not allowed):
             with errors_shown_here():
                 from app.services.designer import pipeline_source
 
                 _load(state, pipeline_source(ws, f"{name}:{version}"))
-                state.notify("success", f"Opened pipeline '{name}:{version}'.", "toolbar")
+                state.notify("success", f"Opened pipeline '{name}:{version}'.", "toast")
                 st.rerun()
 
 
@@ -136,7 +148,8 @@ def _import_popover(ws: Any, state: DesignerState) -> None:
     with st.popover("Import YAML", icon=":material/upload_file:"):
         upload = st.file_uploader("Pipeline YAML", type=["yml", "yaml"], key="tb_import_file",
                                   max_upload_size=max(1, MAX_YAML_BYTES // (1024 * 1024)))
-        if st.button("Import", key="tb_import", disabled=upload is None, width="stretch"):
+        allowed = _may_discard(state, "tb_import")
+        if st.button("Import", key="tb_import", disabled=upload is None or not allowed, width="stretch"):
             try:
                 source = read_pipeline_upload(ws, upload.name, upload.getvalue())
             except Exception as exc:  # noqa: BLE001 - shown next to the uploader
@@ -144,7 +157,7 @@ def _import_popover(ws: Any, state: DesignerState) -> None:
             else:
                 _load(state, source)
                 state.notify("success", f"Imported '{upload.name}' as pipeline '{source.spec.name}'. "
-                             "Save it to register it.", "toolbar")
+                             "Save it to register it.", "toast")
                 st.rerun()
 
 
@@ -163,7 +176,8 @@ def _clone_popover(ws: Any, state: DesignerState) -> None:
         ids = [r.id for r in runs]
         labels = {r.id: f"{r.id} — {r.pipeline}:{r.version} ({r.status})" for r in runs}
         run_id = st.selectbox("Run", ids, format_func=labels.get, key="tb_clone_run")
-        if st.button("Clone into designer", key="tb_clone", width="stretch"):
+        allowed = _may_discard(state, "tb_clone")
+        if st.button("Clone into designer", key="tb_clone", width="stretch", disabled=not allowed):
             with errors_shown_here():
                 _clone_run(ws, state, run_id)
                 st.rerun()
@@ -188,7 +202,7 @@ def _save(ws: Any, state: DesignerState) -> str | None:
     state.saved = True
     state.notify("success" if registration.created else "info",
                  f"Saved pipeline '{record.ref}'." if registration.created else
-                 f"Pipeline '{record.ref}' is unchanged; its layout was updated.", "toolbar")
+                 f"Pipeline '{record.ref}' is unchanged; its layout was updated.", "toast")
     return record.ref
 
 
