@@ -1,10 +1,13 @@
-"""Run page (``?id=RUN``): the graph coloured by step status (refreshing while the run
-is live), the steps table, one step's logs, parameters, inputs, outputs with previews,
-metrics, compute and why it ran or was reused, a timeline, and rerun / cancel / clone."""
+"""Run page (``?id=RUN``): the run drawn read-only on the designer's canvas, on the
+pipeline's own layout, with each step's live status (refreshing while the run is live;
+a click on a node opens that step), the run's parameters, the steps table, one step's
+logs, parameters, inputs, outputs with previews and their lineage, metrics, compute and
+why it ran or was reused, a timeline, and rerun / cancel / clone."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
@@ -13,6 +16,7 @@ import streamlit as st
 
 from app.ui import nav
 from app.ui.previews import render_output
+from app.ui.run_canvas import canvas_height, run_model, selected_job, short_run_id, waits_for
 from app.ui.session import (
     STATUS_COLORS,
     STATUS_ICONS,
@@ -23,9 +27,17 @@ from app.ui.session import (
     workspace,
 )
 from app.ui.views.toolbar import request_clone
+from components.errors import DuctworkError
+from components.spec import ParentInput
 from engine.costs import describe_costs, run_costs
+from engine.records import StepStatus
 
-__all__ = ["render", "steps_frame", "timeline_frame", "graph_elements", "LIVE_REFRESH_S"]
+try:  # the designer's own canvas (issue #11); until it is there, steps are opened from the selectbox
+    from app.ui.canvas import draw_canvas, read_events
+except ImportError:
+    draw_canvas = read_events = None
+
+__all__ = ["render", "steps_frame", "timeline_frame", "params_frame", "lineage_frame", "LIVE_REFRESH_S"]
 
 LIVE_REFRESH_S = 1.0
 LOG_TAIL = 400
@@ -55,36 +67,105 @@ def timeline_frame(steps: list[Any], now: float | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "status", "start", "end"])
 
 
-def graph_elements(steps: list[Any], spec: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Nodes (id, label, colour) and edges (upstream, downstream) of a run's graph."""
-    from components.spec import JobOutput
+def params_frame(params: dict[str, Any], spec: Any, resolve: Any = None) -> pd.DataFrame:
+    """One row per parameter of a run: name, value, type (declared, else that of the first
+    job input it feeds, through ``resolve``), and where the value came from (the pipeline's
+    default, or set for this run) when the pipeline is known."""
+    declared = spec.inputs if spec is not None else {}
+    fed = _fed_types(spec, resolve) if spec is not None and resolve is not None else {}
+    rows = []
+    for name, value in (params or {}).items():
+        pin = declared.get(name)
+        if pin is None:
+            origin = "" if spec is None else "not an input of the pipeline"
+        elif pin.is_data:
+            default = pin.path
+            origin = "pipeline default" if default is not None and _same_path(value, default) else "set for this run"
+        else:
+            origin = "pipeline default" if value == pin.value else "set for this run"
+        rows.append({"name": name, "value": "—" if value is None else _plain(value),
+                     "type": (pin.type if pin is not None and pin.type else fed.get(name, "")), "from": origin})
+    return pd.DataFrame(rows, columns=["name", "value", "type", "from"])
 
-    nodes = [{"id": s.job, "label": f"{s.job}\n{s.status}", "color": STATUS_COLORS.get(s.status, "#98a2b3"),
-              "title": f"{s.job} ({s.component}): {s.status}"} for s in steps]
-    edges: list[tuple[str, str]] = []
-    known = {s.job for s in steps}
-    if spec is not None:
-        for name, job in spec.jobs.items():
-            for binding in job.inputs.values():
-                if isinstance(binding, JobOutput) and binding.job in known and name in known:
-                    pair = (binding.job, name)
-                    if pair not in edges:
-                        edges.append(pair)
-    return nodes, edges
+
+def _fed_types(spec: Any, resolve: Any) -> dict[str, str]:
+    """Pipeline input → the type of the first job input bound to it."""
+    from app.ui.designer_model import job_component
+
+    types: dict[str, str] = {}
+    for job in spec.jobs.values():
+        bound = {port: b.name for port, b in job.inputs.items() if isinstance(b, ParentInput) and b.name not in types}
+        component = job_component(job, resolve) if bound else None
+        for port, name in bound.items():
+            if component is not None and port in component.inputs:
+                types.setdefault(name, component.inputs[port].type)
+    return types
 
 
-def _graph(steps: list[Any], spec: Any) -> str | None:
-    from streamlit_agraph import Config, Edge, Node, agraph
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
-    nodes, edges = graph_elements(steps, spec)
-    config = Config(height=320, width=900, directed=True, physics=False, hierarchical=True, direction="LR",
-                    sortMethod="directed", levelSeparation=220, nodeSpacing=120)
-    return agraph(
-        nodes=[Node(id=n["id"], label=n["label"], title=n["title"], color=n["color"], shape="box",
-                    font={"color": "#ffffff", "face": "sans-serif"}) for n in nodes],
-        edges=[Edge(source=a, target=b, color="#98a2b3") for a, b in edges],
-        config=config,
-    )
+
+def _same_path(value: Any, default: str) -> bool:
+    text, tail = str(value).rstrip("/"), str(default).rstrip("/").removeprefix("./")
+    return text == tail or text.endswith("/" + tail)
+
+
+def lineage_frame(lineage: Any) -> pd.DataFrame:
+    """One row per step run that made (``produced``/``reused``) or read (``used``) an artifact."""
+    rows = [{"role": "reused" if u.status == StepStatus.REUSED else "produced", "run": u.run_id, "step": u.job,
+             "port": u.port, "status": u.status, "pipeline": u.pipeline}
+            for u in lineage.producers]
+    rows += [{"role": "used", "run": u.run_id, "step": u.job, "port": u.port, "status": u.status,
+              "pipeline": u.pipeline} for u in lineage.consumers]
+    return pd.DataFrame(rows, columns=["role", "run", "step", "port", "status", "pipeline"])
+
+
+def _run_base(ws: Any, run: Any) -> tuple[Any, dict[str, Any], Any]:
+    """What does not change while a run is drawn again and again: the pipeline it executed,
+    its saved layout and a (memoising) component resolver — kept for the run shown."""
+    from app.services.components import component_resolver
+    from app.services.designer import run_pipeline_spec
+    from app.services.lineage import run_layout
+
+    kept = st.session_state.get("run_page_base")
+    if not kept or kept[0] != run.id or kept[1] is None:  # not found yet (its driver is starting): look again
+        kept = (run.id, run_pipeline_spec(ws, run), run_layout(ws, run), component_resolver(ws))
+        st.session_state["run_page_base"] = kept
+    return kept[1], kept[2], kept[3]
+
+
+def _take_canvas_selection(key: str, jobs: list[str]) -> None:
+    """Open the step the canvas' last new ``select`` event picked (it becomes the selectbox's
+    value); remember how far the canvas' events were read, to acknowledge them."""
+    if read_events is None:
+        return
+    events = read_events(key)
+    client = (events or {}).get("client")
+    if not client:
+        return
+    ack = st.session_state.get(f"{key}_ack") or {}
+    after = ack.get("seq", -1) if ack.get("client") == client else -1
+    job, last = selected_job(events, after)
+    if last > after:
+        st.session_state[f"{key}_ack"] = {"client": client, "seq": last}
+    if job in jobs:
+        st.session_state["run_step"] = job
+
+
+def _canvas(ws: Any, details: Any, key: str, selected: str | None) -> None:
+    """The run on the designer's canvas (``mode: "run"``); its revision grows only when what
+    it shows changes."""
+    spec, layout, resolve = _run_base(ws, details.run)
+    model = run_model(details.run, details.steps, layout, resolve, time.time(), spec=spec,
+                      selection=[selected] if selected else [], ack=st.session_state.get(f"{key}_ack"))
+    shown = json.dumps({k: v for k, v in model.items() if k != "rev"}, sort_keys=True, default=str)
+    rev, last = st.session_state.get(f"{key}_rev", (0, None))
+    if shown != last:
+        rev += 1
+        st.session_state[f"{key}_rev"] = (rev, shown)
+    model["rev"] = rev
+    draw_canvas(model, key=key, height=canvas_height(model))
 
 
 def _timeline(steps: list[Any]) -> None:
@@ -119,9 +200,32 @@ def _metrics(records: list[Any]) -> None:
             st.metric(str(name), f"{group['value'].iloc[0]:.6g}")
 
 
-def _step_details(ws: Any, details: Any, job: str) -> None:
+def _log(ws: Any, details: Any, step: Any, waits: list[str]) -> None:
+    """A step's log; a step that has not started, or has written nothing yet, says so."""
     from app.services.runs import step_log
 
+    if step.status == StepStatus.PENDING:
+        why = f" (waits for {', '.join(waits)})" if waits else ""
+        st.info(f"Waiting: this step has not started{why}.", icon=":material/hourglass_top:")
+        return
+    try:
+        text = step_log(ws, details.run.id, step.job, tail=LOG_TAIL)
+    except DuctworkError as exc:
+        if step.status == StepStatus.RUNNING:
+            st.info("Running: this step has not written a log yet.", icon=":material/hourglass_top:")
+        else:  # e.g. a reused step has no log
+            show_error(exc)
+        return
+    except Exception as exc:  # noqa: BLE001
+        show_error(exc)
+        return
+    if not text and step.status == StepStatus.RUNNING:
+        st.info("Running: this step has not written anything yet.", icon=":material/hourglass_top:")
+    else:
+        st.code(text or "(empty log)", language=None)
+
+
+def _step_details(ws: Any, details: Any, job: str, waits: list[str]) -> None:
     step = details.step(job)
     st.markdown(f"### {job} {status_badge(step.status)}")
     why = step.reason or ("reused" if step.status == "reused" else "")
@@ -134,10 +238,7 @@ def _step_details(ws: Any, details: Any, job: str) -> None:
     ingredients = step.ingredients or {}
     tabs = st.tabs(["Logs", "Parameters & inputs", "Outputs", "Metrics", "Compute"])
     with tabs[0]:
-        try:
-            st.code(step_log(ws, details.run.id, job, tail=LOG_TAIL) or "(empty log)", language=None)
-        except Exception as exc:  # noqa: BLE001 - e.g. a reused step has no log
-            show_error(exc)
+        _log(ws, details, step, waits)
     with tabs[1]:
         params = ingredients.get("params") or ingredients.get("parameters") or {}
         inputs = ingredients.get("inputs") or {}
@@ -158,6 +259,10 @@ def _step_details(ws: Any, details: Any, job: str) -> None:
         if not paths:
             st.caption("No outputs recorded (yet).")
         for name, path in paths.items():
+            ref = step.outputs.get(name)
+            if ref is not None and st.button("Lineage", key=f"run_lineage_{job}_{name}", icon=":material/account_tree:",
+                                             help=f"Which runs produced output '{name}' and which used it"):
+                st.session_state["run_lineage"] = {"digest": ref.digest, "label": f"{job}.{name}"}
             render_output(name, path)
     with tabs[3]:
         _metrics(details.metrics.get(job, []))
@@ -166,6 +271,58 @@ def _step_details(ws: Any, details: Any, job: str) -> None:
                     f"attempts {step.attempts}")
         if step.resources:
             st.json(step.resources, expanded=True)
+
+
+def _lineage(ws: Any, run_id: str) -> None:
+    """The lineage of the output whose Lineage button was pressed: a graph of the step runs
+    that produced it (or reused it) and those that used it, and the same as a table."""
+    from app.services.lineage import artifact_lineage
+
+    wanted = st.session_state.get("run_lineage")
+    if not wanted:
+        return
+    head, close = st.columns([6, 1])
+    if close.button("Close", key="run_lineage_close", icon=":material/close:"):
+        st.session_state.pop("run_lineage", None)
+        return
+    head.markdown(f"#### Lineage of `{wanted['label']}`")
+    lineage = artifact_lineage(ws, wanted["digest"])
+    st.caption(f"artifact `{wanted['digest'][:16]}…` · produced or reused by {len(lineage.producers)} step "
+               f"run(s) · used by {len(lineage.consumers)} step run(s) · {len(lineage.runs)} run(s)")
+    _lineage_graph(lineage, wanted["label"], run_id)
+    frame = lineage_frame(lineage)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    others = [r for r in lineage.runs if r != run_id]
+    if others:
+        c1, c2, _ = st.columns([2, 1, 3])
+        target = c1.selectbox("Run", others, key="run_lineage_open_id", label_visibility="collapsed")
+        if c2.button("Open run", key="run_lineage_open", icon=":material/open_in_new:"):
+            st.session_state.pop("run_lineage", None)
+            nav.go("run", id=target)
+
+
+def _lineage_graph(lineage: Any, label: str, run_id: str) -> None:
+    from streamlit_agraph import Config, Edge, Node, agraph
+
+    nodes = [Node(id="artifact", label=f"{label}\n{(lineage.digest or lineage.path or '')[:12]}", shape="database",
+                  color="#fdb022", font={"face": "sans-serif"})]
+    edges = []
+    seen: set[str] = set()
+    for role, uses in (("made", lineage.producers), ("used", lineage.consumers)):
+        for use in uses:
+            node_id = f"{role}:{use.run_id}/{use.job}"
+            if node_id not in seen:
+                seen.add(node_id)
+                here = " (this run)" if use.run_id == run_id else ""
+                nodes.append(Node(id=node_id, label=f"{use.job}\nrun {short_run_id(use.run_id)}{here}", shape="box",
+                                  color=STATUS_COLORS.get(use.status, "#98a2b3"), font={"color": "#ffffff"},
+                                  title=f"run {use.run_id} · {use.pipeline} · {use.component} · {use.status}"))
+            pair = (node_id, "artifact") if role == "made" else ("artifact", node_id)
+            edges.append(Edge(source=pair[0], target=pair[1], label=use.port, color="#98a2b3",
+                              dashes=use.status == StepStatus.REUSED))
+    config = Config(height=260, width=900, directed=True, physics=False, hierarchical=True, direction="LR",
+                    sortMethod="directed", levelSeparation=240, nodeSpacing=90)
+    agraph(nodes=nodes, edges=edges, config=config)
 
 
 def _actions(ws: Any, run: Any) -> None:
@@ -193,8 +350,7 @@ def _header(run: Any) -> None:
     end = run.ended_at or (time.time() if run.status == "running" else None)
     duration = format_duration(end - run.started_at if end and run.started_at else None)
     st.markdown(f"## Run `{run.id}` {status_badge(run.status)}")
-    st.caption(f"pipeline **{run.pipeline}:{run.version or 'file'}** · started {started} · duration {duration}"
-               + (f" · parameters {run.params}" if run.params else ""))
+    st.caption(f"pipeline **{run.pipeline}:{run.version or 'file'}** · started {started} · duration {duration}")
     if run.error:
         st.error(run.error)
 
@@ -202,7 +358,6 @@ def _header(run: Any) -> None:
 def _live(ws: Any, run_id: str) -> Any:
     """Everything that changes while a run is live (re-drawn by the page's fragment);
     returns the run's record, or ``None`` while it is not recorded yet."""
-    from app.services.designer import run_pipeline_spec
     from app.services.runs import get_run
 
     try:
@@ -218,22 +373,28 @@ def _live(ws: Any, run_id: str) -> Any:
     st.markdown(" ".join(f"{status_badge(k)} {v}" for k, v in sorted(counts.items())))
     costs = describe_costs(run_costs(details.steps))
     st.caption(costs[:1].upper() + costs[1:])
-    clicked = _graph(details.steps, run_pipeline_spec(ws, run))
+    jobs = [s.job for s in details.steps]
+    key = f"run_canvas_{run.id}"
+    _take_canvas_selection(key, jobs)
+    if jobs and st.session_state.get("run_step") not in jobs:  # first look: the step that needs attention
+        by_status = {s.status: s.job for s in reversed(details.steps)}
+        st.session_state["run_step"] = by_status.get("failed") or by_status.get("running") or jobs[0]
+    if draw_canvas is not None:
+        _canvas(ws, details, key, st.session_state.get("run_step"))
+    spec, _layout, resolve = _run_base(ws, run)
+    if run.params:
+        st.markdown("#### Parameters")
+        st.table(params_frame(run.params, spec, resolve).set_index("name"))
     st.markdown("#### Steps")
     st.dataframe(steps_frame(details.steps), hide_index=True, width="stretch")
     with st.expander("Timeline", expanded=False):
         _timeline(details.steps)
     if not details.steps:
         return run
-    jobs = [s.job for s in details.steps]
-    if clicked in jobs:
-        st.session_state["run_step"] = clicked
-    if st.session_state.get("run_step") not in jobs:  # first look: the step that needs attention
-        by_status = {s.status: s.job for s in reversed(details.steps)}
-        st.session_state["run_step"] = by_status.get("failed") or by_status.get("running") or jobs[0]
     job = st.selectbox("Step", jobs, key="run_step",
                        format_func=lambda j: f"{STATUS_ICONS.get(details.step(j).status, '')} {j}")
-    _step_details(ws, details, job)
+    _step_details(ws, details, job, waits_for(details.steps, spec).get(job, []))
+    _lineage(ws, run.id)
     return run
 
 
