@@ -121,7 +121,7 @@ def test_run_model_draws_the_run_on_the_pipelines_own_layout(runs):
 
 
 def test_run_model_without_the_pipeline_draws_a_node_per_step(runs):
-    _ws, (first, *_rest) = runs
+    ws, (first, *_rest) = runs
 
     def nothing(ref):
         raise KeyError(ref)
@@ -130,7 +130,9 @@ def test_run_model_without_the_pipeline_draws_a_node_per_step(runs):
                       ack={"client": "c", "seq": 4})
     assert [j["id"] for j in model["jobs"]] == ["make_numbers", "scale", "summarize"]
     assert len({(j["x"], j["y"]) for j in model["jobs"]}) == 3 and model["edges"] == []
-    assert model["jobs"][1]["component"] == "scale:1" and model["jobs"][1]["inputs"] == []
+    assert model["jobs"][1]["component"] == "scale:1" and model["jobs"][1]["inputs"] == []  # not resolved
+    ported = run_model(first.run, first.steps, {}, component_resolver(ws), 0.0)  # resolved: ports, still no edges
+    assert ported["jobs"][1]["outputs"] == [{"name": "scaled", "type": "uri_folder"}] and ported["edges"] == []
     assert (model["mount"], model["rev"], model["ack"]) == ("m1", 3, {"client": "c", "seq": 4})
     empty = run_model(RunRecord(id="r", pipeline="p"), [], None, nothing, 0.0)
     assert empty["jobs"] == [] and canvas_height(empty) == 260

@@ -2,27 +2,22 @@
 one run, read-only, on the pipeline's own layout, with each step's live status.
 
 Pure: step records, the pipeline spec and its saved layout in, plain dicts out; no
-Streamlit, no I/O. The run page (:mod:`app.ui.views.run_page`) draws the model with
+Streamlit, no I/O. The model itself is the designer's (:func:`app.ui.canvas_model.build_model`
+in ``mode: "run"``); this module adds what a run knows: each step's status in words. The run page (:mod:`app.ui.views.run_page`) draws the model with
 ``app.ui.canvas.draw_canvas`` and reads the canvas' ``select`` events back with
 :func:`selected_job`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from app.ui.designer_model import Resolve, auto_layout, layout_from_dict
-from components.spec import (
-    ComponentRef,
-    ComponentSpec,
-    ExternalData,
-    JobOutput,
-    JobSpec,
-    LiteralValue,
-    ParentInput,
-    PipelineSpec,
-)
+from app.ui import designer_model as dm
+from app.ui.canvas_model import build_model
+from app.ui.designer_model import Resolve
+from components.spec import ComponentRef, JobOutput, JobSpec, PipelineSpec
 from engine.records import STEP_DONE, StepRunRecord, StepStatus
 
 __all__ = [
@@ -37,8 +32,6 @@ __all__ = [
 ]
 
 RUN_MODE = "run"
-_GRID_X = 280.0
-_GRID_Y = 140.0
 
 
 def short_run_id(run_id: str) -> str:
@@ -115,73 +108,16 @@ def run_statuses(steps: Sequence[StepRunRecord], now: float, spec: PipelineSpec 
     return {s.job: _status(s, waits.get(s.job, []), now) for s in steps}
 
 
-def _component(job: JobSpec, resolve: Resolve) -> ComponentSpec | None:
-    if isinstance(job.component, ComponentSpec):
-        return job.component
-    try:
-        return resolve(job.component)
-    except Exception:  # noqa: BLE001 - an unresolvable component draws a node without ports
-        return None
-
-
-def _ref(job: JobSpec | None, component: ComponentSpec | None, step: StepRunRecord | None) -> str:
-    if step is not None and step.component:
-        return step.component
-    if component is not None:
-        return component.ref
-    if job is not None and isinstance(job.component, ComponentRef):
-        ref = job.component
-        return f"{ref.name}:{ref.version}" if ref.version is not None else ref.name
-    return ""
-
-
-def _bound(binding: Any) -> str | None:
-    if isinstance(binding, JobOutput):
-        return "job"
-    if isinstance(binding, ExternalData | ParentInput):
-        return "external"
-    if isinstance(binding, LiteralValue):
-        return "literal" if binding.value is not None else None
-    return None
-
-
-def _ports(job: JobSpec | None, component: ComponentSpec | None) -> tuple[list[dict], list[dict]]:
-    if component is None:
-        return [], []
-    bindings = job.inputs if job is not None else {}
-    inputs = [{"name": name, "type": spec.type, "optional": spec.optional,
-               "bound": _bound(bindings.get(name)), "missing": False}
-              for name, spec in component.inputs.items() if spec.is_data]
-    outputs = [{"name": name, "type": out.type} for name, out in component.outputs.items()]
-    return inputs, outputs
-
-
-def _positions(spec: PipelineSpec | None, names: Sequence[str], design_layout: Mapping[str, Any] | None,
-               steps: Mapping[str, StepRunRecord]) -> dict[str, tuple[float, float]]:
-    """The saved layout; jobs it does not place are laid out as the designer lays them out
-    (``auto_layout``), and steps the pipeline does not have (it was not found) in one column
-    right of them, in run order."""
-    placed = layout_from_dict(design_layout or {})
-    auto = auto_layout(spec) if spec is not None else {}
-    out = {name: placed.get(name) or auto[name] for name in names if name in placed or name in auto}
-    rest = sorted((n for n in names if n not in out), key=lambda n: steps[n].position if n in steps else 0)
-    left = max((x for x, _ in out.values()), default=40.0 - _GRID_X) + _GRID_X
-    for row, name in enumerate(rest):
-        out[name] = (left, 60.0 + row * _GRID_Y)
-    return out
-
-
-def _edges(spec: PipelineSpec | None, names: Iterable[str]) -> list[dict[str, str]]:
-    if spec is None:
-        return []
-    known = set(names)
-    edges: list[dict[str, str]] = []
-    for target, job in spec.jobs.items():
-        for port, binding in job.inputs.items():
-            if isinstance(binding, JobOutput) and binding.job in known and target in known:
-                edges.append({"id": f"{binding.job}.{binding.output}->{target}.{port}", "source": binding.job,
-                              "sourceHandle": binding.output, "target": target, "targetHandle": port})
-    return edges
+def _run_pipeline(run: Any, spec: PipelineSpec | None, steps: Sequence[StepRunRecord]) -> PipelineSpec:
+    """``spec`` with a job for every step it lacks (all of them when the pipeline was not
+    found): the step's component by its recorded ``name:version``, no bindings."""
+    base = spec or PipelineSpec(name=getattr(run, "pipeline", "") or "run")
+    extra = {}
+    for step in sorted(steps, key=lambda s: s.position):
+        if step.job not in base.jobs:
+            name, _, version = (step.component or step.job).partition(":")
+            extra[step.job] = JobSpec(name=step.job, component=ComponentRef(name, version or None))
+    return replace(base, jobs={**base.jobs, **extra}) if extra else base
 
 
 def run_model(
@@ -197,54 +133,28 @@ def run_model(
     rev: int = 0,
     ack: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The canvas model of run ``run`` (a ``RunRecord``): ``mode: "run"``, read-only, no
-    palette; a node per job of ``spec`` (the pipeline the run executed; ``None`` when it is
-    not found: a node per step, no edges) at its place in ``design_layout`` (the layout
-    saved with the pipeline, ``{"nodes": {job: {"x", "y"}}}``; jobs it does not place are
-    auto-laid out), its data inputs and outputs named and typed by its component
-    (``resolve``), edges port to port, and each step's ``status`` (:func:`run_statuses` at
-    ``now``). ``mount`` defaults to ``run:<id>``; ``rev`` and ``ack`` are the page's to keep
-    (the protocol's revision and the last canvas event it applied)."""
-    by_job = {s.job: s for s in steps}
-    jobs_of = dict(spec.jobs) if spec is not None else {}
-    names = list(jobs_of) + [s.job for s in steps if s.job not in jobs_of]
-    positions = _positions(spec, names, design_layout, by_job)
+    """The canvas model of run ``run`` (a ``RunRecord``), built by the designer's own
+    :func:`app.ui.canvas_model.build_model` in ``mode: "run"`` (read-only, no palette): a
+    node per job of ``spec`` (the pipeline the run executed; ``None`` when it was not found:
+    a node per step, by its recorded component, no edges) at its place in ``design_layout``
+    (the layout saved with the pipeline, ``{"nodes": {job: {"x", "y"}}}``; jobs it does not
+    place are laid out by ``auto_layout``), data inputs and outputs named and typed by the
+    component (``resolve``), edges port to port, the compute target each step ran on, and
+    each step's ``status`` (:func:`run_statuses` at ``now``). ``mount`` defaults to
+    ``run:<id>``; ``rev`` and ``ack`` are the page's to keep (the protocol's revision and the
+    last canvas event it read)."""
+    pipeline = _run_pipeline(run, spec, steps)
+    design = dm.design_from_pipeline(pipeline, design_layout or {})
+    components = {name: dm.job_component(job, resolve) for name, job in pipeline.jobs.items()}
     statuses = run_statuses(steps, now, spec)
-    default_compute = spec.settings.default_compute if spec is not None else None
-    nodes = []
-    for name in names:
-        job, step = jobs_of.get(name), by_job.get(name)
-        component = _component(job, resolve) if job is not None else None
-        inputs, outputs = _ports(job, component)
-        title = (job.display_name if job is not None and job.display_name else "") \
-            or (component.display_name if component is not None and component.display_name else "") \
-            or (component.name if component is not None else _ref(job, component, step).split(":")[0])
-        compute = (step.compute if step is not None and step.compute else None) \
-            or (job.compute if job is not None else None) or (component.compute if component else None) \
-            or default_compute or "local"
-        x, y = positions[name]
-        nodes.append({
-            "id": name, "x": x, "y": y, "title": title or name, "component": _ref(job, component, step),
-            "compute": compute, "inputs": inputs, "outputs": outputs, "problems": [], "preview": None,
-            "status": statuses.get(name, {"state": StepStatus.PENDING.value, "text": "not recorded in this run"}),
-        })
-    return {
-        "mount": mount or f"run:{run.id}",
-        "rev": int(rev),
-        "ack": dict(ack) if ack else None,
-        "mode": RUN_MODE,
-        "readOnly": True,
-        "dirty": False,
-        "draft": None,
-        "canUndo": False,
-        "canRedo": False,
-        "selection": [j for j in selection if j in positions],
-        "notice": None,
-        "jobs": nodes,
-        "edges": _edges(spec, names),
-        "palette": [],
-        "fits": {},
-    }
+    for name in pipeline.jobs:
+        statuses.setdefault(name, {"state": StepStatus.PENDING.value, "text": "not recorded in this run"})
+    model = build_model(design, components, mount=mount or f"run:{run.id}", rev=int(rev), ack=ack, mode=RUN_MODE,
+                        statuses=statuses, selection=selection)
+    ran_on = {s.job: s.compute for s in steps if s.compute}
+    for job in model["jobs"]:
+        job["compute"] = ran_on.get(job["id"], job["compute"])
+    return model
 
 
 def selected_job(events: Mapping[str, Any] | None, after_seq: int = -1) -> tuple[str | None, int]:
