@@ -8,18 +8,23 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app.services.compute import ComputeInputError, FieldProblem
 from app.ui.session import errors_shown_here, show_error, workspace
 
-__all__ = ["render", "parse_resources", "targets_table"]
+__all__ = ["render", "parse_resources", "targets_table", "FORM_LABELS"]
 
 FLASH_KEY = "compute_flash"
+#: The form's field labels: the widgets' labels, and how a message names a field.
+FORM_LABELS: dict[str, str] = {
+    "name": "Name", "cpus": "CPUs", "gpus": "GPUs", "memory": "Memory", "resources": "Custom Ray resources",
+    "price_per_hour": "Price per hour", "description": "Description",
+}
 
 
-def parse_resources(text: str) -> dict[str, float]:
-    """``"highmem=1, tpu=2"`` → ``{"highmem": 1.0, "tpu": 2.0}``; a malformed entry is an error."""
-    from components.errors import DuctworkError
-
+def parse_resources(text: str) -> tuple[dict[str, float], list[FieldProblem]]:
+    """``"highmem=1, tpu=2"`` → ``({"highmem": 1.0, "tpu": 2.0}, [])``; each malformed entry is a problem."""
     result: dict[str, float] = {}
+    problems: list[FieldProblem] = []
     for item in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
         name, sep, value = item.partition("=")
         try:
@@ -27,10 +32,9 @@ def parse_resources(text: str) -> dict[str, float]:
                 raise ValueError
             result[name.strip()] = float(value)
         except ValueError:
-            raise DuctworkError(
-                f"custom resource '{item}' is not NAME=NUMBER; write e.g. 'highmem=1, tpu=2'"
-            ) from None
-    return result
+            problems.append(FieldProblem("resources", "{field}: custom resource '{value}' is not NAME=NUMBER; "
+                                         "write e.g. 'highmem=1, tpu=2'", item))
+    return result, problems
 
 
 def targets_table(targets: list[Any]) -> pd.DataFrame:
@@ -44,45 +48,86 @@ def targets_table(targets: list[Any]) -> pd.DataFrame:
     } for t in targets])
 
 
+def _keys(slot: str) -> dict[str, str]:
+    """The session-state key of each field of one form: the values stay after an error."""
+    return {field: f"compute_{slot}_{field}" for field in FORM_LABELS}
+
+
+def _forget(slot: str) -> None:
+    """After a success: the form starts again from its defaults (or the updated target)."""
+    for key in _keys(slot).values():
+        st.session_state.pop(key, None)
+
+
+def _messages(slot: str) -> Any:
+    """The place right under a form for its messages; a success from before the rerun is shown there."""
+    place = st.container()
+    flash = st.session_state.get(FLASH_KEY)
+    if flash and flash[0] == slot:
+        st.session_state.pop(FLASH_KEY)
+        place.success(flash[1])
+    return place
+
+
+def _show_problems(place: Any, problems: list[FieldProblem]) -> None:
+    lines = [f"- {p.phrase({k: f'**{v}**' for k, v in FORM_LABELS.items()})}" for p in problems]
+    place.error(("Check this field:\n" if len(problems) == 1 else f"Check these {len(problems)} fields:\n")
+                + "\n".join(lines))
+
+
 def _form(ws: Any, target: Any | None) -> None:
-    from app.services.compute import add_compute, update_compute
+    from app.services.compute import add_compute, check_compute_fields, update_compute
     from registry.units import format_memory
 
     editing = target is not None
-    with st.form(f"compute_form_{target.name if editing else 'new'}", clear_on_submit=not editing):
-        name = st.text_input("Name", value=target.name if editing else "", disabled=editing,
-                             placeholder="gpu-large")
+    slot = f"edit_{target.name}" if editing else "new"
+    key, label = _keys(slot), FORM_LABELS
+    with st.form(f"compute_form_{slot}", clear_on_submit=False):
+        name = st.text_input(label["name"], value=target.name if editing else "", disabled=editing,
+                             placeholder="gpu-large", key=key["name"])
         c1, c2, c3 = st.columns(3)
-        cpus = c1.number_input("CPUs", min_value=0.0, value=float(target.cpus) if editing else 1.0, step=1.0)
-        gpus = c2.number_input("GPUs", min_value=0.0, value=float(target.gpus) if editing else 0.0, step=1.0)
-        memory = c3.text_input("Memory", value=format_memory(target.memory) if editing and target.memory else "",
-                               placeholder="8GB (optional)")
+        cpus = c1.number_input(label["cpus"], min_value=0.0, value=float(target.cpus) if editing else 1.0, step=1.0,
+                               key=key["cpus"])
+        gpus = c2.number_input(label["gpus"], min_value=0.0, value=float(target.gpus) if editing else 0.0, step=1.0,
+                               key=key["gpus"])
+        memory = c3.text_input(label["memory"], placeholder="8GB (optional)", key=key["memory"],
+                               value=format_memory(target.memory) if editing and target.memory else "",
+                               help="Memory per step: a number with a unit, e.g. 8GB, 512MiB, 2Gi.")
         resources = st.text_input(
-            "Custom Ray resources", placeholder="highmem=1",
+            label["resources"], placeholder="highmem=1", key=key["resources"],
             value=", ".join(f"{k}={v:g}" for k, v in (target.resources or {}).items()) if editing else "")
         c4, c5 = st.columns([1, 2])
-        price = c4.number_input("Price per hour", min_value=0.0,
-                                value=float(target.price_per_hour) if editing else 0.0, step=0.1)
-        description = c5.text_input("Description", value=target.description if editing else "")
+        price = c4.number_input(label["price_per_hour"], min_value=0.0, step=0.1, key=key["price_per_hour"],
+                                value=float(target.price_per_hour) if editing else 0.0)
+        description = c5.text_input(label["description"], value=target.description if editing else "",
+                                    key=key["description"])
         submitted = st.form_submit_button("Save changes" if editing else "Add compute target", type="primary")
+    place = _messages(slot)
     if not submitted:
         return
+    # every problem at once, each naming the form's field; the values typed stay in the form
+    parsed, problems = parse_resources(resources)
+    given = dict(cpus=cpus, gpus=gpus, memory=memory.strip() or None, price_per_hour=price)
+    problems += check_compute_fields(None if editing else name.strip(), resources=parsed, **given)
+    if problems:
+        _show_problems(place, problems)
+        return
     try:
-        fields = dict(cpus=cpus, gpus=gpus, memory=memory.strip() or None, resources=parse_resources(resources),
-                      price_per_hour=price, description=description)
+        fields = dict(given, resources=parsed, description=description)
         if editing:
             update_compute(ws, target.name, **fields)
             message = f"Updated compute target '{target.name}'."
         else:
-            if not name.strip():
-                st.error("Give the compute target a name, e.g. 'gpu-large'.")
-                return
             add_compute(ws, name.strip(), **fields)
             message = f"Added compute target '{name.strip()}'."
-    except Exception as exc:  # noqa: BLE001 - shown under the form
-        show_error(exc)
+    except ComputeInputError as exc:
+        _show_problems(place, list(exc.problems))
         return
-    st.session_state[FLASH_KEY] = message
+    except Exception as exc:  # noqa: BLE001 - shown under the form
+        show_error(exc, place)
+        return
+    _forget(slot)
+    st.session_state[FLASH_KEY] = (slot, message)
     st.rerun()
 
 
@@ -91,14 +136,17 @@ def _remove(ws: Any, names: list[str]) -> None:
 
     choice = st.selectbox("Compute target", names, key="compute_remove_name")
     force = st.checkbox("Remove even if saved pipelines name it", key="compute_remove_force")
-    if st.button("Remove", key="compute_remove", icon=":material/delete:"):
+    clicked = st.button("Remove", key="compute_remove", icon=":material/delete:")
+    place = _messages("remove")
+    if clicked:
         try:
             users = remove_compute(ws, choice, force=force)
         except Exception as exc:  # noqa: BLE001
-            show_error(exc)
+            show_error(exc, place)
         else:
+            _forget(f"edit_{choice}")
             note = f" Pipelines that still name it: {', '.join(users)}." if users else ""
-            st.session_state[FLASH_KEY] = f"Removed compute target '{choice}'.{note}"
+            st.session_state[FLASH_KEY] = ("remove", f"Removed compute target '{choice}'.{note}")
             st.rerun()
 
 
@@ -176,8 +224,6 @@ def render() -> None:
 
     ws = workspace()
     st.title("Compute")
-    if FLASH_KEY in st.session_state:
-        st.success(st.session_state.pop(FLASH_KEY))
     targets = list_compute(ws)
     st.dataframe(targets_table(targets), hide_index=True, width="stretch")
     st.caption("A job asks for a target by name (inspector → Compute target); the engine turns it into Ray "
