@@ -56,13 +56,13 @@ def summary(cmp: RunComparison) -> tuple[str, str]:
     if not cmp.same_pipeline:
         parts.append(f"pipeline version {cmp.pipeline_a} → {cmp.pipeline_b}")
     if cmp.run_differences:
-        parts.append(f"{len(cmp.run_differences)} run input(s)")
+        parts.append("run inputs: " + ", ".join(f.field for f in cmp.run_differences))
     steps = sorted({job for job, _ in cmp.step_differences()} | {s.job for s in cmp.steps if s.in_a != s.in_b},
                    key=[s.job for s in cmp.steps].index)
     if steps:
-        parts.append(f"{len(steps)} step(s): {', '.join(steps)}")
+        parts.append("steps: " + ", ".join(steps))
     if cmp.metric_differences:
-        parts.append(f"{len(cmp.metric_differences)} metric value(s)")
+        parts.append("metrics: " + ", ".join(dict.fromkeys(f"{m.job}.{m.metric}" for m in cmp.metric_differences)))
     if cmp.same_configuration:
         return "info", ("Same configuration (pipeline version, inputs, parameters, components, code, data, "
                         "environment, compute); only how it went differs: " + "; ".join(parts) + ".")
