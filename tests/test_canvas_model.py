@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from test_ui_designer_model import COMPONENTS, EVAL, PREP, TRAIN, resolve
+
 from app.ui import designer_model as dm
 from app.ui.canvas_model import PaletteEntry, build_model, fits_table, preview_marks
 from components.errors import Problem
-from test_ui_designer_model import COMPONENTS, EVAL, PREP, TRAIN, resolve
 
 
 def _design() -> dm.Design:

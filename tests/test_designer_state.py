@@ -3,10 +3,11 @@ design, acknowledged by sequence number, and undone and redone."""
 
 from __future__ import annotations
 
+from test_ui_designer_model import PREP, resolve
+
 from app.ui import designer_model as dm
 from app.ui.designer_state import DesignerState, apply_events, load_design
 from components.spec import JobOutput, LiteralValue
-from test_ui_designer_model import PREP, resolve
 
 
 class Browser:
@@ -125,7 +126,7 @@ def test_a_draft_restores_only_into_an_untouched_designer():
         design, _ = dm.add_job(dm.new_design("kept"), PREP)
         return dm.design_from_pipeline(design.pipeline, layout)
 
-    fresh, browser = DesignerState(), Browser()
+    fresh = DesignerState()
     assert fresh.restorable
     draft = {"yaml": "yaml text", "layout": {"nodes": {"prep": {"x": 5, "y": 6}}}, "origin": "kept:2"}
     apply_events(fresh, {"client": "c", "events": [{"seq": 1, "type": "restore", "draft": draft}]}, resolve, read)

@@ -132,26 +132,30 @@ def _binding_options(state: DesignerState, job: str, inp: InputSpec, resolve: dm
     for pinp in state.design.pipeline.inputs.values():
         if pinp.is_data:
             options[f"parent:{pinp.name}"] = ParentInput(pinp.name)
+    for known in _known_data(inp.type):  # recent external inputs, then the built-in samples
+        options[f"data:{known.path}"] = ExternalData(path=known.path, type=inp.type)
     options[_EXTERNAL] = None
     return options
 
 
-def _option_label(option: str) -> str:
+def _option_label(option: str, known: dict[str, str]) -> str:
     if option == _UNBOUND:
         return "— not connected —"
     if option == _EXTERNAL:
-        return "external path…"
+        return "type a path…"
     kind, _, rest = option.partition(":")
+    if kind == "data":
+        return known.get(rest, rest)
     return f"{rest}  (upstream output)" if kind == "job" else f"pipeline input '{rest}'"
 
 
-def _current_option(binding: Any) -> str:
+def _current_option(binding: Any, options: dict[str, Any]) -> str:
     if isinstance(binding, JobOutput):
         return f"job:{binding.job}.{binding.output}"
     if isinstance(binding, ParentInput):
         return f"parent:{binding.name}"
     if isinstance(binding, ExternalData):
-        return _EXTERNAL
+        return f"data:{binding.path}" if f"data:{binding.path}" in options else _EXTERNAL
     return _UNBOUND
 
 
@@ -170,10 +174,32 @@ def _set_path(state: DesignerState, job: str, inp: InputSpec, key: str) -> None:
         state.change(dm.set_input(state.design, job, inp.name, None))
 
 
+def _known_data(data_type: str) -> list[Any]:
+    """The workspace's known data of a type (recent external inputs, built-in samples); read
+    from the run store at most every 15 s per session (the inspector asks on every rerun)."""
+    import time
+
+    from app.services.data import known_data
+    from app.ui.session import workspace
+
+    stamp, cache = st.session_state.get("_insp_known_data", (0.0, {}))
+    if time.monotonic() - stamp > 15:
+        stamp, cache = time.monotonic(), {}
+    if data_type not in cache:
+        try:
+            cache[data_type] = known_data(workspace(), data_type)
+        except Exception:  # noqa: BLE001 - an offer, never a failure of the inspector
+            cache[data_type] = []
+    st.session_state["_insp_known_data"] = (stamp, cache)
+    return cache[data_type]
+
+
 def _data_input_widget(state: DesignerState, job: str, inp: InputSpec, binding: Any, resolve: dm.Resolve) -> None:
     key = _key(state, job, "input", inp.name)
     options = _binding_options(state, job, inp, resolve)
-    current = _current_option(binding)
+    known = {k.path: f"{k.label}  ({'recent input' if k.source == 'recent' else 'sample data'})"
+             for k in _known_data(inp.type)}
+    current = _current_option(binding, options)
     if current not in options:
         options[current] = binding
     label = f"{inp.name} ({inp.type})" + ("" if not inp.required else " *")
@@ -181,7 +207,7 @@ def _data_input_widget(state: DesignerState, job: str, inp: InputSpec, binding: 
     keep = st.session_state.get(key) == _EXTERNAL and current == _UNBOUND
     shown = _EXTERNAL if keep else _sync(key, current)
     choice = st.selectbox(label, list(options), index=_index(list(options), shown), key=key,
-                          format_func=_option_label, help=inp.description or None,
+                          format_func=lambda o: _option_label(o, known), help=inp.description or None,
                           on_change=_set_binding, args=(state, job, inp, key, options))
     if choice == _EXTERNAL:
         path_key = key + ":path"

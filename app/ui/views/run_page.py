@@ -213,7 +213,9 @@ def _log(ws: Any, details: Any, step: Any, waits: list[str]) -> None:
     except DuctworkError as exc:
         if step.status == StepStatus.RUNNING:
             st.info("Running: this step has not written a log yet.", icon=":material/hourglass_top:")
-        else:  # e.g. a reused step has no log
+        elif step.status == StepStatus.REUSED:
+            st.info(f"{exc}", icon=":material/recycling:")
+        else:
             show_error(exc)
         return
     except Exception as exc:  # noqa: BLE001
