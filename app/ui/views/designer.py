@@ -8,6 +8,11 @@ the canvas, the inspector and the toolbar all show the same design in one pass (
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
@@ -28,6 +33,33 @@ __all__ = ["CANVAS_KEY", "STATE_KEY", "designer_state", "render"]
 CANVAS_KEY = "designer_canvas"
 STATE_KEY = "designer"
 CANVAS_HEIGHT = 640
+
+
+#: Set to print each rerun's server time, phase by phase, as one JSON line on stderr (bench/designer.py).
+TIMINGS_ENV = "DUCTWORK_UI_TIMINGS"
+
+
+class _Timer:
+    """Where one rerun of the page spends its time (milliseconds per phase)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.phases: dict[str, float] = {}
+        self.events = 0
+
+    @contextmanager
+    def phase(self, name: str):
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round((time.perf_counter() - begin) * 1000, 2)
+
+    def report(self, jobs: int) -> None:
+        if os.environ.get(TIMINGS_ENV):
+            total = round((time.perf_counter() - self.start) * 1000, 2)
+            print("DESIGNER_TIMING " + json.dumps({"total_ms": total, "jobs": jobs, "events": self.events,
+                                                   **self.phases}), file=sys.stderr, flush=True)
 
 
 def designer_state() -> DesignerState:
@@ -145,16 +177,22 @@ def render() -> None:
     from app.services.components import component_resolver
     from app.services.compute import compute_names
 
+    timer = _Timer()
     ws = workspace()
     state = designer_state()
     resolve = component_resolver(ws)
     with errors_shown_here():
         toolbar.take_requests(ws, state)
-    apply_events(state, canvas.read_events(CANVAS_KEY), resolve, _read_draft(ws))
-    problems = _problems(ws, state, resolve)
+    with timer.phase("events_ms"):
+        seen = state.ack
+        if apply_events(state, canvas.read_events(CANVAS_KEY), resolve, _read_draft(ws)):
+            timer.events = state.ack["seq"] - (seen["seq"] if seen["client"] == state.ack["client"] else 0)
+    with timer.phase("validate_ms"):
+        problems = _problems(ws, state, resolve)
     names = compute_names(ws)
 
-    toolbar.render_toolbar(ws, state, problems)
+    with timer.phase("toolbar_ms"):
+        toolbar.render_toolbar(ws, state, problems)
     for toast in state.take_toasts():
         st.toast(toast.text, icon={"success": ":material/check_circle:", "error": ":material/error:",
                                    "warning": ":material/warning:"}.get(toast.kind, ":material/info:"))
@@ -162,14 +200,17 @@ def render() -> None:
     with centre:
         st.toggle("Preview", key=TOGGLE_KEY, help="Show on every job what a run would do now — reused (from which "
                   "run), will run (and why), or waits — from the engine's own plan. Nothing runs.")
-        plan = _preview(ws, state, problems)
-        _canvas(ws, state, resolve, problems, plan)
+        with timer.phase("preview_ms"):
+            plan = _preview(ws, state, problems)
+        with timer.phase("canvas_ms"):
+            _canvas(ws, state, resolve, problems, plan)
         _problem_summary(state, problems)
         if plan is not None:
             render_plan_table(plan)
         if not state.design.pipeline.jobs:
             with errors_shown_here():
                 _quick_start(ws)
-    with right:
+    with right, timer.phase("inspector_ms"):
         with errors_shown_here():
             render_inspector(state, resolve, problems, names)
+    timer.report(len(state.design.pipeline.jobs))
