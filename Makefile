@@ -1,6 +1,7 @@
 # Two commands for a new user: `make run` (the app on the embedded default) and `make test`.
 #   make run [HOST=127.0.0.1] [PORT=8501]   create .venv if needed, install Ductwork, start the web app
 #   make test                               install test dependencies (and Debian's chromium), ruff, pytest
+#   make canvas                             rebuild the designer canvas (app/ui/canvas_frontend) if its sources changed
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -11,7 +12,7 @@ PORT   ?= 8501
 # installs it too: the text-classification template's train step needs it (the `torch` extra).
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test install install-test browser lint bench clean
+.PHONY: run test install install-test browser canvas lint bench clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "Ductwork needs Python 3.11 or 3.12; run: make PYTHON=/path/to/python3.11"'
@@ -30,7 +31,24 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-run: install
+# The designer canvas (TypeScript, React Flow) is built with Vite into $(CANVAS)/dist, which is
+# committed with the hash of the sources it was built from (dist/SOURCE_HASH): Node is needed
+# only when the sources changed since, or always when CI is set (CI builds from source).
+CANVAS := app/ui/canvas_frontend
+
+canvas:
+	@want=$$(sh $(CANVAS)/scripts/hash.sh); have=$$(cat $(CANVAS)/dist/SOURCE_HASH 2>/dev/null || true); \
+	if [ -n "$$CI" ] || [ "$$want" != "$$have" ] || [ ! -f $(CANVAS)/dist/canvas.js ] || [ ! -f $(CANVAS)/dist/canvas.css ]; then \
+	  command -v npm >/dev/null 2>&1 || { \
+	    echo "The designer canvas must be rebuilt: its sources ($(CANVAS)) differ from the build in $(CANVAS)/dist" >&2; \
+	    echo "(dist/SOURCE_HASH '$$have', sources '$$want'), and building needs Node 20 and npm, which are not on PATH." >&2; \
+	    echo "Install Node 20 (https://nodejs.org) and run make again, or check out $(CANVAS) as committed." >&2; \
+	    exit 1; }; \
+	  echo "Building the designer canvas ($(CANVAS))"; \
+	  cd $(CANVAS) && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	fi
+
+run: install canvas
 	$(VENV)/bin/ductwork ui --host $(HOST) --port $(PORT)
 
 # Debian's chromium drives the real-browser tests (Playwright cannot download a browser here).
@@ -39,7 +57,7 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.installed-test browser
+test: $(VENV)/.installed-test browser canvas
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
