@@ -38,6 +38,7 @@ const MOVE_MERGE_MS = 200;
 const SELECT_DEBOUNCE_MS = 150;
 const PASTE_OFFSET = 40;
 const FIT_OPTIONS = { padding: 0.2, maxZoom: 1 };
+const MINIMAP_STYLE = { width: 160, height: 100 };
 const EDGE_MARKER = { type: MarkerType.ArrowClosed, width: 16, height: 16, color: "#667085" };
 
 export interface CanvasProps {
@@ -115,7 +116,6 @@ function Flow({ model, send }: CanvasProps) {
   // ---- the model → what is drawn -------------------------------------------------------
   useLayoutEffect(() => {
     const mountChanged = mount.current !== null && mount.current !== model.mount;
-    const firstMount = mount.current === null;
     mount.current = model.mount;
     if (mountChanged) {
       queue.clear();
@@ -159,7 +159,7 @@ function Flow({ model, send }: CanvasProps) {
       const wasSelected = new Set(mountChanged ? [] : prev.filter((e) => e.selected).map((e) => e.id));
       return drawn.edges.map((e) => toFlowEdge(e, ro, wasSelected.has(e.id)));
     });
-    if (mountChanged && !firstMount) {
+    if (mountChanged) {
       window.requestAnimationFrame(() => void flow.fitView(FIT_OPTIONS));
     }
   }, [model, queue, flow]);
@@ -370,7 +370,7 @@ function Flow({ model, send }: CanvasProps) {
             colorMode="light"
           >
             <Background gap={16} color="#e4e7ec" />
-            <MiniMap pannable zoomable nodeStrokeWidth={2} />
+            <MiniMap pannable zoomable nodeStrokeWidth={2} style={MINIMAP_STYLE} />
             <Controls showInteractive={false} />
             <Panel position="top-right" className="dw-toolbar">
               {!readOnly && (
