@@ -33,7 +33,8 @@ install-test: $(VENV)/.installed-test
 
 # The designer canvas (TypeScript, React Flow) is built with Vite into $(CANVAS)/dist, which is
 # committed with the hash of the sources it was built from (dist/SOURCE_HASH): Node is needed
-# only when the sources changed since, or always when CI is set (CI builds from source).
+# only when the sources changed since, or always when CI is set (CI builds from source, then
+# runs the frontend's own checks: tsc, ESLint and its unit tests, `npm run check`).
 CANVAS := app/ui/canvas_frontend
 
 canvas:
@@ -45,7 +46,8 @@ canvas:
 	    echo "Install Node 20 (https://nodejs.org) and run make again, or check out $(CANVAS) as committed." >&2; \
 	    exit 1; }; \
 	  echo "Building the designer canvas ($(CANVAS))"; \
-	  cd $(CANVAS) && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	  cd $(CANVAS) && npm ci --no-audit --no-fund --loglevel=error && npm run build \
+	    && { [ -z "$$CI" ] || npm run --silent check; }; \
 	fi
 
 run: install canvas

@@ -85,9 +85,11 @@ function Flow({ model, send }: CanvasProps) {
   const rootRef = useRef<HTMLDivElement>(null);
   const [queue] = useState(() => new EventQueue());
   const sendRef = useRef(send);
-  sendRef.current = send;
   const modelRef = useRef(model);
-  modelRef.current = model;
+  useLayoutEffect(() => {
+    sendRef.current = send;
+    modelRef.current = model;
+  }, [send, model]);
 
   const readOnly = model.readOnly || model.mode === "run";
   const [nodes, setNodes] = useState<JobFlowNode[]>([]);

@@ -34,7 +34,7 @@ export class EventQueue {
   /** Numbers `body` and queues it; returns the value to send (every unacknowledged event). */
   push(body: EventBody): EventsValue {
     this.seq += 1;
-    this.events.push({ ...body, seq: this.seq } as CanvasEvent);
+    this.events.push({ ...body, seq: this.seq });
     return this.value();
   }
 
