@@ -115,6 +115,27 @@ function Flow({ model, send }: CanvasProps) {
     [queue],
   );
 
+  /** Fits the view when one of `ids` is not wholly in it. */
+  const revealNodes = useCallback(
+    (ids: string[]) => {
+      const pane = rootRef.current?.querySelector(".react-flow")?.getBoundingClientRect();
+      if (!pane) return;
+      const outside = ids.some((id) => {
+        const node = flow.getInternalNode(id);
+        if (!node) return false;
+        const at = node.internals.positionAbsolute;
+        const topLeft = flow.flowToScreenPosition(at);
+        const bottomRight = flow.flowToScreenPosition({
+          x: at.x + (node.measured.width ?? 0),
+          y: at.y + (node.measured.height ?? 0),
+        });
+        return topLeft.x < pane.left || topLeft.y < pane.top || bottomRight.x > pane.right || bottomRight.y > pane.bottom;
+      });
+      if (outside) void flow.fitView({ ...FIT_OPTIONS, duration: 200 });
+    },
+    [flow],
+  );
+
   // ---- the model → what is drawn -------------------------------------------------------
   useLayoutEffect(() => {
     const mountChanged = mount.current !== null && mount.current !== model.mount;
@@ -138,6 +159,8 @@ function Flow({ model, send }: CanvasProps) {
     if (!keepSelection) reported.current = [...modelSelection];
     const ro = model.readOnly || model.mode === "run";
 
+    const known = new Set(flow.getNodes().map((n) => n.id));
+    const added = mountChanged || known.size === 0 ? [] : drawn.jobs.filter((j) => !known.has(j.id)).map((j) => j.id);
     setNodes((prev) => {
       const before = new Map(mountChanged ? [] : prev.map((n) => [n.id, n] as const));
       return drawn.jobs.map((job): JobFlowNode => {
@@ -163,8 +186,11 @@ function Flow({ model, send }: CanvasProps) {
     });
     if (mountChanged) {
       window.requestAnimationFrame(() => void flow.fitView(FIT_OPTIONS));
+    } else if (added.length > 0) {
+      // a job added (palette click, paste, undo of a deletion) may land outside the view
+      window.requestAnimationFrame(() => window.requestAnimationFrame(() => revealNodes(added)));
     }
-  }, [model, queue, flow]);
+  }, [model, queue, flow, revealNodes]);
 
   useDrafts(model, emit);
 
