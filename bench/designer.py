@@ -122,7 +122,7 @@ def main() -> None:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
                 page.set_default_timeout(60_000)
-                page.goto(f"{server.url}/designer?open=chain:1")
+                page.goto(f"{server.url}/?open=chain:1")
                 _wait_count(page, args.jobs, 90)
                 wait_idle(page)
 

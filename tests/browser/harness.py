@@ -22,7 +22,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]
-FLOW_IFRAME = "iframe[title='streamlit_flow.streamlit_flow']"
 
 
 def _free_port() -> int:

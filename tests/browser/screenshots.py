@@ -13,7 +13,6 @@ from pathlib import Path
 from harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    FLOW_IFRAME,
     ROOT,
     record_demo_runs,
     register_demo_components,
@@ -41,9 +40,9 @@ def main() -> int:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1500, "height": 950})
                 page.goto(server.url + "/?open=numbers:1")
-                page.frame_locator(FLOW_IFRAME).locator(".react-flow__node[data-id=scale]").wait_for()
+                page.locator(".react-flow__node[data-id=scale]").wait_for()
                 wait_idle(page)
-                page.frame_locator(FLOW_IFRAME).locator(".react-flow__node[data-id=scale]").click()
+                page.locator(".react-flow__node[data-id=scale]").click()
                 page.get_by_text("Multiplies every number by a factor.").wait_for()
                 wait_idle(page)
                 page.screenshot(path=str(OUT / "designer.png"))
@@ -59,7 +58,7 @@ def main() -> int:
                 page.screenshot(path=str(OUT / "run.png"), full_page=True)
 
                 page.goto(server.url + f"/compare?a={runs[0]}&b={runs[1]}")
-                page.get_by_text("Steps that differ").wait_for()
+                page.get_by_text("Pipeline version and run inputs").wait_for()
                 wait_idle(page)
                 page.screenshot(path=str(OUT / "compare.png"))
 

@@ -128,12 +128,16 @@ def _canvas(ws: Any, state: DesignerState, resolve: dm.Resolve, problems: list[P
     from app.services.components import list_components
 
     components = {name: dm.job_component(job, resolve) for name, job in state.design.pipeline.jobs.items()}
+    palette = palette_entries(list_components(ws))
+    if not palette:
+        st.info("No components are registered yet. Register one on the **Components** page (upload a YAML "
+                "file or give a path), then drag it from the palette onto the canvas.")
     notice = state.canvas_notice()
     model = build_model(
         state.design, components, mount=f"design-{state.generation}", rev=state.rev, ack=state.ack,
         problems=problems, preview=preview_marks(plan.rows()) if plan is not None else None,
         selection=state.selection, notice={"id": notice.id, "kind": notice.kind, "text": notice.text} if notice else None,
-        palette=palette_entries(list_components(ws)), dirty=state.dirty, restorable=state.restorable,
+        palette=palette, dirty=state.dirty, restorable=state.restorable,
         can_undo=bool(state.history), can_redo=bool(state.future), draft=_draft(state),
     )
     canvas.draw_canvas(model, key=CANVAS_KEY, height=CANVAS_HEIGHT)
