@@ -1,5 +1,5 @@
 """Every page's logic through Streamlit's AppTest (headless, real workspace). Canvas edits
-are simulated by setting the flow component's session state before a run."""
+are simulated by setting the canvas component's state value (its numbered events) before a run."""
 
 from __future__ import annotations
 
@@ -98,45 +98,55 @@ def test_designer_on_a_seeded_workspace_offers_one_click_template_runs(home):
                       "quick_tabular-regression": "Run Tabular regression"}
 
 
-def _canvas_report(at: AppTest, edges=(), selected=None, moved=None) -> None:
-    state = at.session_state["designer"]
-    moved = moved or {}
-    nodes = [{"id": n, "position": {"x": moved.get(n, xy)[0], "y": moved.get(n, xy)[1]}}
-             for n, xy in state.design.layout.items()]
-    flow_edges = [{"id": f"st-flow-edge_{s}-{t}", "source": s, "target": t} for s, t in edges]
-    from app.ui import designer_model as dm
+class Canvas:
+    """The browser's side of the designer canvas: numbered events set as the component's
+    state value (what ``setStateValue("events", ...)`` does), then a rerun."""
 
-    flow_edges += [{"id": e.id, "source": e.source, "target": e.target} for e in dm.edges(state.design)]
-    state.sync.echoes = 0
-    stamp = max(state.sync.pushed, state.sync.received) + 100
-    at.session_state["designer_canvas"] = {"nodes": nodes, "edges": flow_edges, "selectedId": selected,
-                                           "timestamp": stamp}
-    at.run()
-    assert not at.exception, at.exception
+    def __init__(self, at: AppTest):
+        self.at, self.seq = at, 0
+
+    def send(self, *events: dict) -> None:
+        batch = []
+        for event in events:
+            self.seq += 1
+            batch.append({"seq": self.seq, **event})
+        self.at.session_state["designer_canvas"] = {"events": {"client": "test", "events": batch}}
+        self.at.run()
+        assert not self.at.exception, self.at.exception
+
+    def model(self) -> dict:
+        """What the page drew: the canvas model from the designer state (as the page builds it)."""
+        return self.at.session_state["designer"]
+
+
+def _wire(source: str, output: str, target: str, input_name: str) -> dict:
+    return {"type": "connect", "source": source, "sourceHandle": output, "target": target, "targetHandle": input_name}
 
 
 def test_designer_build_wire_parametrise_save(ws):
     at = _app(_designer)
-    for key in ("palette_add_make_numbers", "palette_add_scale", "palette_add_summarize"):
-        at.button(key=key).click().run()
+    canvas = Canvas(at)
+    canvas.send({"type": "add", "ref": "make_numbers:1", "x": 40, "y": 60},
+                {"type": "add", "ref": "scale:1", "x": 320, "y": 60},
+                {"type": "add", "ref": "summarize:1", "x": None, "y": None})
     state = at.session_state["designer"]
     assert list(state.design.pipeline.jobs) == ["make_numbers", "scale", "summarize"]
+    assert state.design.layout["scale"] == (320.0, 60.0)
     # unbound required inputs are problems; Run is disabled while any exists
     assert at.button(key="tb_run").disabled
-    assert any("does not bind required input 'numbers'" in t for t in _texts(at.error))
+    assert any("does not bind required input 'numbers'" in t for t in _texts(at.markdown))
 
-    _canvas_report(at, edges=[("make_numbers", "scale")], selected="st-flow-edge_make_numbers-scale")
-    _canvas_report(at, edges=[("scale", "summarize")], selected="st-flow-edge_scale-summarize")
-    assert any("Connected scale.scaled → summarize.numbers" in t for t in _texts(at.success))
+    canvas.send(_wire("make_numbers", "numbers", "scale", "numbers"), _wire("scale", "scaled", "summarize", "numbers"))
     assert not at.button(key="tb_run").disabled
+    assert at.session_state["designer"].canvas_notice().text == "Connected scale.scaled → summarize.numbers."
 
-    # a cycle is refused with the reason, shown above the canvas
-    _canvas_report(at, edges=[("summarize", "scale")], selected="st-flow-edge_summarize-scale")
-    assert any("would make a cycle" in t for t in _texts(at.error))
-    assert len(at.session_state["designer"].design.pipeline.jobs["scale"].inputs) == 1
+    # a cycle is refused with the reason, shown in the canvas' message area
+    canvas.send(_wire("summarize", "summary", "scale", "numbers"))
+    assert "would make a cycle" in at.session_state["designer"].canvas_notice().text
+    assert at.session_state["designer"].design.pipeline.jobs["scale"].inputs["numbers"].job == "make_numbers"
 
-    # select scale by clicking it, then set its factor in the inspector
-    _canvas_report(at, selected="scale", moved={"scale": (300.0, 400.0)})
+    # select scale by clicking it (and move it), then set its factor in the inspector
+    canvas.send({"type": "move", "positions": {"scale": [300, 400]}}, {"type": "select", "jobs": ["scale"]})
     gen = at.session_state["designer"].generation
     factor = at.number_input(key=f"insp:{gen}:scale:param:factor")
     assert (factor.min, factor.max) == (0.0, 100.0)
@@ -145,27 +155,44 @@ def test_designer_build_wire_parametrise_save(ws):
     assert mode.options == ["multiply", "divide"]
     compute = at.selectbox(key=f"insp:{gen}:scale:compute")
     compute.set_value("local").run()
+    # undo takes back the compute change, redo brings it again
+    canvas.send({"type": "undo"})
+    assert at.session_state["designer"].design.pipeline.jobs["scale"].compute is None
+    canvas.send({"type": "redo"})
+    assert at.session_state["designer"].design.pipeline.jobs["scale"].compute == "local"
 
     at.button(key="tb_save").click().run()
-    assert any("Saved pipeline 'untitled:1'" in t for t in _texts(at.success))
+    assert any("Saved pipeline 'untitled:1'" in t.value for t in at.toast)
     record = ws.registry.get_pipeline("untitled", "1")
     assert record.spec["jobs"]["scale"]["inputs"]["factor"] == 4.5
     assert record.spec["jobs"]["scale"]["compute"] == "local"
     assert record.layout["nodes"]["scale"] == {"x": 300.0, "y": 400.0}
 
 
-def test_designer_delete_edge_and_job_from_the_inspector(ws):
+def test_designer_delete_edge_and_job_from_the_inspector_and_the_keyboard(ws):
     at = _app(_designer)
-    for key in ("palette_add_make_numbers", "palette_add_scale"):
-        at.button(key=key).click().run()
-    _canvas_report(at, edges=[("make_numbers", "scale")], selected="st-flow-edge_make_numbers-scale")
-    _canvas_report(at, selected="edge:make_numbers->scale")
+    canvas = Canvas(at)
+    canvas.send({"type": "add", "ref": "make_numbers:1", "x": 0, "y": 0}, {"type": "add", "ref": "scale:1", "x": 300, "y": 0},
+                _wire("make_numbers", "numbers", "scale", "numbers"), {"type": "select", "jobs": ["scale"]})
     gen = at.session_state["designer"].generation
-    at.button(key=f"insp:{gen}:del_edge:make_numbers:scale").click().run()
+    at.button(key=f"insp:{gen}:del_edge_j:make_numbers.numbers->scale.numbers").click().run()
     assert at.session_state["designer"].design.pipeline.jobs["scale"].inputs == {}
-    _canvas_report(at, selected="scale")
     at.button(key=f"insp:{gen}:del_job:scale").click().run()
     assert list(at.session_state["designer"].design.pipeline.jobs) == ["make_numbers"]
+    canvas.send({"type": "delete", "jobs": ["make_numbers"], "edges": []})  # Delete on the canvas
+    assert not at.session_state["designer"].design.pipeline.jobs
+    canvas.send({"type": "undo"}, {"type": "undo"})
+    assert list(at.session_state["designer"].design.pipeline.jobs) == ["make_numbers", "scale"]
+
+
+def test_designer_new_asks_before_discarding_unsaved_edits(ws):
+    at = _app(_designer)
+    Canvas(at).send({"type": "add", "ref": "make_numbers:1", "x": 0, "y": 0})
+    assert at.button(key="tb_new_blank").disabled
+    assert any("has unsaved edits" in w.value for w in at.warning)
+    at.checkbox(key="tb_new_discard").check().run()
+    at.button(key="tb_new_blank").click().run()
+    assert not at.session_state["designer"].design.pipeline.jobs
 
 
 def test_designer_opens_a_saved_version_and_clones_a_run(ws):
@@ -186,7 +213,9 @@ def test_designer_opens_a_saved_version_and_clones_a_run(ws):
     at.text_input(key=f"insp:{gen}:pipeline:input:factor").set_value("2.5").run()
     assert at.session_state["designer"].design.pipeline.inputs["factor"].value == 2.5
 
-    at.selectbox(key="tb_clone_run").set_value(run_id)
+    at.selectbox(key="tb_clone_run").set_value(run_id).run()
+    assert at.button(key="tb_clone").disabled  # the input edit is unsaved: cloning would discard it
+    at.checkbox(key="tb_clone_discard").check().run()
     at.button(key="tb_clone").click().run()
     state = at.session_state["designer"]
     assert state.origin == f"run:{run_id}" and state.design.pipeline.inputs["factor"].value == 7
