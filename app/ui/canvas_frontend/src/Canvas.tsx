@@ -138,7 +138,8 @@ function Flow({ model, send }: CanvasProps) {
 
   // ---- the model → what is drawn -------------------------------------------------------
   useLayoutEffect(() => {
-    const mountChanged = mount.current !== null && mount.current !== model.mount;
+    const firstModel = mount.current === null;
+    const mountChanged = !firstModel && mount.current !== model.mount;
     mount.current = model.mount;
     if (mountChanged) {
       queue.clear();
@@ -160,7 +161,7 @@ function Flow({ model, send }: CanvasProps) {
     const ro = model.readOnly || model.mode === "run";
 
     const known = new Set(flow.getNodes().map((n) => n.id));
-    const added = mountChanged || known.size === 0 ? [] : drawn.jobs.filter((j) => !known.has(j.id)).map((j) => j.id);
+    const added = firstModel || mountChanged ? [] : drawn.jobs.filter((j) => !known.has(j.id)).map((j) => j.id);
     setNodes((prev) => {
       const before = new Map(mountChanged ? [] : prev.map((n) => [n.id, n] as const));
       return drawn.jobs.map((job): JobFlowNode => {
@@ -184,8 +185,10 @@ function Flow({ model, send }: CanvasProps) {
       const wasSelected = new Set(mountChanged ? [] : prev.filter((e) => e.selected).map((e) => e.id));
       return drawn.edges.map((e) => toFlowEdge(e, ro, wasSelected.has(e.id)));
     });
-    if (mountChanged) {
-      window.requestAnimationFrame(() => void flow.fitView(FIT_OPTIONS));
+    if (firstModel || mountChanged) {
+      // fitView waits until the nodes are measured; an empty design keeps the default
+      // viewport, so a first job dropped from the palette stays where it was dropped
+      if (drawn.jobs.length > 0) void flow.fitView(FIT_OPTIONS);
     } else if (added.length > 0) {
       // a job added (palette click, paste, undo of a deletion) may land outside the view
       window.requestAnimationFrame(() => window.requestAnimationFrame(() => revealNodes(added)));
@@ -279,6 +282,9 @@ function Flow({ model, send }: CanvasProps) {
   const onDelete = useCallback(
     ({ nodes: gone, edges: goneEdges }: { nodes: Node[]; edges: Edge[] }) => {
       if (gone.length === 0 && goneEdges.length === 0) return;
+      // Python drops deleted jobs from the selection itself: no select event for that
+      const goneIds = new Set(gone.map((n) => n.id));
+      reported.current = reported.current.filter((id) => !goneIds.has(id));
       emit({ type: "delete", jobs: gone.map((n) => n.id), edges: goneEdges.map((e) => e.id) });
     },
     [emit],
@@ -324,8 +330,11 @@ function Flow({ model, send }: CanvasProps) {
     if (readOnly) return;
     const onKey = (event: KeyboardEvent) => {
       if (isEditable(event.target)) return;
+      // Only when the canvas or a container around it has the focus (a click on the pane
+      // focuses Streamlit's main block, which has tabIndex -1), not another widget.
       const active = document.activeElement;
-      const ours = !active || active === document.body || !!rootRef.current?.contains(active);
+      const root = rootRef.current;
+      const ours = !active || active === document.body || (!!root && (root.contains(active) || active.contains(root)));
       if (!ours || !(event.ctrlKey || event.metaKey) || event.altKey) return;
       const key = event.key.toLowerCase();
       if (key === "z" && !event.shiftKey) emit({ type: "undo" });
@@ -391,8 +400,6 @@ function Flow({ model, send }: CanvasProps) {
             deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
             selectionKeyCode="Shift"
             multiSelectionKeyCode={["Shift", "Meta", "Control"]}
-            fitView
-            fitViewOptions={FIT_OPTIONS}
             minZoom={0.2}
             maxZoom={2}
             colorMode="light"
