@@ -55,8 +55,12 @@ def seed(home: Path, jobs: int) -> None:
     register_demo_components(home)
     path = home.parent / "chain.yml"
     path.write_text(chain_yaml(jobs))
+    names = ["make_numbers", *[f"scale_{i}" for i in range(1, jobs - 1)], "summarize"]
+    columns = 6  # a grid, row by row, as a person lays out a long chain on a screen
+    layout = {"nodes": {name: {"x": 40.0 + (i % columns) * 280, "y": 40.0 + (i // columns) * 170}
+                        for i, name in enumerate(names)}}
     ws = open_workspace(home)
-    register_pipeline(ws, path)
+    register_pipeline(ws, path, layout=layout)
     ws.registry.close()
 
 
@@ -99,6 +103,12 @@ def _wait_count(page, n: int, timeout_s: float = 30) -> float:
     raise AssertionError(f"the canvas did not show {n} nodes in {timeout_s} s (it shows {_nodes(page).count()})")
 
 
+def _centre(locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    assert box, "the element must be visible"
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
 def _median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
@@ -135,6 +145,7 @@ def main() -> None:
                     results["switch"].append((_wait_count(page, args.jobs) - start) * 1000)
                     wait_idle(page)
 
+                zoomed = False
                 for _ in range(args.repeat):
                     n = args.jobs + 1
                     timings.mark()  # add: a click on a palette entry (Python places it)
@@ -145,9 +156,18 @@ def main() -> None:
                     wait_idle(page)
                     job = "scale"  # the chain's jobs are scale_1 …: a new one takes the component's name
 
-                    timings.mark()  # connect: summarize's output has no place to go; wire the chain's end
-                    source = page.locator(f'.react-flow__node[data-id="scale_{args.jobs - 2}"] '
-                                          '.react-flow__handle[data-handleid="scaled"]')
+                    # connect: zoom in on the new job (wheel over it), as a person does to reach a
+                    # port, then drag from the end of the first row (scale_5, its left neighbour)
+                    if not zoomed:
+                        x, y = _centre(page.locator(f'.react-flow__node[data-id="{job}"]'))
+                        page.mouse.move(x - 120, y)
+                        for _ in range(6):
+                            page.mouse.wheel(0, -200)
+                            time.sleep(0.05)
+                        time.sleep(0.4)
+                        zoomed = True
+                    timings.mark()
+                    source = page.locator('.react-flow__node[data-id="scale_5"] .react-flow__handle[data-handleid="scaled"]')
                     target = page.locator(f'.react-flow__node[data-id="{job}"] .react-flow__handle[data-handleid="numbers"]')
                     edges = page.locator(".react-flow__edge").count()
                     a, b = source.bounding_box(), target.bounding_box()
@@ -159,7 +179,11 @@ def main() -> None:
                     deadline = time.monotonic() + 30
                     while page.locator(".react-flow__edge").count() <= edges and time.monotonic() < deadline:
                         time.sleep(0.005)
-                    results["connect"].append(((time.perf_counter() - start) * 1000, timings.edit()))
+                    try:
+                        results["connect"].append(((time.perf_counter() - start) * 1000, timings.edit()))
+                    except AssertionError:
+                        page.screenshot(path="/tmp/bench-designer-failure.png")
+                        raise
                     wait_idle(page)
 
                     node = page.locator(f'.react-flow__node[data-id="{job}"]')  # move, drawn at once
@@ -174,8 +198,9 @@ def main() -> None:
                     results["move"].append((time.perf_counter() - start) * 1000)
                     wait_idle(page)
 
-                    timings.mark()  # delete: select the new job, press Delete
-                    node.click()
+                    timings.mark()  # delete: select the new job (click its lower part: clear of the toolbar), press Delete
+                    box = node.bounding_box()
+                    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 8)
                     wait_idle(page)
                     timings.mark()
                     start = time.perf_counter()

@@ -115,23 +115,28 @@ function Flow({ model, send }: CanvasProps) {
     [queue],
   );
 
-  /** Fits the view when one of `ids` is not wholly in it. */
+  /** Brings the view to the first of `ids` that is not wholly in it. */
   const revealNodes = useCallback(
     (ids: string[]) => {
       const pane = rootRef.current?.querySelector(".react-flow")?.getBoundingClientRect();
       if (!pane) return;
-      const outside = ids.some((id) => {
+      // the first added job that lies outside the view is centred, at the zoom the person
+      // chose (fitting the whole design would zoom out on every add to a large pipeline)
+      for (const id of ids) {
         const node = flow.getInternalNode(id);
-        if (!node) return false;
+        if (!node) continue;
         const at = node.internals.positionAbsolute;
+        const width = node.measured.width ?? 200;
+        const height = node.measured.height ?? 100;
         const topLeft = flow.flowToScreenPosition(at);
-        const bottomRight = flow.flowToScreenPosition({
-          x: at.x + (node.measured.width ?? 0),
-          y: at.y + (node.measured.height ?? 0),
-        });
-        return topLeft.x < pane.left || topLeft.y < pane.top || bottomRight.x > pane.right || bottomRight.y > pane.bottom;
-      });
-      if (outside) void flow.fitView({ ...FIT_OPTIONS, duration: 200 });
+        const bottomRight = flow.flowToScreenPosition({ x: at.x + width, y: at.y + height });
+        const outside =
+          topLeft.x < pane.left || topLeft.y < pane.top || bottomRight.x > pane.right || bottomRight.y > pane.bottom;
+        if (outside) {
+          void flow.setCenter(at.x + width / 2, at.y + height / 2, { zoom: flow.getZoom(), duration: 200 });
+          return;
+        }
+      }
     },
     [flow],
   );
