@@ -158,3 +158,14 @@ def test_opening_another_design_starts_a_new_history():
     state, _ = _built()
     load_design(state, dm.new_design("other"), "other:1")
     assert not state.history and not state.undo() and state.saved and not state.dirty
+
+
+def test_an_inspector_change_for_a_deleted_job_is_ignored():
+    from app.ui.views import inspector
+
+    state, browser = _built()
+    browser.send(state, {"type": "delete", "jobs": ["train"], "edges": []})
+    before = state.design
+    inspector._set_compute(state, "train", "no-such-widget-key")  # a late widget callback
+    inspector._delete_job(state, "train")
+    assert state.design is before

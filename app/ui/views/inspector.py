@@ -59,9 +59,23 @@ def _show(problems: list[Problem]) -> None:
         st.error(problem.message)
 
 
+def _while_job_exists(callback):  # type: ignore[no-untyped-def]
+    """A widget callback of one job that does nothing once the job is gone: a widget's change
+    can arrive on the rerun after its job was deleted (Delete on the canvas, undo)."""
+
+    def guarded(state: DesignerState, job: str, *args: Any) -> None:
+        if job in state.design.pipeline.jobs:
+            callback(state, job, *args)
+
+    guarded.__name__ = guarded.__qualname__ = callback.__name__
+    guarded.__doc__ = callback.__doc__
+    return guarded
+
+
 # ----------------------------------------------------------------------------- parameters
 
 
+@_while_job_exists
 def _set_param(state: DesignerState, job: str, name: str, key: str, default: Any) -> None:
     value = st.session_state.get(key)
     state.change(dm.set_parameter(state.design, job, name, None if value == default else value))
@@ -159,6 +173,7 @@ def _current_option(binding: Any, options: dict[str, Any]) -> str:
     return _UNBOUND
 
 
+@_while_job_exists
 def _set_binding(state: DesignerState, job: str, inp: InputSpec, key: str, options: dict[str, Any]) -> None:
     choice = st.session_state.get(key)
     if choice == _EXTERNAL:
@@ -166,6 +181,7 @@ def _set_binding(state: DesignerState, job: str, inp: InputSpec, key: str, optio
     state.change(dm.set_input(state.design, job, inp.name, options.get(choice)))
 
 
+@_while_job_exists
 def _set_path(state: DesignerState, job: str, inp: InputSpec, key: str) -> None:
     path = (st.session_state.get(key) or "").strip()
     if path:
@@ -225,6 +241,7 @@ def _delete_edge(state: DesignerState, wire: dm.Wire) -> None:
     state.notify("info", f"Deleted the edge {wire.label()}. Ctrl+Z brings it back.")
 
 
+@_while_job_exists
 def _delete_job(state: DesignerState, job: str) -> None:
     state.change(dm.remove_job(state.design, job))
     state.select(())
@@ -234,6 +251,7 @@ def _delete_job(state: DesignerState, job: str) -> None:
 # ----------------------------------------------------------------------------- panels
 
 
+@_while_job_exists
 def _set_compute(state: DesignerState, job: str, key: str) -> None:
     value = st.session_state.get(key)
     state.change(dm.set_compute(state.design, job, None if value == "" else value))
