@@ -29,6 +29,14 @@ def ws(tmp_path: Path):
 
 
 @pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    """The workspace folder the app's pages open (``DUCTWORK_HOME``), for AppTest page tests."""
+    path = tmp_path / "ws"
+    monkeypatch.setenv("DUCTWORK_HOME", str(path))
+    return path
+
+
+@pytest.fixture
 def basic(tmp_path: Path) -> Path:
     """A private copy of ``tests/resources/basic`` (components, pipeline, data) that a test may edit."""
     return Path(shutil.copytree(RESOURCES / "basic", tmp_path / "basic"))

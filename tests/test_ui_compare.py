@@ -21,13 +21,6 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    path = tmp_path / "ws"
-    monkeypatch.setenv("DUCTWORK_HOME", str(path))
-    return path
-
-
-@pytest.fixture
 def ws(home, tmp_path):
     """numbers:1 (make_numbers count 5) and numbers:2 (count 6): one job's literal parameter apart."""
     workspace = open_workspace(home)

@@ -13,13 +13,6 @@ from app.services.workspace import open_workspace
 TIMEOUT = 60
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    path = tmp_path / "ws"
-    monkeypatch.setenv("DUCTWORK_HOME", str(path))
-    return path
-
-
 def _page() -> None:
     from app.ui.views import compute_page
 

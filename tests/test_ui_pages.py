@@ -52,13 +52,6 @@ def _compare() -> None:
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    path = tmp_path / "ws"
-    monkeypatch.setenv("DUCTWORK_HOME", str(path))
-    return path
-
-
-@pytest.fixture
 def ws(home):
     workspace = open_workspace(home)
     register_paths(workspace, [RESOURCES / "components"])

@@ -32,9 +32,7 @@ def _run() -> None:
 
 
 @pytest.fixture
-def ws(tmp_path, monkeypatch):
-    home = tmp_path / "ws"
-    monkeypatch.setenv("DUCTWORK_HOME", str(home))
+def ws(home):
     workspace = open_workspace(home)
     register_paths(workspace, [RESOURCES / "components"])
     register_pipeline(workspace, RESOURCES / "pipelines" / "numbers.yml")
