@@ -52,9 +52,19 @@ def _notice(page):
 
 
 def settle(page) -> None:
-    """Wait until Python has applied every canvas event and the app is idle."""
+    """Wait until Python has applied every canvas event, the app is idle, and the view has
+    stopped moving (a job added outside the view brings the view to it, animated)."""
     expect(page.locator("[data-testid=canvas-root]")).to_have_attribute("data-unacked", "0", timeout=30_000)
     wait_idle(page)
+    viewport = page.locator(".react-flow__viewport")
+    last, since, deadline = None, time.monotonic(), time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = viewport.get_attribute("style")
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= 0.4:
+            return
+        time.sleep(0.05)
 
 
 def _centre(locator) -> tuple[float, float]:
@@ -147,7 +157,7 @@ def test_drop_connect_refuse_replace_delete_undo_redo(page, tmp_path):
     assert "numbers: ${{parent.jobs.scale.outputs.scaled}}" in exported
 
     # a connection whose types do not fit is refused, says why, and is not drawn
-    drop(page, "publish:1", pane["x"] + 700, pane["y"] + 380)
+    drop(page, "publish:1", pane["x"] + 420, pane["y"] + 340)
     _node(page, "publish").wait_for()
     settle(page)
     connect(page, "summarize", "summary", "publish", "report")

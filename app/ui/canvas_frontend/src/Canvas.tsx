@@ -98,6 +98,8 @@ function Flow({ model, send }: CanvasProps) {
   const [unacked, setUnacked] = useState(0);
 
   const dragging = useRef(new Set<string>());
+  /** Where jobs were dropped from the palette ("x,y" in flow coordinates), not yet drawn. */
+  const dropPoints = useRef(new Set<string>());
   const moveBuffer = useRef<Positions>({});
   const moveTimer = useRef<number | null>(null);
   const selectTimer = useRef<number | null>(null);
@@ -115,25 +117,33 @@ function Flow({ model, send }: CanvasProps) {
     [queue],
   );
 
-  /** Brings the view to the first of `ids` that is not wholly in it. */
+  /** Moves the view just enough to show the first of `ids` that is not wholly in it. */
   const revealNodes = useCallback(
     (ids: string[]) => {
       const pane = rootRef.current?.querySelector(".react-flow")?.getBoundingClientRect();
       if (!pane) return;
-      // the first added job that lies outside the view is centred, at the zoom the person
-      // chose (fitting the whole design would zoom out on every add to a large pipeline)
+      // the view moves just enough to show the first added job that lies outside it, at
+      // the zoom the person chose (fitting the whole design would zoom out on every add to
+      // a large pipeline; centring on the job would push its neighbours out of view)
+      const margin = 24;
       for (const id of ids) {
         const node = flow.getInternalNode(id);
         if (!node) continue;
         const at = node.internals.positionAbsolute;
-        const width = node.measured.width ?? 200;
-        const height = node.measured.height ?? 100;
         const topLeft = flow.flowToScreenPosition(at);
-        const bottomRight = flow.flowToScreenPosition({ x: at.x + width, y: at.y + height });
-        const outside =
-          topLeft.x < pane.left || topLeft.y < pane.top || bottomRight.x > pane.right || bottomRight.y > pane.bottom;
-        if (outside) {
-          void flow.setCenter(at.x + width / 2, at.y + height / 2, { zoom: flow.getZoom(), duration: 200 });
+        const bottomRight = flow.flowToScreenPosition({
+          x: at.x + (node.measured.width ?? 200),
+          y: at.y + (node.measured.height ?? 100),
+        });
+        const shift = (low: number, high: number, min: number, max: number) =>
+          high > max - margin ? Math.max(min + margin - low, max - margin - high) : low < min + margin ? min + margin - low : 0;
+        // a job dropped near an edge stays where the person put it
+        if (dropPoints.current.delete(`${Math.round(at.x)},${Math.round(at.y)}`)) continue;
+        const dx = shift(topLeft.x, bottomRight.x, pane.left, pane.right);
+        const dy = shift(topLeft.y, bottomRight.y, pane.top, pane.bottom);
+        if (dx !== 0 || dy !== 0) {
+          const view = flow.getViewport();
+          void flow.setViewport({ x: view.x + dx, y: view.y + dy, zoom: view.zoom }, { duration: 200 });
           return;
         }
       }
@@ -308,6 +318,7 @@ function Flow({ model, send }: CanvasProps) {
       if (!ref) return;
       event.preventDefault();
       const at = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+      dropPoints.current.add(`${Math.round(at.x)},${Math.round(at.y)}`);
       emit({ type: "add", ref, x: Math.round(at.x), y: Math.round(at.y) });
     },
     [emit, flow],
