@@ -120,7 +120,8 @@ def test_concurrent_first_opens_seed_once_and_silently(tmp_path: Path, count: in
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
              for _ in range(count)]
     outputs = [p.communicate(timeout=240)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0] * count, outputs
+    failed = [f"exit {p.returncode}:\n{o[-2000:]}" for p, o in zip(procs, outputs, strict=True) if p.returncode]
+    assert not failed, "\n\n".join(failed)
     assert not [o for o in outputs if "already exists" in o or "Traceback" in o], outputs
     listed = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=120)
     names = [t["name"] for t in json.loads(listed.stdout)]
