@@ -59,10 +59,6 @@ class DesignerState:
         return jobs[0] if len(jobs) == 1 else None
 
     @property
-    def selected(self) -> str | None:  # the inspector's single selection
-        return self.selected_job
-
-    @property
     def dirty(self) -> bool:
         """Unsaved edits that leaving would lose."""
         return not self.saved and bool(self.design.pipeline.jobs)
@@ -93,15 +89,21 @@ class DesignerState:
     def select(self, jobs: Iterable[str]) -> None:
         self.selection = tuple(j for j in dict.fromkeys(jobs) if j in self.design.pipeline.jobs)
 
-    def change(self, design: dm.Design) -> None:
-        """Adopt an edited design as one undoable step (earlier messages are cleared)."""
-        self.notices = [n for n in self.notices if n.where == "toast"]
+    def change(self, design: dm.Design, *, keep_messages: bool = False) -> None:
+        """Adopt an edited design as one undoable step. Earlier messages are cleared (a new
+        action answers them) unless ``keep_messages`` (a move is not an answer to them)."""
+        if not keep_messages:
+            self.clear_messages()
         if design is self.design:
             return
         self.history.append(self.design)
         del self.history[:-HISTORY_LIMIT]
         self.future.clear()
         self._adopt(design)
+
+    def clear_messages(self) -> None:
+        """Drop the messages shown so far (toasts not shown yet stay)."""
+        self.notices = [n for n in self.notices if n.where == "toast"]
 
     def _adopt(self, design: dm.Design) -> None:
         self.design = design
@@ -164,12 +166,12 @@ def _number(value: Any) -> float | None:
 
 def _add(state: DesignerState, event: Mapping[str, Any], resolve: dm.Resolve) -> None:
     ref = str(event.get("ref") or "")
-    name, sep, version = ref.partition(":")
+    name, _, version = ref.partition(":")
     try:
-        resolve(ComponentRef(name, version or None)) if name else None
+        if not name:
+            raise LookupError(ref)
+        resolve(ComponentRef(name, version or None))
     except Exception:  # noqa: BLE001 - any registry miss is a message, never a traceback
-        name = ""
-    if not name:
         state.notify("error", f"There is no registered component '{ref}': register it on the Components page.")
         return
     x, y = _number(event.get("x")), _number(event.get("y"))
@@ -189,19 +191,14 @@ def _move(state: DesignerState, event: Mapping[str, Any]) -> None:
             x, y = _number(pos[0]), _number(pos[1])
             if x is not None and y is not None:
                 positions[str(job)] = (round(x, 1), round(y, 1))
-    moved = dm.move_jobs(state.design, positions)
-    if moved is not state.design:
-        state.history.append(state.design)
-        del state.history[:-HISTORY_LIMIT]
-        state.future.clear()
-        state._adopt(moved)  # a move keeps the messages: it is not an answer to them
+    state.change(dm.move_jobs(state.design, positions), keep_messages=True)
 
 
 def _connect(state: DesignerState, event: Mapping[str, Any], resolve: dm.Resolve) -> None:
     wire = dm.Wire(*(str(event.get(k) or "") for k in ("source", "sourceHandle", "target", "targetHandle")))
     outcome = dm.connect(state.design, wire, resolve)
     if outcome.status == "refused":
-        state.notices = [n for n in state.notices if n.where == "toast"]
+        state.clear_messages()
         state.notify("error", outcome.reason)
         return
     state.change(outcome.design)
