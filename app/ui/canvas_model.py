@@ -79,8 +79,10 @@ def preview_marks(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]
     return marks
 
 
-def _title(component: ComponentSpec | None, ref: str) -> str:
-    return (component.display_name if component and component.display_name else "") or ref.split(":")[0]
+def _ref(job: Any) -> str:
+    """``name:version`` of a job's component (``name`` alone when it asks for the latest)."""
+    comp = job.component
+    return f"{comp.name}:{comp.version}" if comp.version else comp.name
 
 
 def build_model(
@@ -116,9 +118,9 @@ def build_model(
         types.update(p["type"] for p in (*inputs, *outputs))
         x, y = design.layout.get(name, (0.0, 0.0))
         jobs.append({
-            "id": name, "x": x, "y": y, "title": _title(comp, str(job.component)),
-            "component": f"{job.component.name}:{job.component.version}" if getattr(job.component, "version", None)
-            else str(getattr(job.component, "name", job.component)),
+            "id": name, "x": x, "y": y,
+            "title": (comp.display_name if comp and comp.display_name else "") or job.component.name,
+            "component": _ref(job),
             "compute": dm.effective_compute(design, name, comp, default_compute),
             "inputs": inputs, "outputs": outputs, "problems": by_job.get(name, []),
             "preview": dict(preview[name]) if preview and name in preview else None,
