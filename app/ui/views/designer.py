@@ -95,18 +95,11 @@ def _draft(state: DesignerState) -> dict[str, Any] | None:
     """What the browser keeps while the design is unsaved (restored after a reload)."""
     if not state.dirty:
         return None
-    from app.services.designer import export_design_yaml
-
-    cached = st.session_state.get("designer_draft")
-    if cached and cached[0] == (state.generation, state.rev):
-        return cached[1]
     try:
-        draft = {"yaml": export_design_yaml(state.design.pipeline), "layout": dm.layout_to_dict(state.design),
-                 "origin": state.origin}
+        text = toolbar.design_yaml(state)
     except Exception:  # noqa: BLE001 - a design that cannot be written yet is not kept
         return None
-    st.session_state["designer_draft"] = ((state.generation, state.rev), draft)
-    return draft
+    return {"yaml": text, "layout": dm.layout_to_dict(state.design), "origin": state.origin}
 
 
 def _preview(ws: Any, state: DesignerState, problems: list[Problem]) -> Any:

@@ -13,9 +13,24 @@ from app.ui.designer_state import DesignerState, load_design
 from app.ui.session import errors_shown_here, show_error
 from components.errors import Problem
 
-__all__ = ["render_toolbar", "take_requests", "request_clone", "request_open", "LOAD_REQUEST_KEY"]
+__all__ = ["render_toolbar", "take_requests", "request_clone", "request_open", "design_yaml", "LOAD_REQUEST_KEY"]
 
 LOAD_REQUEST_KEY = "designer_load_request"
+_YAML_KEY = "designer_yaml"
+
+
+def design_yaml(state: DesignerState) -> str:
+    """The YAML of the design being edited (Export YAML, and the draft the browser keeps),
+    written once per revision of the design: every rerun asks for it."""
+    revision = (state.generation, state.rev)
+    cached = st.session_state.get(_YAML_KEY)
+    if cached and cached[0] == revision:
+        return cached[1]
+    from app.services.designer import export_design_yaml
+
+    text = export_design_yaml(state.design.pipeline)
+    st.session_state[_YAML_KEY] = (revision, text)
+    return text
 
 
 def request_clone(run_id: str) -> None:
@@ -218,12 +233,10 @@ def _run(ws: Any, state: DesignerState) -> None:
 
 def render_toolbar(ws: Any, state: DesignerState, problems: list[Problem]) -> None:
     """The toolbar row above the three columns."""
-    from app.services.designer import export_design_yaml
-
     pipeline = state.design.pipeline
     title, *buttons = st.columns([2.6, 0.8, 0.8, 1.1, 1.1, 1.1, 0.8, 0.8], vertical_alignment="center")
     origin = f" · from `{state.origin}`" if state.origin else ""
-    dirty = " · unsaved changes" if not state.saved and pipeline.jobs else ""
+    dirty = " · unsaved changes" if state.dirty else ""
     title.markdown(f"### {pipeline.display_name or pipeline.name}\n{len(pipeline.jobs)} jobs{origin}{dirty}")
     with buttons[0]:
         _new_popover(ws, state)
@@ -233,7 +246,7 @@ def render_toolbar(ws: Any, state: DesignerState, problems: list[Problem]) -> No
         _import_popover(ws, state)
     with buttons[3]:
         try:
-            data = export_design_yaml(pipeline)
+            data = design_yaml(state)
         except Exception as exc:  # noqa: BLE001
             show_error(exc)
         else:
