@@ -145,7 +145,6 @@ def main() -> None:
                     results["switch"].append((_wait_count(page, args.jobs) - start) * 1000)
                     wait_idle(page)
 
-                zoomed = False
                 for _ in range(args.repeat):
                     n = args.jobs + 1
                     timings.mark()  # add: a click on a palette entry (Python places it)
@@ -156,16 +155,10 @@ def main() -> None:
                     wait_idle(page)
                     job = "scale"  # the chain's jobs are scale_1 …: a new one takes the component's name
 
-                    # connect: zoom in on the new job (wheel over it), as a person does to reach a
-                    # port, then drag from the end of the first row (scale_5, its left neighbour)
-                    if not zoomed:
-                        x, y = _centre(page.locator(f'.react-flow__node[data-id="{job}"]'))
-                        page.mouse.move(x - 120, y)
-                        for _ in range(6):
-                            page.mouse.wheel(0, -200)
-                            time.sleep(0.05)
-                        time.sleep(0.4)
-                        zoomed = True
+                    # connect: Fit view first (the whole design, the new job too, at a known zoom),
+                    # then drag from the end of the first row (scale_5) to the new job's input
+                    page.get_by_role("button", name="Fit view", exact=True).click()
+                    time.sleep(0.5)  # the fit is animated (200 ms)
                     timings.mark()
                     source = page.locator('.react-flow__node[data-id="scale_5"] .react-flow__handle[data-handleid="scaled"]')
                     target = page.locator(f'.react-flow__node[data-id="{job}"] .react-flow__handle[data-handleid="numbers"]')
