@@ -5,8 +5,9 @@ is each output hashed and moved with one ``rename`` into ``artifacts/<digest>``;
 writes the reuse record after that. A crash at any point leaves no record, or a complete
 artifact — never a record pointing at half a folder. Identical outputs are stored once.
 
-``ArtifactStore`` is the interface (kept small and path-shaped, so an fsspec-backed store
-can follow); ``LocalArtifactStore`` keeps everything in two local folders.
+``ArtifactStore`` is the interface; ``LocalArtifactStore`` keeps everything in two local
+folders (the embedded default), ``engine.objectstore.ObjectArtifactStore`` in a URL (S3, a
+shared folder) as blobs and trees that every node and workspace on it share.
 """
 
 from __future__ import annotations
@@ -87,13 +88,22 @@ class ArtifactStore(Protocol):
         """Scratch the store itself left behind: evicted artifacts a crash kept from removing."""
         ...
 
+    def size_of(self, digest: str) -> int | None:
+        """Bytes of the stored artifact (``None``: not stored)."""
+        ...
+
+    def changed_at(self, digest: str) -> float:
+        """When the artifact was stored (``gc`` keeps what a live run may have made)."""
+        ...
+
 
 class LocalArtifactStore:
     """Artifacts in ``artifacts_dir/<digest>``, scratch in ``tmp_dir`` (same file system for rename)."""
 
-    def __init__(self, artifacts_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str]):
+    def __init__(self, artifacts_dir: str | os.PathLike[str], tmp_dir: str | os.PathLike[str], workspace: str = ""):
         self.artifacts_dir = Path(artifacts_dir)
         self.tmp_dir = Path(tmp_dir)
+        self.workspace = workspace  #: the reuse records this store's runs write name it
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
@@ -157,6 +167,13 @@ class LocalArtifactStore:
 
     def scratch_of(self, run_id: str) -> Path:
         return self.tmp_dir / run_id
+
+    def size_of(self, digest: str) -> int | None:
+        return tree_size(self.artifacts_dir / digest)
+
+    def changed_at(self, digest: str) -> float:
+        st = os.stat(self.artifacts_dir / digest)
+        return max(st.st_mtime, st.st_ctime)  # a rename into artifacts/ sets ctime
 
     def leftovers(self) -> list[Path]:
         return sorted(self.tmp_dir.glob(f"{_EVICTED}*"))

@@ -72,6 +72,7 @@ ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS price_per_hour DOUBLE;
 ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS saved_s DOUBLE;
 ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS saved_price_per_hour DOUBLE;
 ALTER TABLE reuse ADD COLUMN IF NOT EXISTS price_per_hour DOUBLE;
+ALTER TABLE reuse ADD COLUMN IF NOT EXISTS workspace VARCHAR;
 """
 
 _V, _D, _I, _J = "VARCHAR", "DOUBLE", "BIGINT", "JSON"
@@ -85,7 +86,7 @@ STEP_TYPES = {"run_id": _V, "job": _V, "component": _V, "status": _V, "signature
 LEASE_TYPES = {"signature": _V, "run_id": _V, "job": _V, "host": _V, "pid": _I, "taken_at": _D,
                "heartbeat_at": _D}
 REUSE_TYPES = {"signature": _V, "run_id": _V, "job": _V, "outputs": _J, "duration_s": _D, "created_at": _D,
-               "price_per_hour": _D}
+               "price_per_hour": _D, "workspace": _V}
 _LEASES_OF = (f"SELECT {', '.join(LEASE_TYPES)} FROM leases "
               "WHERE signature IN (SELECT unnest(?::VARCHAR[]))")
 _REUSE = f"SELECT {', '.join(REUSE_TYPES)} FROM reuse"
@@ -160,7 +161,7 @@ def _step_row(s: StepRunRecord) -> tuple[Any, ...]:
 
 
 def _reuse_from(r: Sequence[Any]) -> ReuseRecord:
-    return ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0)
+    return ReuseRecord(r[0], r[1], r[2], _outputs_from(r[3]), r[4] or 0.0, r[5] or 0.0, r[6] or 0.0, r[7] or "")
 
 
 def _run_from(row: Sequence[Any]) -> RunRecord:
@@ -324,7 +325,7 @@ class DuckDBRunStore:
             reuse = {r.signature: r for r in batch.reuse}
             _upsert(con, "reuse", REUSE_TYPES,
                     [(r.signature, r.run_id, r.job, _outputs_json(r.outputs), r.duration_s, r.created_at,
-                      r.price_per_hour) for r in reuse.values()])
+                      r.price_per_hour, r.workspace) for r in reuse.values()])
             _insert(con, "artifacts", {"digest": _V, "size": _I, "run_id": _V, "job": _V, "output": _V,
                                       "created_at": _D},
                     [(a.digest, a.size, a.run_id, a.job, a.output, a.created_at)

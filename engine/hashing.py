@@ -10,7 +10,7 @@ import os
 
 import blake3
 
-__all__ = ["content_digest", "file_digest", "stat_key", "tree_size"]
+__all__ = ["content_digest", "file_digest", "listing_digest", "stat_key", "tree_listing", "tree_size"]
 
 _MMAP_THRESHOLD = 4 * 2**20
 
@@ -44,24 +44,46 @@ def _walk(root: str) -> list[tuple[str, str, os.stat_result]]:
     return out
 
 
-def content_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """(digest, size in bytes) of a file or a folder's content, independent of where it lives."""
+def tree_listing(path: str | os.PathLike[str]) -> tuple[str, list[tuple]]:
+    """(kind, entries) of a file or folder: ``"file"`` with one ``("", "f", size, digest)`` entry,
+    or ``"folder"`` with ``(rel, "d")`` and ``(rel, "f", size, digest)`` entries sorted by path.
+    The listing is what an object store's manifest of an output keeps (engine/objectstore.py),
+    and :func:`listing_digest` of it is the output's content digest."""
     p = os.fspath(path)
-    hasher = blake3.blake3()
     if not os.path.isdir(p):
+        return "file", [("", "f", os.path.getsize(p), file_digest(p))]
+    entries: list[tuple] = []
+    for rel, kind, st in _walk(p):
+        entries.append((rel, "d") if kind == "d" else (rel, "f", st.st_size, file_digest(os.path.join(p, rel))))
+    return "folder", entries
+
+
+def listing_digest(kind: str, entries: list) -> tuple[str, int]:
+    """(digest, size in bytes) of a :func:`tree_listing` — the same as :func:`content_digest` of
+    the file or folder it lists, wherever its bytes are kept."""
+    hasher = blake3.blake3()
+    if kind == "file":
+        (_rel, _f, size, digest), = entries
         hasher.update(b"file\0")
-        hasher.update(bytes.fromhex(file_digest(p)))
-        return hasher.hexdigest(), os.path.getsize(p)
+        hasher.update(bytes.fromhex(digest))
+        return hasher.hexdigest(), int(size)
     total = 0
     hasher.update(b"folder\0")
-    for rel, kind, st in _walk(p):
-        if kind == "d":
+    for entry in entries:
+        rel = entry[0]
+        if entry[1] == "d":
             hasher.update(b"d\0" + rel.encode() + b"\0")
         else:
-            total += st.st_size
-            hasher.update(b"f\0" + rel.encode() + b"\0" + st.st_size.to_bytes(8, "little"))
-            hasher.update(bytes.fromhex(file_digest(os.path.join(p, rel))))
+            size = int(entry[2])
+            total += size
+            hasher.update(b"f\0" + rel.encode() + b"\0" + size.to_bytes(8, "little"))
+            hasher.update(bytes.fromhex(entry[3]))
     return hasher.hexdigest(), total
+
+
+def content_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """(digest, size in bytes) of a file or a folder's content, independent of where it lives."""
+    return listing_digest(*tree_listing(path))
 
 
 def tree_size(path: str | os.PathLike[str]) -> int | None:

@@ -6,7 +6,8 @@ makes reuse survive a lost or damaged run store (the action cache beside Bazel's
     <home>/reuse/<signature[:2]>/<signature>.json
     {"format": 1, "signature": "…", "run_id": "…", "job": "…",
      "outputs": {"model": {"digest": "…", "size": 123, "file": null}},
-     "duration_s": 1.5, "created_at": 1764680000.0, "price_per_hour": 0.0}
+     "duration_s": 1.5, "created_at": 1764680000.0, "price_per_hour": 0.0,
+     "workspace": "host:/home/ana/.ductwork"}
 
 A manifest is written atomically (a temp file in its folder, then ``os.replace``) after the
 artifacts it names are committed and before the run store's record; it is deleted before
@@ -44,7 +45,7 @@ def manifest_dict(record: ReuseRecord) -> dict[str, Any]:
     return {"format": FORMAT, "signature": record.signature, "run_id": record.run_id, "job": record.job,
             "outputs": {name: ref.to_dict() for name, ref in record.outputs.items()},
             "duration_s": record.duration_s, "created_at": record.created_at,
-            "price_per_hour": record.price_per_hour}
+            "price_per_hour": record.price_per_hour, "workspace": record.workspace}
 
 
 def record_from(data: Any) -> ReuseRecord | None:
@@ -55,7 +56,7 @@ def record_from(data: Any) -> ReuseRecord | None:
         outputs = {str(name): OutputRef.from_dict(ref) for name, ref in data["outputs"].items()}
         return ReuseRecord(str(data["signature"]), str(data["run_id"]), str(data["job"]), outputs,
                            float(data.get("duration_s") or 0.0), float(data.get("created_at") or 0.0),
-                           float(data.get("price_per_hour") or 0.0))
+                           float(data.get("price_per_hour") or 0.0), str(data.get("workspace") or ""))
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
 
@@ -68,12 +69,21 @@ class ReuseManifests:
 
     @classmethod
     def beside(cls, artifacts: Any) -> ReuseManifests:
-        """The manifests of an artifact store with a local ``artifacts_dir``: ``<its parent>/reuse``."""
+        """The manifests of an artifact store: its own (an object store keeps them in the store,
+        engine/objectstore.py), or for a local ``artifacts_dir`` ``<its parent>/reuse``."""
+        own = getattr(artifacts, "reuse_manifests", None)
+        if own is not None:
+            return own
         folder = getattr(artifacts, "artifacts_dir", None)
         return cls(Path(folder).parent / MANIFESTS_DIR if folder is not None else None)
 
+    @staticmethod
+    def valid(signature: str) -> bool:
+        """Whether ``signature`` may name a manifest (no path parts)."""
+        return bool(_SIGNATURE.match(signature))
+
     def path(self, signature: str) -> Path | None:
-        if self.root is None or not _SIGNATURE.match(signature):
+        if self.root is None or not self.valid(signature):
             return None
         return self.root / signature[:2] / f"{signature}.json"
 

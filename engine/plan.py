@@ -166,7 +166,11 @@ class Planner:
         found = self.store.find_reuse(keys)
         from_manifests = self.manifests.get_many(s for s in keys if s not in found)
         self._from_manifest.update(from_manifests)
-        return found | from_manifests
+        hits = found | from_manifests
+        prefetch = getattr(self.artifacts, "prefetch", None)
+        if prefetch is not None and hits:  # an object store: the outputs' trees in one batch
+            prefetch(ref.digest for record in hits.values() for ref in record.outputs.values())
+        return hits
 
     def _evict(self, signature: str) -> None:
         """Queue the eviction of a broken reuse record (the scheduler takes ``evicted``); its
@@ -251,11 +255,14 @@ class Planner:
         """``reused from run X``, and when an upstream step ran again in this run and made the same
         bytes (early cutoff), which: ``…: its input from prep was rebuilt with the same content``."""
         rebuilt = sorted({b.job for b in node.job.inputs.values() if isinstance(b, JobOutput) and b.job in self._ran})
+        source = f"reused from run {record.run_id}"
+        if record.workspace and record.workspace != getattr(self.artifacts, "workspace", record.workspace):
+            source += f" of workspace {record.workspace}"  # a shared store: a teammate's, CI's or the cluster's
         if not rebuilt:
-            return f"reused from run {record.run_id}"
+            return source
         which = "its input from " if len(rebuilt) == 1 else "its inputs from "
         verb = " was" if len(rebuilt) == 1 else " were"
-        return f"reused from run {record.run_id}: {which}{', '.join(rebuilt)}{verb} rebuilt with the same content"
+        return f"{source}: {which}{', '.join(rebuilt)}{verb} rebuilt with the same content"
 
     def decide(self, node: StepNode, ing: StepIngredients, fresh_inputs: bool = False) -> Decision:
         """Decide a step whose inputs are all committed. ``fresh_inputs``: an input was created in

@@ -134,6 +134,7 @@ class ReuseRecord:
     duration_s: float = 0.0
     created_at: float = 0.0
     price_per_hour: float = 0.0  #: the hourly price of the compute it ran on (what reusing it saves paying)
+    workspace: str = ""  #: the workspace whose run made it (a shared store's records come from many)
 
 
 @dataclass(frozen=True)

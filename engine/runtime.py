@@ -34,7 +34,7 @@ from engine.metrics import read_metrics
 from engine.processes import process_alive
 from engine.steplog import StepLog
 
-__all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes", "RETURN_FILE"]
+__all__ = ["StepTask", "StepOutcome", "run_step", "kill_step_processes", "node_id", "RETURN_FILE"]
 
 #: A function component's returned value, as JSON in its output folder ``output`` (see components/sdk.py).
 RETURN_FILE = "output.json"
@@ -66,6 +66,12 @@ class StepTask:
     driver_host: str | None = None
     values: dict[str, str] = field(default_factory=dict)  #: ``DUCTWORK_VALUE_<n>`` → a value of the command
     display: str | None = None  #: the command with its values quoted in place, for the log
+    #: a store-backed run (engine/objectstore.py): the store's URL; the paths above are then
+    #: virtual (under ``NODE_ROOT``) and the task fetches, links and uploads (engine/storetask.py)
+    store: str | None = None
+    store_env: dict[str, str] = field(default_factory=dict)  #: how the driver reached the store
+    fetch: tuple[tuple[str, str], ...] = ()  #: (tree digest, link in the scratch area or "") to fetch first
+    file_outputs: tuple[str, ...] = ()  #: ``uri_file`` outputs: the file must exist
 
     @property
     def metrics_path(self) -> str:
@@ -87,12 +93,18 @@ class StepOutcome:
     started_at: float = 0.0
     ended_at: float = 0.0
     metrics: tuple[dict[str, Any], ...] = ()
+    #: a store-backed run: each output's (digest, size, created) as the task uploaded it
+    outputs: dict[str, tuple[str, int, bool]] = field(default_factory=dict)
 
 
 def run_step(task: StepTask) -> StepOutcome:
     """Run one attempt; never raises for a failure of the step itself."""
+    if task.store:
+        from engine.storetask import run_with_store
+
+        return run_with_store(task)
     started = time.time()
-    node = _node_id()
+    node = node_id()
     if task.mark_start:
         with open(os.path.join(task.area, "started"), "w") as fh:
             fh.write(str(started))
@@ -124,7 +136,7 @@ def run_step(task: StepTask) -> StepOutcome:
 _worker_node: list[str] = []  #: a Ray worker's node id, asked once per worker process
 
 
-def _node_id() -> str:
+def node_id() -> str:
     if _worker_node:
         return _worker_node[0]
     ray = sys.modules.get("ray")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import dataclasses
 import os
 import queue
 import socket
@@ -24,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from components.errors import DuctworkError
 from engine import signals
-from engine.artifacts import ArtifactStore
+from engine.artifacts import ArtifactInfo, ArtifactStore
 from engine.command import render_command
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
+from engine.objectstore import NODE_ROOT
 from engine.plan import REUSE, RUN, Decision, Planner, RunPlan
 from engine.recorder import Recorder
 from engine.records import (
@@ -94,6 +96,7 @@ class _Attempt:
     area: Path
     decision: Decision
     started_at: float | None = None
+    log_path: str | None = None  #: a store-backed run: the driver's copy of the log the node uploads
 
 
 class _Discarder:
@@ -158,8 +161,14 @@ class _Driver:
     prepared: dict[str, Path] = field(default_factory=dict)  #: scratch areas made ahead (``prepare_ahead``)
     leases: StepLeases = field(init=False)
     leased: dict[str, Decision] = field(default_factory=dict)  #: RUN decisions waiting for their lease
+    #: a store-backed run (engine/objectstore.py): tasks get virtual paths and upload their outputs
+    remote: bool = field(init=False)
+    workspace: str = field(init=False)  #: who the reuse records say made them (a shared store's readers)
+    logs_pulled_at: float = 0.0
 
     def __post_init__(self) -> None:
+        self.remote = bool(getattr(self.artifacts, "remote", False))
+        self.workspace = str(getattr(self.artifacts, "workspace", "") or "")
         self.recorder = Recorder(self.store)
         self.discarder = _Discarder(self.artifacts, self.run.id)
         self.leases = StepLeases(self.store, self.run.id, self.run.host, self.run.driver_pid)
@@ -311,6 +320,8 @@ class _Driver:
     def make_area(self, node: StepNode) -> Path:
         """A fresh scratch area for one attempt of ``node``, with its empty output folders."""
         area = self.artifacts.new_step_area(self.run.id, node.name)
+        if self.remote:  # a virtual area: the task makes it on its node (engine/storetask.py)
+            return area
         for name in node.component.outputs:
             (area / "outputs" / name).mkdir(parents=True)
         return area
@@ -338,8 +349,13 @@ class _Driver:
             out_dirs[name] = str(folder)
             out_paths[name] = str(folder / name) if ospec.type == "uri_file" else str(folder)
         log_path = str(self.logs_dir / self.run.id / f"{node.name}.log")
+        code_dir = str(comp.code) if comp.code else None
+        store: dict[str, Any] = {}
+        if self.remote:  # nothing assumes the node shares this disk: it fetches from the store
+            bound, code_dir, store = self.store_inputs(node, bound, area)
+            log_path = str(Path(NODE_ROOT) / "logs" / self.run.id / f"{node.name}.log")
         common = dict(run_id=self.run.id, job=node.name, area=str(area), log_path=log_path,
-                      code_dir=str(comp.code) if comp.code else None, output_dirs=out_dirs,
+                      code_dir=code_dir, output_dirs=out_dirs, **store,
                       env={k: str(v) for k, v in node.job.environment_variables.items()}, attempt=attempt,
                       capture_fds=self.executor.capture_fds if self.executor else False,
                       mark_start=bool(node.job.timeout), driver_pid=os.getpid(), driver_host=self.run.host)
@@ -357,6 +373,48 @@ class _Driver:
         return StepTask(kind="command", command=command.script, values=command.values, display=command.display,
                         **common)
 
+    def store_inputs(self, node: StepNode, bound: Any, area: Path) -> tuple[Any, str | None, dict[str, Any]]:
+        """For a store-backed run: the step's inputs as links in its (virtual) scratch area, its code
+        as a tree in the store, and what the task needs to fetch them. An external file or folder
+        of this machine is uploaded first (once: a stored tree of its digest is not sent again)."""
+        try:
+            return self._store_inputs(node, bound, area)
+        except DuctworkError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the store failed under an upload
+            raise DuctworkError(f"could not put its inputs or code into the store {self.artifacts.url}: "
+                                f"{type(exc).__name__}: {exc}") from None
+
+    def _store_inputs(self, node: StepNode, bound: Any, area: Path) -> tuple[Any, str | None, dict[str, Any]]:
+        store = self.artifacts
+        fetch: list[tuple[str, str]] = []
+        paths = dict(bound.paths)
+        for name, path in bound.paths.items():
+            digest = bound.digests.get(name)
+            if path is None or digest is None:
+                continue
+            link = area / "inputs" / name
+            if bound.sources.get(name, "").startswith("job:"):
+                inside = path[len(str(store.path(digest))):]  # "/<file>" for a uri_file output
+                paths[name] = str(link) + inside
+            else:
+                store.upload_input(path, digest)
+                if not os.path.isdir(path):
+                    link = link / os.path.basename(path.rstrip("/"))
+                paths[name] = str(link)
+            fetch.append((digest, str(link)))
+        code_dir = None
+        comp = node.component
+        if comp.code:
+            from components.codefiles import code_files
+
+            code = store.put_code(comp.code, [rel for rel, _ in code_files(comp.code)])
+            code_dir = str(store.path(code))
+            fetch.append((code, ""))
+        file_outputs = tuple(n for n, o in comp.outputs.items() if o.type == "uri_file")
+        return (dataclasses.replace(bound, paths=paths), code_dir,
+                dict(store=store.url, store_env=dict(store.env), fetch=tuple(fetch), file_outputs=file_outputs))
+
     def launch(self, decision: Decision) -> None:
         node, st = self.graph.steps[decision.job], self.states[decision.job]
         if self.executor is None:
@@ -370,8 +428,12 @@ class _Driver:
             self.artifacts.discard(area)
             self.fail(node.name, str(exc), None)
             return
-        self.running[handle] = _Attempt(node.name, task, area, decision)
-        st.status, st.log_path = "running", task.log_path
+        attempt = _Attempt(node.name, task, area, decision)
+        if self.remote:  # the node's clock: from submission (its area is not on this disk)
+            attempt.started_at = time.time()
+            attempt.log_path = str(self.logs_dir / self.run.id / f"{node.name}.log")
+        self.running[handle] = attempt
+        st.status, st.log_path = "running", attempt.log_path or task.log_path
         st.started_at = st.started_at or time.time()
         self.emit(st)
         self.prepare_ahead(node.name)
@@ -399,11 +461,16 @@ class _Driver:
         outputs: dict[str, OutputRef] = {}
         now = time.time()
         for name, ospec in node.component.outputs.items():
-            folder = Path(attempt.task.output_dirs[name])
-            if ospec.type == "uri_file" and not (folder / name).exists():
-                raise DuctworkError(f"output '{name}' (uri_file) was not written: the step must create the file "
-                                    f"at the path it was given as ${{{{outputs.{name}}}}}")
-            info = self.artifacts.commit(folder, dispose=self.discarder.put)  # a duplicate: removed later
+            if self.remote:  # the task uploaded it: blobs, then its tree (engine/storetask.py)
+                if name not in outcome.outputs:
+                    raise DuctworkError(f"output '{name}' was not uploaded to the store by the step's task")
+                info = ArtifactInfo(*outcome.outputs[name])
+            else:
+                folder = Path(attempt.task.output_dirs[name])
+                if ospec.type == "uri_file" and not (folder / name).exists():
+                    raise DuctworkError(f"output '{name}' (uri_file) was not written: the step must create the "
+                                        f"file at the path it was given as ${{{{outputs.{name}}}}}")
+                info = self.artifacts.commit(folder, dispose=self.discarder.put)  # a duplicate: removed later
             # an output no step run can have seen yet: its downstream steps need no reuse lookup. An
             # artifact made again (deleted, evicted or repaired) is not new: its downstream steps may
             # still be reused (early cutoff)
@@ -420,13 +487,28 @@ class _Driver:
                                                m.get("ts") or now) for m in outcome.metrics)
         if node.component.is_deterministic and st.signature:
             record = ReuseRecord(st.signature, self.run.id, node.name, outputs, st.duration_s or 0.0, now,
-                                 st.price_per_hour)
+                                 st.price_per_hour, self.workspace)
             self.planner.manifests.put(record)  # after its artifacts, before its record (engine/manifests.py)
             self.batch.reuse.append(record)
         self.leases.release(node.name, self.batch)  # in the batch of its reuse record: never before it
 
+    def pull_logs(self, final: _Attempt | None = None) -> None:
+        """A store-backed run: copy the logs its nodes upload into this workspace's logs, about
+        once a second while steps run (``runs logs --follow`` reads them), and once at each end."""
+        if final is not None:
+            self.artifacts.pull_log(self.run.id, final.job, final.log_path)
+            return
+        now = time.time()
+        if now - self.logs_pulled_at < 1.0:
+            return
+        self.logs_pulled_at = now
+        for attempt in self.running.values():
+            self.artifacts.pull_log(self.run.id, attempt.job, attempt.log_path)
+
     def on_outcome(self, handle: Any, outcome: StepOutcome) -> None:
         attempt = self.running.pop(handle)
+        if attempt.log_path:
+            self.pull_logs(attempt)
         st = self.states[attempt.job]
         node = self.graph.steps[attempt.job]
         if outcome.ok:
@@ -556,6 +638,8 @@ class _Driver:
                 if handle in self.running:
                     self.on_outcome(handle, outcome)
             self.check_timeouts()
+            if self.remote and self.running:
+                self.pull_logs()
             # before the flush: a step fed by a just-committed output claims its lease in the
             # batch of that output's reuse record (StepLeases.claim)
             self.decide_all_ready()

@@ -53,6 +53,10 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, soft_wrap=True)
 
 _state: dict[str, Any] = {"home": None, "workspace": None, "json_out": None}
+STORE_OPTION = typer.Option(
+    None, "--store", metavar="URL", help="The artifact store: s3://bucket/prefix or a shared folder, which every "
+    "node and workspace on it shares (default: $DUCTWORK_STORE, the workspace's 'store' setting, else its own "
+    "artifacts/ folder).")
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON on stdout (nothing else).")
 
@@ -61,10 +65,18 @@ def global_options(
     home: Optional[Path] = typer.Option(  # noqa: UP045  (Typer reads the annotation at runtime)
         None, "--home", help="Workspace folder (default: $DUCTWORK_HOME or ./.ductwork).", envvar="DUCTWORK_HOME"
     ),
+    store: Optional[str] = STORE_OPTION,  # noqa: UP045
 ) -> None:
     """Ductwork: machine-learning pipelines with step reuse and per-step compute on Ray."""
     _state["home"] = home
     _state["workspace"] = None
+    use_store(store)
+
+
+def use_store(store: str | None) -> None:
+    """``--store``: this process and the drivers it starts use that store (``DUCTWORK_STORE``)."""
+    if store:
+        os.environ["DUCTWORK_STORE"] = store
 
 
 def workspace() -> Workspace:

@@ -15,10 +15,12 @@ from app.cli.common import (
     EXIT_OK,
     EXIT_RUN_FAILED,
     JSON_OPTION,
+    STORE_OPTION,
     console,
     err_console,
     print_json,
     stdout_reserved_for_json,
+    use_store,
     warn,
     workspace,
 )
@@ -159,6 +161,7 @@ def run(
     in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process, without Ray (debugging)."),
     warm: bool = typer.Option(False, "--warm", help="Run on the workspace's warm Ray, starting it if none is up: "
                               "later runs skip Ray's start-up; it stops after 15 idle minutes ('ductwork ray')."),
+    store: Optional[str] = STORE_OPTION,  # noqa: UP045
     as_json: bool = JSON_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table; print only the summary."),
     run_id: Optional[str] = typer.Option(None, "--run-id", hidden=True),  # noqa: UP045
@@ -166,6 +169,7 @@ def run(
     """Run a pipeline: reuse every unchanged step, execute the rest on Ray with per-step compute."""
     from engine.inputs import parse_set_option
 
+    use_store(store)
     params = dict(parse_set_option(item) for item in set_ or [])
     with stdout_reserved_for_json(as_json, exiting=True):  # Ray, steps, warnings: never on the JSON's stdout
         _run(pipeline, params, force, address, plan_only, verify, in_process, warm, as_json, quiet, run_id)

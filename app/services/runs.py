@@ -1,7 +1,7 @@
 """Runs: start (in this process or as a background driver), list, inspect, compare, cancel,
 read logs. The CLI's ``run``/``runs`` commands and the app's Runs page call these.
 
-How a run gets Ray, in this order: ``--address`` / ``RAY_ADDRESS`` (a cluster); else the
+How a run gets Ray, in this order: ``--address`` / ``RAY_ADDRESS`` / the ``address`` setting (a cluster); else the
 workspace's warm Ray when it is up (``engine.workspace_ray``: one local Ray kept by its own
 keeper process, stopped after 15 idle minutes or by ``ductwork ray stop``); else, with
 ``warm`` (``ductwork run --warm``, and every run the app starts), that warm Ray started now;
@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.services.components import component_resolver
+from app.services.environments import environment_resolver
 from app.services.lineage import record_run_pipeline
 from app.services.pipelines import load_pipeline
 from app.services.workspace import Workspace
@@ -42,7 +43,7 @@ from components.errors import DuctworkError
 from components.fields import suggest_name
 from components.spec import PipelineSpec
 from components.validate import read_pipeline_values
-from engine.artifacts import LocalArtifactStore
+from engine.artifacts import ArtifactStore, LocalArtifactStore
 from engine.compute import ComputeSpec
 from engine.costs import RunCosts, run_costs, step_cost
 from engine.drivers import DriverFile, read_driver_file
@@ -50,6 +51,9 @@ from engine.manifests import ReuseManifests
 from engine.records import MetricRecord, RunRecord, RunStatus, StepRunRecord, StepStatus, StoreBatch
 from engine.runstore import RunFilter
 from engine.workspace_ray import WorkspaceRay
+
+if TYPE_CHECKING:
+    from engine.objectstore import ObjectArtifactStore
 
 __all__ = [
     "RunDetails",
@@ -85,8 +89,27 @@ def run_store(ws: Workspace):
     return DuckDBRunStore(ws.runs_db)
 
 
-def artifact_store(ws: Workspace) -> LocalArtifactStore:
-    return LocalArtifactStore(ws.artifacts_dir, ws.tmp_dir)
+def open_store(url: str, workspace: str, check: bool = True) -> ObjectArtifactStore:
+    """The object store at ``url``; with ``check``, reached once now so that a store that cannot be
+    reached is a clear error before anything runs."""
+    from engine.objectstore import ObjectArtifactStore
+
+    if "://" not in url:
+        url = Path(url).absolute().as_uri()
+    store = ObjectArtifactStore(url, workspace=workspace)
+    if check:
+        store.check()
+    return store
+
+
+def artifact_store(ws: Workspace, check: bool = True) -> ArtifactStore:
+    """The workspace's artifact store: its own ``artifacts/`` folder (the embedded default), or the
+    store its ``--store`` / ``DUCTWORK_STORE`` / ``store`` setting names (S3, a shared folder), which
+    every node and every workspace pointing at it shares (engine/objectstore.py)."""
+    url = ws.store_url
+    if url:
+        return open_store(url, ws.name, check)
+    return LocalArtifactStore(ws.artifacts_dir, ws.tmp_dir, workspace=ws.name)
 
 
 def _computes(ws: Workspace) -> dict[str, ComputeSpec]:
@@ -113,7 +136,7 @@ def prepare_run(ws: Workspace, source: str | Path | PipelineSpec, params: Mappin
 
     spec = load_pipeline(ws, source, params)
     resolve = component_resolver(ws)
-    graph = compile_pipeline(spec, resolve, _computes(ws), validate=False)
+    graph = compile_pipeline(spec, resolve, _computes(ws), validate=False, environments=environment_resolver(ws))
     values = bind_pipeline_inputs(spec, read_pipeline_values(spec, params or {}, resolve))
     label = None if isinstance(source, PipelineSpec) else str(Path(source).absolute()
                                                               if Path(str(source)).is_file() else source)
@@ -150,7 +173,7 @@ def _placement_offer(ws: Workspace, address: str | None) -> tuple[dict[str, floa
     warm Ray's CPUs when it is up."""
     from engine.placement import local_offer
 
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or ws.address
     if address:
         return None, f"the Ray cluster at {address}"
     head = WorkspaceRay(ws.ray_dir).head()
@@ -195,7 +218,7 @@ def mark_interrupted_runs(ws: Workspace) -> list[str]:
         return []
     from engine.records import STEP_FINAL
 
-    store, manifests = run_store(ws), ReuseManifests.beside(artifact_store(ws))
+    store, manifests = run_store(ws), ReuseManifests.beside(artifact_store(ws, check=False))
     marked: list[str] = []
     for info in dead:
         run = store.get_run(info.run_id)
@@ -219,7 +242,10 @@ def mark_interrupted_runs(ws: Workspace) -> list[str]:
 def _end_orphaned_step(step: StepRunRecord, died: float, manifests: ReuseManifests, batch: StoreBatch) -> None:
     """A step its dead driver left unfinished: ``completed`` if its output was committed (its
     reuse manifest, written at the commit, names this very step run), else ``cancelled``."""
-    made = manifests.get(step.signature) if step.signature else None
+    try:
+        made = manifests.get(step.signature) if step.signature else None
+    except Exception:  # noqa: BLE001 - a shared store out of reach: the step is not known to be committed
+        made = None
     if made is not None and (made.run_id, made.job) == (step.run_id, step.job):
         step.status, step.outputs = StepStatus.COMPLETED, dict(made.outputs)
         step.ended_at, step.duration_s = made.created_at, made.duration_s
@@ -256,6 +282,7 @@ def start_run(
     from engine.scheduler import execute_run, new_run_id
 
     prepared = prepared or prepare_run(ws, pipeline, params)
+    artifacts = artifact_store(ws)  # a store out of reach is an error before anything is recorded
     run_id = run_id or new_run_id()
     # executors are imported only when a step has to run (a fully reused run needs none)
     warm_ray: WorkspaceRay | None = None
@@ -265,7 +292,7 @@ def start_run(
 
             return InProcessExecutor()
     elif executor == "ray":
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        address = address or ws.address
         warm_ray = None if address else WorkspaceRay(ws.ray_dir)
 
         def factory():
@@ -278,7 +305,7 @@ def start_run(
     try:
         with DriverFile(drivers_dir(ws), run_id):  # written before the run is recorded; beats while it runs
             record_run_pipeline(ws, run_id, prepared.spec, prepared.source)  # what `runs clone` needs of a file
-            return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifact_store(ws),
+            return execute_run(prepared.graph, prepared.values, store=run_store(ws), artifacts=artifacts,
                                logs_dir=ws.logs_dir, executor_factory=factory, force=force, run_id=run_id,
                                source=prepared.source, on_event=on_event, verify=verify)
     finally:
@@ -411,6 +438,12 @@ def _resolve_id(store, run_id: str) -> str:
 
 
 def output_paths(ws: Workspace, step: StepRunRecord) -> dict[str, str]:
+    """Where each output of a step run is: its path in the workspace's own store, or in an object
+    store the URL of its tree (the manifest naming its files' blobs; engine/objectstore.py)."""
+    url = ws.store_url
+    if url:
+        return {name: f"{url.rstrip('/')}/trees/{ref.digest[:2]}/{ref.digest}.json" + (f" ({ref.file})" if ref.file else "")
+                for name, ref in step.outputs.items()}
     arts = ws.artifacts_dir
     return {name: str(arts / ref.digest / ref.file if ref.file else arts / ref.digest)
             for name, ref in step.outputs.items()}

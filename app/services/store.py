@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.services.runs import artifact_store, get_run, run_store
@@ -158,7 +158,7 @@ def verify_artifacts(ws: Workspace, run_id: str | None = None) -> VerifyReport:
     actual: dict[str, str | None] = {}
     for digest in uses:
         actual[digest] = artifacts.rehash(digest)
-        checked_bytes += tree_size(artifacts.path(digest)) or 0
+        checked_bytes += artifacts.size_of(digest) or 0
     bad_digests = {d for d, a in actual.items() if a != d}
     reasons: dict[str, str] = {}
     evicted_by_digest: dict[str, list[str]] = {d: [] for d in bad_digests}
@@ -215,6 +215,8 @@ class GcReport:
     kept_records: int
     live_runs: tuple[str, ...]
     older_than_s: float | None = None
+    #: an object store (engine/objectstore.py): the blobs no stored tree names any more, digest → bytes
+    freed_blobs: dict[str, int] = field(default_factory=dict)
 
     @property
     def freed_bytes(self) -> int:
@@ -225,7 +227,8 @@ class GcReport:
                 "freed": {"artifacts": len(self.freed_artifacts), "artifact_bytes": sum(self.freed_artifacts.values()),
                           "scratch": len(self.freed_scratch), "scratch_bytes": sum(self.freed_scratch.values()),
                           "bytes": self.freed_bytes, "digests": sorted(self.freed_artifacts),
-                          "scratch_paths": sorted(self.freed_scratch)},
+                          "scratch_paths": sorted(self.freed_scratch), "blobs": len(self.freed_blobs),
+                          "blob_bytes": sum(self.freed_blobs.values())},
                 "dropped_records": self.dropped_records,
                 "kept": {"artifacts": self.kept_artifacts, "bytes": self.kept_bytes, "records": self.kept_records,
                          "live_runs": list(self.live_runs)}}
@@ -237,6 +240,9 @@ class GcReport:
         if self.freed_scratch:
             parts.append(f"{len(self.freed_scratch)} scratch folder{'s' * (len(self.freed_scratch) != 1)} "
                          f"({describe_bytes(sum(self.freed_scratch.values()))})")
+        if self.freed_blobs:
+            parts.append(f"{len(self.freed_blobs)} blob{'s' * (len(self.freed_blobs) != 1)} no artifact names "
+                         f"({describe_bytes(sum(self.freed_blobs.values()))})")
         text = " and ".join(parts) + (f": {describe_bytes(self.freed_bytes)} in all" if len(parts) > 1 else "")
         if self.older_than_s is not None:
             text += (f"; {'would drop' if self.dry_run else 'dropped'} {self.dropped_records} reuse record"
@@ -256,9 +262,9 @@ def _age(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _changed_at(path: Path) -> float:
-    st = os.stat(path)
-    return max(st.st_mtime, st.st_ctime)  # a rename into artifacts/ sets ctime
+#: a blob younger than this is kept by ``gc`` on an object store: another workspace's task may be
+#: uploading the output it belongs to, whose tree is written only after its last blob
+BLOB_GRACE_S = 3600.0
 
 
 def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | None = None,
@@ -282,9 +288,11 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
     referenced = {ref.digest for r in kept for ref in r.outputs.values()}
     referenced |= {ref.digest for s in held for ref in s.outputs.values()}
     since = min(((r.started_at or now) - START_SLACK_S for r in live), default=None)
+    if getattr(artifacts, "remote", False):  # a shared store: other workspaces' runs are not listed here
+        since = min(since if since is not None else now, now - BLOB_GRACE_S)
     stored = artifacts.stored()
     freed = {d: size for d, size in stored.items() if d not in referenced
-             and (since is None or _changed_at(artifacts.path(d)) < since)}
+             and (since is None or artifacts.changed_at(d) < since)}
     scratch = {str(artifacts.scratch_of(rid)): tree_size(artifacts.scratch_of(rid)) or 0
                for rid, run in scratch_runs.items() if run is not None and not _is_live(run)}
     scratch |= {str(p): tree_size(p) or 0 for p in artifacts.leftovers()}
@@ -296,9 +304,13 @@ def collect_garbage(ws: Workspace, dry_run: bool = False, older_than_s: float | 
         store.delete_artifact_records(freed)
         for path in scratch:
             artifacts.discard(Path(path))
+    freed_blobs: dict[str, int] = {}
+    collect_blobs = getattr(artifacts, "collect_blobs", None)
+    if collect_blobs is not None:  # an object store: the blobs no tree names any more, past a grace period
+        freed_blobs = collect_blobs(min(now - BLOB_GRACE_S, since or now), dry_run, gone=set(freed))
     kept_digests = set(stored) - set(freed)
     return GcReport(dry_run, freed, scratch, len(dropped), len(kept_digests), sum(stored[d] for d in kept_digests),
-                    len(kept), tuple(sorted(live_ids)), older_than_s)
+                    len(kept), tuple(sorted(live_ids)), older_than_s, freed_blobs)
 
 
 def _scratch_entries(ws: Workspace) -> list[str]:

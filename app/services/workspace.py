@@ -9,6 +9,7 @@ workspace exists and imports nothing heavy (no Ray, Streamlit or pandas)::
     <home>/snapshots/      code snapshots of registered components
     <home>/tmp/            step scratch and output folders before commit
     <home>/logs/           step logs
+    <home>/settings.json   workspace settings (``ductwork settings``): store, address, name
 
 Open hooks: other modules add to :data:`ON_OPEN_HOOKS` to run code on every open —
 e.g. the engine marks runs whose driver died as ``interrupted``, the library seeds
@@ -23,6 +24,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ __all__ = ["Workspace", "ComputeTargetRow", "open_workspace", "resolve_home", "r
            "OpenHook"]
 
 HOME_ENV = "DUCTWORK_HOME"
+STORE_ENV = "DUCTWORK_STORE"
+SETTINGS_FILE = "settings.json"
 DB_URL_ENV = "DUCTWORK_DB_URL"
 DEFAULT_HOME = ".ductwork"
 
@@ -86,6 +90,44 @@ class Workspace:
         self.tmp_dir = self.home / "tmp"
         self.logs_dir = self.home / "logs"
         self.ray_dir = self.home / "ray"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.home / SETTINGS_FILE
+
+    def settings(self) -> dict[str, str]:
+        """The workspace's settings (``ductwork settings``); none when the file does not exist."""
+        try:
+            data = json.loads(self.settings_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise DuctworkError(f"the workspace settings {self.settings_path} cannot be read ({exc}); fix the "
+                                "JSON, or delete the file and set them again with `ductwork settings set`") from None
+        if not isinstance(data, dict):
+            raise DuctworkError(f"the workspace settings {self.settings_path} must be a JSON object of names "
+                                "and values; delete the file and set them again with `ductwork settings set`")
+        return {str(k): str(v) for k, v in data.items() if v is not None}
+
+    @property
+    def store_url(self) -> str | None:
+        """Where the artifact store is: ``--store`` / ``DUCTWORK_STORE``, else the ``store`` setting,
+        else ``None`` (the workspace's own ``artifacts/`` folder, the embedded default). A plain
+        folder path names a shared folder (``file://``)."""
+        value = os.environ.get(STORE_ENV) or self.settings().get("store") or None
+        if value and "://" not in value:
+            value = Path(value).expanduser().absolute().as_uri()
+        return value
+
+    @property
+    def address(self) -> str | None:
+        """The Ray cluster runs join: ``RAY_ADDRESS``, else the ``address`` setting (``None``: local)."""
+        return os.environ.get("RAY_ADDRESS") or self.settings().get("address") or None
+
+    @property
+    def name(self) -> str:
+        """How reuse records on a shared store name this workspace: the ``name`` setting, else host:folder."""
+        return self.settings().get("name") or f"{socket.gethostname()}:{self.home}"
 
     @property
     def registry(self) -> Registry:
