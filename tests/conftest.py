@@ -52,7 +52,8 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
     def run(*args: str, home: Path | None | str = "default", env: dict[str, str] | None = None,
             cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
         prefix = ["--home", str(tmp_path / "home")] if home == "default" else (["--home", str(home)] if home else [])
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("DUCTWORK_")}
+        environment = {k: v for k, v in os.environ.items()
+                       if not k.startswith("DUCTWORK_") or k == "DUCTWORK_NODE_CACHE"}
         environment.update({"PYTHONPATH": str(REPO), "COLUMNS": "200", "NO_COLOR": "1",
                             "DUCTWORK_SEED": os.environ["DUCTWORK_SEED"], **(env or {})})
         return subprocess.run(
@@ -61,6 +62,15 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def node_cache(tmp_path_factory) -> Path:
+    """Store-backed runs cache what their tasks fetch per node (engine/objectstore.py): in tests,
+    under the session's temporary folder instead of ``~/.cache/ductwork``."""
+    path = tmp_path_factory.mktemp("node-cache")
+    os.environ["DUCTWORK_NODE_CACHE"] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)
