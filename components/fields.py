@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.errors import Problem, ValidationError
-from components.spec import DATA_TYPES, EnvironmentSpec, Resources
+from components.spec import DATA_TYPES, EnvironmentRef, EnvironmentSpec, Resources
 from components.yamlio import MarkedMap, load_yaml_file, mark_of
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "parse_memory",
     "parse_resources",
     "parse_environment",
+    "parse_environment_reference",
     "is_remote_path",
 ]
 
@@ -313,7 +314,11 @@ def parse_environment(data: Any, base_dir: Path, col: Collector, where: str, *,
     if data is None:
         return EnvironmentSpec()
     if isinstance(data, str):
-        kind = "an Azure environment reference" if data.lower().startswith("azureml") else "an environment image or name"
+        asset = parse_environment_reference(data)
+        if asset is not None:  # whether it is registered is known when a run resolves it (engine.environments)
+            return EnvironmentSpec(kind="reference", reference=data, asset=asset)
+        kind = ("an Azure environment reference" if data.lower().startswith("azureml")
+                else "an environment image or name")
         col.warn(f"environment '{data}' in {where} is {kind} that cannot be built here{fallback}")
         return EnvironmentSpec(kind="unsupported", reference=data)
     if not isinstance(data, dict):
@@ -348,6 +353,27 @@ def parse_environment(data: Any, base_dir: Path, col: Collector, where: str, *,
                     data, job=job, field="environment")
         return EnvironmentSpec()
     return EnvironmentSpec(kind="unsupported", reference=plain(data))
+
+
+_SHORT_REFERENCE = re.compile(r"^azureml:(?!//)(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
+                              r"(?::(?P<version>[^:@/\s]+)|@(?P<label>[^:@/\s]+))?$")
+_LONG_REFERENCE = re.compile(r"^azureml://(?:[^/\s]+/[^/\s]+/)*?environments/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
+                             r"(?:/versions/(?P<version>[^/\s]+)|/labels/(?P<label>[^/\s]+))?/?$")
+
+
+def parse_environment_reference(text: str) -> EnvironmentRef | None:
+    """The environment an Azure reference names, or ``None`` when ``text`` is not one.
+
+    ``azureml:NAME:VERSION``, ``azureml:NAME@LABEL``, ``azureml:NAME`` and the long forms
+    ``azureml://registries/REG/environments/NAME/versions/V`` and ``…/labels/LABEL`` (a
+    workspace path ``azureml://subscriptions/…/workspaces/W/environments/…`` too). The label
+    ``latest`` is the latest version (``version=None``).
+    """
+    match = _SHORT_REFERENCE.match(text.strip()) or _LONG_REFERENCE.match(text.strip())
+    if match is None:
+        return None
+    label = match["label"]
+    return EnvironmentRef(match["name"], match["version"], None if label in (None, "latest") else label)
 
 
 def _read_conda(data: MarkedMap, base_dir: Path, col: Collector, where: str, job: str | None) -> dict | None:

@@ -18,6 +18,8 @@ __all__ = [
     "InputSpec",
     "OutputSpec",
     "Resources",
+    "EnvironmentRef",
+    "RegisteredEnvironment",
     "EnvironmentSpec",
     "FunctionEntry",
     "ComponentSpec",
@@ -86,18 +88,63 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class EnvironmentRef:
+    """The environment an Azure reference names: ``azureml:NAME:VERSION``, ``azureml:NAME@latest``,
+    ``azureml://registries/REG/environments/NAME/versions/V`` or ``…/labels/LABEL``.
+
+    ``version`` ``None`` asks for the latest; ``label`` keeps a label other than ``latest`` (Azure's
+    ``@prod``), which has no meaning here and also selects the latest, with a note.
+    """
+
+    name: str
+    version: str | None = None
+    label: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}" if self.version is not None else f"{self.name}@{self.label or 'latest'}"
+
+
+@dataclass(frozen=True)
+class RegisteredEnvironment:
+    """A registered environment an Azure reference resolved to (the service layer resolves it).
+
+    ``kind`` and ``content_hash`` decide what is built, so they, not the name, are what the step
+    signature sees. ``note`` says how it was chosen when that is not what the reference asked for
+    (a version that is not registered, so the latest was taken).
+    """
+
+    name: str
+    version: str
+    kind: Literal["pip", "conda"]
+    content_hash: str
+    pip: tuple[str, ...] = ()
+    conda: Mapping[str, Any] | None = None
+    note: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     """Where a step runs. ``current`` is the interpreter Ductwork runs in.
 
-    ``pip``/``conda`` are handed to Ray as a runtime environment. ``unsupported``
-    (an Azure registry reference, a Docker image) falls back to ``current`` with
-    a warning; ``reference`` keeps the original text for display and export.
+    ``pip``/``conda`` are handed to Ray as a runtime environment. ``reference`` (the kind) is an
+    Azure environment reference (``asset`` is what it names): it runs in the registered
+    environment of that name once ``resolved`` is set, else in ``current`` with a warning.
+    ``unsupported`` (a Docker image or build context, a bare image name) falls back to
+    ``current`` with a warning. ``reference`` (the field) keeps the original text for display
+    and export; ``resolved`` never changes either, so a component's digest is that of what
+    it says, and what it resolved to enters the signature through the environment fingerprint.
     """
 
-    kind: Literal["current", "pip", "conda", "unsupported"] = "current"
+    kind: Literal["current", "pip", "conda", "reference", "unsupported"] = "current"
     pip: tuple[str, ...] = ()
     conda: Mapping[str, Any] | None = None
     reference: Any = None
+    asset: EnvironmentRef | None = None
+    resolved: RegisteredEnvironment | None = None
 
 
 @dataclass(frozen=True)

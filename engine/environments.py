@@ -10,8 +10,18 @@
   dependencies over the current Python (a warning says so); any other conda file cannot be
   built here and, like an unsupported environment, is ignored with a warning: the step runs
   in the current environment.
-- ``unsupported`` (an Azure registry reference, a Docker image): the loader already warned;
-  the current environment is used.
+- ``reference`` (an Azure environment reference, ``azureml:NAME:VERSION`` and its long forms):
+  once the service layer has resolved it to a registered environment of that name
+  (``EnvironmentSpec.resolved``, see ``app.services.environments``), that environment's pip
+  list or conda file, as above; unresolved, the current environment with one warning per
+  step that says how to register one.
+- ``unsupported`` (a Docker image or build context): the loader already warned; the current
+  environment is used.
+
+A registered environment is built the way an inline one is: Ray builds a runtime environment
+once per content hash on the node that runs the step and caches it there, so a cluster node
+builds each environment once, the first time a step needs it, and a failed build is the
+step's error ("its environment could not be built by Ray: …", engine.executors).
 
 The signature fingerprints what this chooses, not what the spec asks for
 (``signature.environment_fingerprint``): a fallback to the current environment is
@@ -38,6 +48,12 @@ class RuntimeEnvChoice:
 
     runtime_env: Mapping[str, Any] | None = None
     warning: str | None = None
+    note: str | None = None  #: how a registered environment was chosen, when not as asked (a missing version)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a person should read before the run: the note, then the warning."""
+        return tuple(w for w in (self.note, self.warning) if w)
 
 
 def conda_installed() -> bool:
@@ -64,6 +80,8 @@ def _split_conda(conda: Mapping[str, Any]) -> tuple[list[str], list[str]]:
 def runtime_env_for(env: EnvironmentSpec, where: str, *,
                     has_conda: Callable[[], bool] | None = None) -> RuntimeEnvChoice:
     """The runtime environment for a step (``where`` names it in the warning, e.g. ``job 'train'``)."""
+    if env.kind == "reference":
+        return _registered(env, where, has_conda)
     if env.kind == "pip":
         return RuntimeEnvChoice({"pip": list(env.pip)} if env.pip else None)
     if env.kind != "conda" or env.conda is None:
@@ -80,3 +98,18 @@ def runtime_env_for(env: EnvironmentSpec, where: str, *,
         None, f"{where}: conda is not installed here, so its conda environment (conda packages: "
         f"{', '.join(others[:5])}{' …' if len(others) > 5 else ''}) cannot be built; the step runs in the "
         "current environment. Install conda, or list pip packages (environment: {pip: [...]})")
+
+
+def _registered(env: EnvironmentSpec, where: str, has_conda: Callable[[], bool] | None) -> RuntimeEnvChoice:
+    """A reference's registered environment, built as an inline one; unresolved, the current one."""
+    resolved = env.resolved
+    if resolved is None:
+        name = env.asset.name if env.asset is not None else str(env.reference)
+        return RuntimeEnvChoice(None, (
+            f"{where}: environment '{env.reference}' is an Azure environment reference and no environment "
+            f"'{name}' is registered here, so the step runs in the Python environment Ductwork runs in. "
+            f"To build it, register one: ductwork environment add {name} --pip requirements.txt "
+            "(or --conda conda.yml)"))
+    inline = EnvironmentSpec(kind=resolved.kind, pip=resolved.pip, conda=resolved.conda)
+    choice = runtime_env_for(inline, f"{where} (environment '{resolved.ref}')", has_conda=has_conda)
+    return RuntimeEnvChoice(choice.runtime_env, choice.warning, f"{where}: {resolved.note}" if resolved.note else None)

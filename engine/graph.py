@@ -8,19 +8,22 @@ opens a database. Validation is components.validate's (every problem, raised onc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from components.errors import ValidationError
-from components.spec import ComponentRef, ComponentSpec, JobOutput, JobSpec, PipelineSpec
+from components.spec import ComponentRef, ComponentSpec, EnvironmentSpec, JobOutput, JobSpec, PipelineSpec
 from components.validate import compute_for_job, resolve_pipeline, validate_pipeline
 from engine.compute import DEFAULT_COMPUTE, ComputeSpec, ResourceRequest, resource_request
 from engine.environments import runtime_env_for
 
-__all__ = ["StepNode", "PipelineGraph", "compile_pipeline", "Resolver"]
+__all__ = ["StepNode", "PipelineGraph", "compile_pipeline", "Resolver", "EnvironmentResolver"]
 
 Resolver = Callable[[ComponentRef], ComponentSpec]
+#: An environment as written → the one to build: the service layer resolves Azure references
+#: to registered environments (``EnvironmentSpec.resolved``); anything else is returned as is.
+EnvironmentResolver = Callable[[EnvironmentSpec], EnvironmentSpec]
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,15 @@ def compile_pipeline(
     computes: Mapping[str, ComputeSpec] | None = None,
     default_compute: str = DEFAULT_COMPUTE.name,
     validate: bool = True,
+    environments: EnvironmentResolver | None = None,
 ) -> PipelineGraph:
     """Validate ``spec``, resolve its components and compute targets, and order its jobs.
 
     Raises ``ValidationError`` with every problem (unknown component, binding, compute
     target, cycle ...). Warnings end up in ``PipelineGraph.warnings``. ``validate=False``
-    skips validation for a spec the caller has just validated.
+    skips validation for a spec the caller has just validated. ``environments`` resolves each
+    component's environment (registered environments by name); without it an Azure reference
+    runs in the current environment, with a warning.
     """
     computes = dict(computes or {})
     resolve = resolve or _no_registry
@@ -91,15 +97,19 @@ def compile_pipeline(
     upstream = {name: sorted({b.job for b in job.inputs.values() if isinstance(b, JobOutput)})
                 for name, job in resolved.jobs.items()}
     steps: dict[str, StepNode] = {}
+    with_env: dict[int, ComponentSpec] = {}  # one resolved copy per component object: fingerprinted once
     for name in _topological_order(upstream):
         job = resolved.jobs[name]
         component = job.component
         assert isinstance(component, ComponentSpec)
+        if environments is not None and component.environment.kind == "reference":
+            if id(component) not in with_env:
+                with_env[id(component)] = replace(component, environment=environments(component.environment))
+            component = with_env[id(component)]
         target, _ = compute_for_job(job, component, resolved.settings, computes, default_compute)
         compute = computes.get(target, DEFAULT_COMPUTE)
         env = runtime_env_for(component.environment, f"job '{name}'")
-        if env.warning:
-            warnings = (*warnings, env.warning)
+        warnings = (*warnings, *env.warnings)
         steps[name] = StepNode(name, job, component, compute, resource_request(compute, component.resources),
                                tuple(upstream[name]), env.runtime_env)
     downstream: dict[str, list[str]] = {name: [] for name in steps}

@@ -68,8 +68,22 @@ def environment_fingerprint(env: EnvironmentSpec, runtime_env: Mapping[str, Any]
     environment by Python version and cache format, also where it stands in for an Azure
     reference, a Docker image or a conda file that cannot be built here — and the
     description then says so, e.g. ``current (fallback from azureml:foo:1)``.
+
+    A registered environment (an Azure reference resolved by name) is fingerprinted by what it
+    builds, its kind and content, never by its name or version: registering other content as
+    a new version changes the signature, registering the same content again (or under another
+    name) does not. Its description names it and its content hash, so a miss says
+    ``environment changed: registered environment sk:1 (pip, 1a2b3c4d5e6f) → … sk:2 (…)``.
     """
     base = f"python-{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}/cache-{CACHE_FORMAT}"
+    registered = env.resolved if env.kind == "reference" else None
+    if registered is not None:
+        words = f"registered environment {registered.ref} ({registered.kind}, {registered.content_hash[:12]})"
+        if runtime_env and "conda" in runtime_env:
+            return base + _content("conda", runtime_env["conda"]), words
+        if runtime_env and "pip" in runtime_env:
+            return base + _content("pip", list(runtime_env["pip"])), words
+        return base, f"current (fallback from {words}: conda is not installed)"
     if runtime_env and "conda" in runtime_env:
         return base + _content("conda", runtime_env["conda"]), "conda file"
     if runtime_env and "pip" in runtime_env:
@@ -77,7 +91,7 @@ def environment_fingerprint(env: EnvironmentSpec, runtime_env: Mapping[str, Any]
         return base + _content("pip", list(runtime_env["pip"])), what
     if env.kind == "conda":
         return base, "current (fallback from the conda file: conda is not installed)"
-    if env.kind == "unsupported":
+    if env.kind in ("unsupported", "reference"):
         origin = env.reference if isinstance(env.reference, str) else canonical_json(env.reference)
         return base, f"current (fallback from {origin})"
     return base, "current"

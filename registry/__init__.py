@@ -1,4 +1,5 @@
-"""Persistence of components, pipelines (with canvas layout), compute targets and templates.
+"""Persistence of components, pipelines (with canvas layout), compute targets, templates and
+environments.
 
 SQLModel over any SQLAlchemy URL; a SQLite file by default. Never imports ``engine``.
 """
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
         ComponentPublic,
         ComputeTargetBase,
         ComputeTargetPublic,
+        EnvironmentPublic,
         PipelinePublic,
         TemplateBase,
         TemplatePublic,
@@ -30,6 +32,7 @@ __all__ = [
     "ComputeTargetPublic",
     "TemplateBase",
     "TemplatePublic",
+    "EnvironmentPublic",
 ]
 
 

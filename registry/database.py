@@ -66,9 +66,16 @@ def make_engine(url: str) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     """Create every registry table that does not exist yet (idempotent)."""
-    from registry.models import ComponentRecord, ComputeTarget, PipelineRecord, TemplateRecord
+    from registry.models import (
+        ComponentRecord,
+        ComputeTarget,
+        EnvironmentRecord,
+        PipelineRecord,
+        TemplateRecord,
+    )
 
-    tables = [model.__table__ for model in (ComponentRecord, PipelineRecord, ComputeTarget, TemplateRecord)]
+    models = (ComponentRecord, PipelineRecord, ComputeTarget, TemplateRecord, EnvironmentRecord)
+    tables = [model.__table__ for model in models]
     # Another process (the app and a CLI opening a new workspace together) may create the same
     # tables at the same moment; SQLite commits each CREATE on its own, so the two interleave
     # table by table. Each pass skips what exists, so a few passes always finish.

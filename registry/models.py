@@ -29,6 +29,9 @@ __all__ = [
     "ComputeTargetPublic",
     "TemplateRecord",
     "TemplatePublic",
+    "EnvironmentBase",
+    "EnvironmentRecord",
+    "EnvironmentPublic",
 ]
 
 
@@ -173,3 +176,49 @@ class TemplateRecord(TemplateBase, table=True):
 
 class TemplatePublic(TemplateBase):
     created_at: datetime
+
+
+# --- environments -------------------------------------------------------------------------
+
+
+class EnvironmentBase(SQLModel):
+    """A registered environment: a conda file or a pip requirements list, immutable per version.
+
+    ``content`` is the file as given (shown to people); ``spec`` what is built from it
+    (``{"pip": [...]}`` or ``{"conda": {...}}``) and ``content_hash`` the digest of that, so
+    comments and blank lines in a requirements file are not a new environment.
+    """
+
+    name: str = Field(index=True)
+    version: str
+    kind: str  #: "pip" or "conda"
+    content_hash: str  #: ``registry.environments.content_hash`` of ``spec``
+    content: str = ""  #: the file's text as registered
+    spec: dict[str, Any] = _json()
+    description: str = ""
+    source: str | None = None  #: the file it was registered from, for people
+    created_at: datetime = _created()
+
+
+class EnvironmentRecord(EnvironmentBase, table=True):
+    """One registered environment version. Immutable once written."""
+
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_environment_name_version"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class EnvironmentPublic(EnvironmentBase):
+    """A registered environment version as callers see it."""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @property
+    def pip(self) -> list[str]:
+        return list(self.spec.get("pip") or [])
+
+    @property
+    def conda(self) -> dict[str, Any] | None:
+        return self.spec.get("conda")

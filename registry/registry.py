@@ -1,4 +1,4 @@
-"""``Registry``: components, pipelines, compute targets and templates over one SQLAlchemy engine."""
+"""``Registry``: components, pipelines, compute targets, templates and environments over one SQLAlchemy engine."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from pathlib import Path
 from registry.component_store import ComponentStore
 from registry.compute_targets import ComputeStore
 from registry.database import create_tables, make_engine
+from registry.environments import EnvironmentStore
 from registry.pipeline_store import PipelineStore
 from registry.templates import TemplateStore
 
 __all__ = ["Registry"]
 
 
-class Registry(ComponentStore, PipelineStore, ComputeStore, TemplateStore):
-    """The registry of one workspace.
+class Registry(ComponentStore, PipelineStore, ComputeStore, TemplateStore, EnvironmentStore):
+    """The registry of one workspace: components, pipelines, compute targets, templates, environments.
 
     ``url`` is any SQLAlchemy URL (SQLite file by default, with WAL and a busy timeout).
     ``snapshots_dir`` is where registered components' code folders are copied.

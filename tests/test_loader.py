@@ -131,8 +131,11 @@ def test_omitted_version_is_automatic_and_stable(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("env, kind, warned", [
-    ("azureml:AzureML-sklearn-1.0:3", "unsupported", True),
-    ("azureml:my-env@latest", "unsupported", True),
+    # an Azure reference names a registered environment; whether there is one is the run's question
+    ("azureml:AzureML-sklearn-1.0:3", "reference", False),
+    ("azureml:my-env@latest", "reference", False),
+    ("azureml://registries/azureml/environments/sklearn-1.5/labels/latest", "reference", False),
+    ("python:3.11-slim", "unsupported", True),
     ("{image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04}", "unsupported", True),
     ("{pip: [scikit-learn==1.5.2, pandas]}", "pip", False),
     ("{image: python:3.11, conda_file: ./conda.yml}", "conda", True),
@@ -298,7 +301,7 @@ def test_inline_command_jobs_synthesise_a_component() -> None:
     flt = spec.jobs["filter"].component
     assert isinstance(flt, ComponentSpec) and flt.name == "filter"
     assert flt.inputs["raw"].type == "uri_folder" and flt.inputs["min_len"].type == "integer"
-    assert flt.environment.kind == "unsupported"
+    assert flt.environment.kind == "reference"  # an Azure environment reference
     report = spec.jobs["report"].component
     assert isinstance(report, ComponentSpec) and report.code is None
     assert report.inputs["note"].type == "string" and spec.jobs["report"].inputs["note"] == LiteralValue("hello")

@@ -6,7 +6,21 @@ import sys
 
 import typer
 
-from app.cli import common, component, compute, doctor, init, pipeline, run, runs, store, ui, validate, warm
+from app.cli import (
+    common,
+    component,
+    compute,
+    doctor,
+    environment,
+    init,
+    pipeline,
+    run,
+    runs,
+    store,
+    ui,
+    validate,
+    warm,
+)
 
 __all__ = ["cli", "main"]
 
@@ -21,6 +35,7 @@ cli.callback()(common.global_options)
 cli.add_typer(component.app, name="component", help="Register and inspect components.")
 cli.add_typer(pipeline.app, name="pipeline", help="Register, list, export and fork pipelines.")
 cli.add_typer(compute.app, name="compute", help="Manage compute targets.")
+cli.add_typer(environment.app, name="environment", help="Register and inspect environments (conda file, pip).")
 cli.add_typer(runs.app, name="runs", help="Browse, inspect and clone previous runs.")
 cli.add_typer(warm.app, name="ray", help="The workspace's warm Ray: start, stop, status.")
 for module in (common, validate, component, pipeline, compute, run, runs, store, doctor, ui, init):
