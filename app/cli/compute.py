@@ -131,3 +131,43 @@ def remove(
     if users:
         warn(f"pipelines that name '{name}' will fail validation until it exists again: {', '.join(users)}")
     note(f"removed compute target '{name}'")
+
+
+def _resource_cells(resources: dict[str, float]) -> list[str]:
+    memory = resources.get("memory")
+    custom = ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items()) if k not in ("CPU", "GPU", "memory"))
+    return [f"{resources.get('CPU', 0):g}", f"{resources.get('GPU', 0):g}",
+            f"{memory / 2**30:.1f}" if memory else "-", custom or "-"]
+
+
+@app.command("status")
+def status(
+    address: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--address", help="The Ray cluster's HOST:PORT (default: $RAY_ADDRESS, else the workspace's warm Ray "
+        "when it is up, else this machine, without starting Ray)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List the Ray cluster's nodes, their resources and which compute targets each can serve."""
+    from app.cli.common import EXIT_RUN_FAILED, print_error
+    from app.services import compute as service
+    from components.errors import DuctworkError
+
+    try:
+        found = service.cluster_status(workspace(), address)
+    except DuctworkError as exc:  # the cluster is unreachable: a failed check (1), not a bad input (2)
+        print_error(str(exc))
+        raise typer.Exit(EXIT_RUN_FAILED) from None
+    if as_json:
+        print_json(found.to_dict())
+        return
+    if found.is_cluster:
+        alive = sum(n.alive for n in found.nodes)
+        note(f"Ray cluster at {found.address} ({found.source}): {alive} live node(s) of {len(found.nodes)}")
+    else:
+        note("no cluster: this machine (no --address, RAY_ADDRESS or warm Ray; Ray was not started)")
+    print_table(None, ["node", "name", "address", "alive", "CPU", "GPU", "memory GiB", "custom resources", "serves"],
+                [[n.short_id, n.name, n.address, "yes" if n.alive else "no", *_resource_cells(n.resources),
+                  ", ".join(n.serves) or "-"] for n in found.nodes])
+    for target in found.unserved:
+        warn(f"no live node can serve compute target '{target.name}' ({target.request}; missing {target.missing}): "
+             f"a job asking for it fails before anything runs. Add a node: {target.hint}")

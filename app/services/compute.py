@@ -1,4 +1,5 @@
-"""Compute targets: the functions the CLI's ``compute`` commands and the app's Compute page call.
+"""Compute targets: the functions the CLI's ``compute`` commands and the app's Compute page call,
+and :func:`cluster_status`: the nodes of the Ray cluster a run would use and which targets each serves.
 
 A bad field value is a :class:`ComputeInputError`: a list of :class:`FieldProblem`, each naming
 its field by its service name (``memory``, ``resources`` …), so that each front end names the
@@ -8,14 +9,23 @@ error says), the Compute page by the form's label (``error.phrase(labels)``).
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
+import socket
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from components.fields import parse_memory
+from engine.compute import ComputeSpec, resource_request
+from engine.placement import describe_offer, fits, local_offer, ray_needs, shortfall
+from engine.workspace_ray import WorkspaceRay
 from registry import ComputeTargetBase, ComputeTargetPublic
 from registry.units import format_memory
 
@@ -34,6 +44,11 @@ __all__ = [
     "parse_memory_option",
     "parse_resource_options",
     "compute_to_dict",
+    "ClusterNode",
+    "TargetPlacement",
+    "ClusterStatus",
+    "cluster_status",
+    "LOCAL_NODE_ID",
 ]
 
 
@@ -239,3 +254,191 @@ def compute_to_dict(target: ComputeTargetPublic) -> dict[str, Any]:
     data = target.model_dump(mode="json")
     data["memory_text"] = format_memory(target.memory)
     return data
+
+
+# ------------------------------------------------------------------------- the cluster
+#: Ray's bookkeeping resources, not something a compute target asks for
+_HIDDEN_RESOURCES = ("node:", "object_store_memory", "accelerator_type:")
+PROBE_TIMEOUT_S = 60.0
+LOCAL_NODE_ID = "this-machine"  #: the one node of the no-cluster answer (Ray gives it no id: Ray is not started)
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One node as Ray lists it: ``resources`` in Ray's names (``CPU``, ``GPU``, ``memory`` in
+    bytes, custom), without Ray's bookkeeping ones; ``serves``: the compute targets it can run."""
+
+    node_id: str
+    name: str
+    address: str
+    alive: bool
+    resources: dict[str, float]
+    serves: tuple[str, ...] = ()
+
+    @property
+    def short_id(self) -> str:
+        return self.node_id[:12]
+
+    @property
+    def offer(self) -> str:
+        """``1 CPU, 0 GPU, 22.9 GiB memory, highmem`` — as run errors word it (engine.placement)."""
+        return describe_offer(self.resources)
+
+
+@dataclass(frozen=True)
+class TargetPlacement:
+    """One compute target: what it asks, which live nodes can serve it, and, when none can,
+    what is missing and how a node that serves it is started."""
+
+    name: str
+    request: str
+    served_by: tuple[str, ...]  #: node ids
+    missing: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What :func:`cluster_status` found: a cluster (``address`` set) or this machine alone."""
+
+    address: str | None
+    source: str  #: how it was chosen: "--address", "RAY_ADDRESS", "the workspace's warm Ray", "this machine"
+    nodes: tuple[ClusterNode, ...]
+    targets: tuple[TargetPlacement, ...]
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.address is not None
+
+    @property
+    def unserved(self) -> tuple[TargetPlacement, ...]:
+        """The targets no live node can serve: a job asking for one fails before anything runs."""
+        return tuple(t for t in self.targets if not t.served_by)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``ductwork compute status --json``)."""
+        data = asdict(self)
+        for node, raw in zip(self.nodes, data["nodes"], strict=True):
+            raw.update(short_id=node.short_id, serves=list(node.serves), offer=node.offer)
+        for raw in data["targets"]:
+            raw["served_by"] = list(raw["served_by"])
+        data["is_cluster"] = self.is_cluster
+        data["unserved"] = [t.name for t in self.unserved]
+        return data
+
+
+# Asked in a short-lived child process, so neither the CLI's process nor the app's ever holds a
+# Ray connection (or starts a local Ray: ray.init with an address only joins).
+_PROBE = r"""
+import json, logging, sys
+import ray
+ray.init(address=sys.argv[1], logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+nodes = [{"node_id": n.get("NodeID", ""), "name": n.get("NodeName", ""), "address": n.get("NodeManagerAddress", ""),
+          "alive": bool(n.get("Alive")), "resources": n.get("Resources") or {}} for n in ray.nodes()]
+print("DUCTWORK-NODES " + json.dumps(nodes), flush=True)
+ray.shutdown()
+"""
+
+
+def _choose(ws: Workspace, address: str | None) -> tuple[str | None, str, dict[str, str]]:
+    """The cluster a run would use, without starting one: the address given, ``RAY_ADDRESS``, the
+    workspace's warm Ray when it is up (with its auth mode), else none (this machine)."""
+    if address and address.strip():
+        return address.strip(), "--address", {}
+    if os.environ.get("RAY_ADDRESS", "").strip():
+        return os.environ["RAY_ADDRESS"].strip(), "RAY_ADDRESS", {}
+    head = WorkspaceRay(ws.ray_dir).head()
+    if head is not None:
+        return head.address, "the workspace's warm Ray", {"RAY_AUTH_MODE": head.auth_mode}
+    return None, "this machine", {}
+
+
+def _unreachable(address: str, source: str, why: str) -> DuctworkError:
+    where = "" if source == "--address" else f" (from {source})"
+    return DuctworkError(
+        f"cannot reach the Ray cluster at '{address}'{where}: {why}. Check that `ray start --head` runs there and "
+        "that the address is its HOST:PORT (port 6379 unless `--port` said otherwise); a cluster with token "
+        "authentication also needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token). "
+        "Without --address and RAY_ADDRESS, `ductwork compute status` shows this machine.")
+
+
+def _refused(address: str) -> str | None:
+    """Why nothing answers at ``HOST:PORT`` (``None`` when something does, or the address is not
+    HOST:PORT, e.g. ``auto``): Ray itself would retry a refused address for a minute."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=5):
+            return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def _probe(address: str, source: str, env: Mapping[str, str], timeout: float) -> list[dict[str, Any]]:
+    why = _refused(address)
+    if why:
+        raise _unreachable(address, source, why.lower())
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, address], capture_output=True, text=True,
+                              timeout=timeout, check=False, env={**os.environ, **env})
+    except subprocess.TimeoutExpired:
+        raise _unreachable(address, source, f"no answer within {timeout:g} s") from None
+    for line in done.stdout.splitlines():
+        if line.startswith("DUCTWORK-NODES "):
+            return list(json.loads(line[len("DUCTWORK-NODES "):]))
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    raise _unreachable(address, source, (lines[-1] if lines else f"the probe exited with {done.returncode}")[:400])
+
+
+def _visible(resources: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in resources.items() if not k.startswith(_HIDDEN_RESOURCES)}
+
+
+def _hint(request: Any, address: str | None) -> str:
+    """A ``ray start`` line for a worker that serves ``request``."""
+    needs = ray_needs(request)
+    parts = ["ray start", f"--address {address or 'HEAD_HOST:6379'}", f"--num-cpus {math.ceil(needs.get('CPU', 1))}"]
+    if needs.get("GPU"):
+        parts.append(f"--num-gpus {math.ceil(needs['GPU'])}")
+    custom = {k: v for k, v in needs.items() if k not in ("CPU", "GPU", "memory")}
+    if custom:
+        parts.append("--resources '" + json.dumps({k: int(v) if float(v).is_integer() else v
+                                                   for k, v in custom.items()}) + "'")
+    hint = " ".join(parts)
+    if needs.get("memory"):
+        hint += f" (on a machine with at least {needs['memory'] / 2**30:.1f} GiB of free memory)"
+    return hint
+
+
+def cluster_status(ws: Workspace, address: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> ClusterStatus:
+    """The nodes of the Ray cluster a run of ``ws`` would use, their resources, and for every
+    compute target which live nodes can serve it (the same test, ``engine.placement.fits``,
+    that refuses a run before anything starts).
+
+    The cluster is ``address``, else ``RAY_ADDRESS``, else the workspace's warm Ray when it is up;
+    without one it is this machine alone, as a local Ray would offer it (``local_offer``), and
+    Ray is not started. A cluster that cannot be reached is a :class:`DuctworkError`."""
+    address, source, env = _choose(ws, address)
+    if address is None:
+        nodes = [ClusterNode(LOCAL_NODE_ID, "this machine", socket.gethostname(), True, local_offer())]
+    else:
+        nodes = [ClusterNode(n["node_id"], n["name"], n["address"], n["alive"], _visible(n["resources"]))
+                 for n in _probe(address, source, env, timeout)]
+    requests = {row.name: resource_request(ComputeSpec(row.name, row.cpus, row.gpus, row.memory, dict(row.resources)))
+                for row in ws.compute_targets().values()}
+    serving = {n.node_id: tuple(name for name, req in requests.items() if n.alive and fits(req, n.resources))
+               for n in nodes}
+    nodes = [ClusterNode(n.node_id, n.name, n.address, n.alive, n.resources, serving[n.node_id]) for n in nodes]
+    live = [n for n in nodes if n.alive]
+    targets = []
+    for name, request in requests.items():
+        served = tuple(n.node_id for n in live if name in n.serves)
+        if served:
+            targets.append(TargetPlacement(name, request.describe(), served))
+            continue
+        closest = min(live, key=lambda n: len(shortfall(request, n.resources)), default=None)
+        missing = "; ".join(shortfall(request, closest.resources)) if closest else "no live node"
+        targets.append(TargetPlacement(name, request.describe(), (), missing, _hint(request, address)))
+    return ClusterStatus(address, source, tuple(sorted(nodes, key=lambda n: (not n.alive, n.name, n.node_id))),
+                         tuple(targets))

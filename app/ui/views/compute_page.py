@@ -1,5 +1,6 @@
 """Compute page: the workspace's compute targets (list, add, edit, remove), the workspace's
-warm Ray (status, start, stop, its node), and, when connected, a Ray cluster's nodes."""
+warm Ray (status, start, stop, its node), and the cluster a run would use: its nodes, their
+resources and which targets each can serve (asked when the button is pressed)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import streamlit as st
 from app.services.compute import ComputeInputError, FieldProblem
 from app.ui.session import errors_shown_here, show_error, workspace
 
-__all__ = ["render", "parse_resources", "targets_table", "FORM_LABELS"]
+__all__ = ["render", "parse_resources", "targets_table", "cluster_frames", "FORM_LABELS"]
 
 FLASH_KEY = "compute_flash"
 #: The form's field labels: the widgets' labels, and how a message names a field.
@@ -194,28 +195,59 @@ def _nodes_frame(nodes: list[dict[str, Any]]) -> pd.DataFrame:
                           **{k: v for k, v in sorted(n["resources"].items())}} for n in nodes])
 
 
-def _cluster() -> None:
-    from app.services.designer import cluster_nodes
+def cluster_frames(found: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The nodes (one row each: resources, which targets it serves) and the compute targets (who
+    serves each) of a :class:`~app.services.compute.ClusterStatus`."""
+    nodes = pd.DataFrame([{
+        "node": n.short_id, "name": n.name, "address": n.address, "alive": n.alive,
+        "CPU": n.resources.get("CPU", 0.0), "GPU": n.resources.get("GPU", 0.0),
+        "memory GiB": round(n.resources.get("memory", 0.0) / 2**30, 1),
+        "custom resources": ", ".join(f"{k}={v:g}" for k, v in sorted(n.resources.items())
+                                      if k not in ("CPU", "GPU", "memory")) or "—",
+        "serves": ", ".join(n.serves) or "—",
+    } for n in found.nodes])
+    short = {n.node_id: n.short_id for n in found.nodes}
+    targets = pd.DataFrame([{"compute target": t.name, "asks for": t.request,
+                             "served by": ", ".join(short.get(i, i) for i in t.served_by) or "no live node"}
+                            for t in found.targets])
+    return nodes, targets
 
-    st.markdown("#### Ray cluster")
-    st.caption("To see another cluster's nodes, give its address ('auto' for one started here with "
-               "`ray start --head`); runs join it when `RAY_ADDRESS` is set.")
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    address = c1.text_input("Cluster address", value=st.session_state.get("cluster_address", "auto"),
-                            key="cluster_address_input")
-    if c2.button("Connect", key="cluster_connect"):
+
+def _cluster(ws: Any) -> None:
+    """The cluster a run would use: its nodes and which compute targets each can serve. Asked
+    only when the button is pressed (a short-lived probe process), never on a rerun."""
+    from app.services.compute import cluster_status
+
+    st.markdown("#### Cluster")
+    st.caption("The Ray cluster a run would use: the address below, else `RAY_ADDRESS`, else the workspace's "
+               "warm Ray when it is up, else this machine alone (Ray is not started for that). Workers "
+               "advertise what targets ask for: `ray start --address HEAD:6379 --resources '{\"highmem\": 1}'`, "
+               "`--num-gpus 1` (`ductwork compute status` on the command line).")
+    c1, c2 = st.columns([3, 1.3], vertical_alignment="bottom")
+    address = c1.text_input("Cluster address (optional)", key="cluster_address_input", placeholder="HOST:6379",
+                            help="The head's HOST:PORT. Empty: RAY_ADDRESS, the warm Ray, or this machine.")
+    if c2.button("Check the cluster", key="cluster_check", icon=":material/dns:"):
         with st.spinner("Asking the cluster…"):
             try:
-                st.session_state["cluster_nodes"] = cluster_nodes(address)
-                st.session_state["cluster_address"] = address
-            except Exception as exc:  # noqa: BLE001
-                st.session_state.pop("cluster_nodes", None)
+                st.session_state["cluster_status"] = cluster_status(ws, address.strip() or None)
+            except Exception as exc:  # noqa: BLE001 - shown in place
+                st.session_state.pop("cluster_status", None)
                 show_error(exc)
-    nodes = st.session_state.get("cluster_nodes")
-    if nodes:
-        st.dataframe(_nodes_frame(nodes), hide_index=True, width="stretch")
-    elif nodes is not None:
-        st.info("The cluster reports no nodes.")
+    found = st.session_state.get("cluster_status")
+    if found is None:
+        return
+    if found.is_cluster:
+        alive = sum(n.alive for n in found.nodes)
+        st.success(f"Ray cluster at `{found.address}` ({found.source}): {alive} live node(s) of "
+                   f"{len(found.nodes)}.", icon=":material/hub:")
+    else:
+        st.info("No cluster: this machine alone, as a local Ray would offer it.", icon=":material/computer:")
+    nodes, targets = cluster_frames(found)
+    st.dataframe(nodes, hide_index=True, width="stretch")
+    st.dataframe(targets, hide_index=True, width="stretch")
+    for target in found.unserved:
+        st.warning(f"No live node can serve **{target.name}** ({target.request}; missing {target.missing}): a job "
+                   f"asking for it fails before anything runs. Add a node:\n\n`{target.hint}`")
 
 
 def render() -> None:
@@ -242,4 +274,4 @@ def render() -> None:
         _warm_ray(ws)
     st.divider()
     with errors_shown_here():
-        _cluster()
+        _cluster(ws)
