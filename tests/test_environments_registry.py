@@ -171,3 +171,27 @@ def test_the_signature_sees_what_the_environment_builds_not_its_name(ws, tmp_pat
     # and the same content under another name is the same environment
     add_environment(ws, "other-name", pip=tmp_path / "a.txt")
     assert _environment(ws, _component(tmp_path, "azureml:other-name:1"))[0] == first
+
+
+def test_the_components_page_lists_environments_with_their_file(ws, tmp_path: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DUCTWORK_HOME", str(ws.home))
+    add_environment(ws, "AzureML-sklearn-1.5", description="pandas 1",
+                    pip=write(tmp_path, "r.txt", "pandas<2  # DataFrame.append\nnumpy<2\n"))
+    add_environment(ws, "AzureML-sklearn-1.5", conda=write(tmp_path, "c.yml", "dependencies: [python=3.11, pip]\n"))
+
+    def page() -> None:
+        from app.ui.views import components_page
+
+        components_page.render()
+
+    at = AppTest.from_function(page, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "hash" in d.value.columns)
+    assert table[["name", "version", "kind"]].values.tolist() == [["AzureML-sklearn-1.5", "2", "conda"],
+                                                                  ["AzureML-sklearn-1.5", "1", "pip"]]
+    assert at.code[-1].value.strip() == "dependencies: [python=3.11, pip]"
+    at.selectbox(key="env_file").set_value("AzureML-sklearn-1.5:1").run()
+    assert at.code[-1].value.strip() == "pandas<2  # DataFrame.append\nnumpy<2"

@@ -1,6 +1,7 @@
 """Components page: search the registry, inspect a component's versions, inputs,
 outputs, parameters, code and the pipelines that use it; register new ones by upload
-(YAML plus its code folder as a zip) or by path."""
+(YAML plus its code folder as a zip) or by path; and the registered environments that
+components name (``environment: azureml:NAME:VERSION``), each with its file."""
 
 from __future__ import annotations
 
@@ -138,13 +139,38 @@ def _register_path(ws: Any) -> None:
                 st.success(result.message[0].upper() + result.message[1:] + ".")
 
 
+def _environments(ws: Any) -> None:
+    """Registered environments (every version) and the file of the one selected."""
+    from app.services.environments import list_environments
+
+    records = list_environments(ws, all_versions=True)
+    st.caption("A component whose `environment:` is `azureml:NAME:VERSION` (or `azureml://registries/…/"
+               "environments/NAME/…`) runs in the registered environment of that name, built once per content "
+               "hash on the node that runs it. Register one with `ductwork environment add NAME --pip "
+               "requirements.txt` (or `--conda conda.yml`).")
+    if not records:
+        st.info("No environments registered yet.")
+        return
+    table = pd.DataFrame([{
+        "name": r.name, "version": r.version, "kind": r.kind, "hash": r.content_hash[:12],
+        "created": r.created_at.strftime("%Y-%m-%d %H:%M"), "description": r.description,
+    } for r in records])
+    st.dataframe(table, hide_index=True, width="stretch", key="env_table")
+    by_ref = {r.ref: r for r in records}
+    record = by_ref[st.selectbox("File of", list(by_ref), key="env_file")]
+    st.markdown(f"**{record.ref}** · {record.kind} · content hash `{record.content_hash}`")
+    st.code(record.content, language="yaml" if record.kind == "conda" else "text")
+
+
 def render() -> None:
     """The Components page."""
     from app.services.components import list_components
 
     ws = workspace()
     st.title("Components")
-    browse, register = st.tabs(["Browse", "Register"])
+    browse, register, environments = st.tabs(["Browse", "Register", "Environments"])
+    with environments, errors_shown_here():
+        _environments(ws)
     with register:
         up, by_path = st.columns(2, gap="large")
         with up:
