@@ -1,5 +1,6 @@
 """The artifact store as a URL: content-addressed blobs and a manifest per output, shared by
-every node and every workspace that points at it (an S3 bucket, or a shared folder)::
+every node and every workspace that points at it (an S3 bucket, a shared folder, or any
+fsspec URL; engine/backends.py moves the bytes)::
 
     <store>/store.json                      {"format": 1, "layout": "blobs+trees"} (written on first use)
     <store>/blobs/<b3[:2]>/<b3>             one file's bytes, named by their blake3 digest
@@ -43,12 +44,13 @@ import blake3
 
 from components.errors import DuctworkError
 from engine.artifacts import ArtifactInfo
+from engine.backends import Backend, open_backend
 from engine.hashing import file_digest, listing_digest, tree_listing
 from engine.manifests import ReuseManifests, manifest_dict, record_from
 from engine.records import ReuseRecord
 
 __all__ = ["NODE_ROOT", "NODE_CACHE_ENV", "STORE_ENV", "ObjectArtifactStore", "ObjectReuseManifests",
-           "NodeCache", "is_store_url", "node_cache_dir", "store_env", "open_fs"]
+           "NodeCache", "is_store_url", "node_cache_dir", "store_env"]
 
 #: the prefix of every path a driver hands a task of a store-backed run: the task maps it to its node's cache
 NODE_ROOT = "/@ductwork-node"
@@ -58,6 +60,7 @@ STORE_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AW
              "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 LAYOUT = {"format": 1, "layout": "blobs+trees"}
 TREE_FORMAT = 1
+LIST_FROM = 16  #: from this many trees at once, one listing answers whether they are stored
 _TMP = ".tmp-"
 
 
@@ -80,111 +83,6 @@ def node_cache_dir() -> Path:
         return Path(given)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "ductwork" / "node"
-
-
-def open_fs(url: str, env: Mapping[str, str] | None = None) -> tuple[Any, str]:
-    """(fsspec file system, root path without protocol) of a store URL. For ``s3://`` the
-    endpoint, credentials and region come from ``env`` merged over this process's environment."""
-    import fsspec
-
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    options: dict[str, Any] = {}
-    if protocol in ("s3", "s3a"):
-        merged = {**os.environ, **(env or {})}
-        endpoint = merged.get("AWS_ENDPOINT_URL_S3") or merged.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            options["endpoint_url"] = endpoint
-        if merged.get("AWS_ACCESS_KEY_ID") and merged.get("AWS_SECRET_ACCESS_KEY"):
-            options.update(key=merged["AWS_ACCESS_KEY_ID"], secret=merged["AWS_SECRET_ACCESS_KEY"])
-            if merged.get("AWS_SESSION_TOKEN"):
-                options["token"] = merged["AWS_SESSION_TOKEN"]
-        elif merged.get("AWS_PROFILE"):
-            options["profile"] = merged["AWS_PROFILE"]
-        region = merged.get("AWS_REGION") or merged.get("AWS_DEFAULT_REGION")
-        if region:
-            options["client_kwargs"] = {"region_name": region}
-        # a store that does not answer is an error in seconds, not after botocore's minutes of retries
-        options["config_kwargs"] = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}}
-        options["use_listings_cache"] = False  # other processes write the same store
-    try:
-        fs, root = fsspec.core.url_to_fs(url, **options)
-    except (ImportError, ValueError) as exc:
-        raise DuctworkError(f"the artifact store '{url}' cannot be opened: {exc}. Use s3://bucket/prefix, "
-                            "file:///shared/folder, or leave the store unset for the workspace's own folder.") from None
-    return fs, str(root).rstrip("/")
-
-
-def _is_local(fs: Any) -> bool:
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(fs, LocalFileSystem)
-
-
-def _write_atomic(fs: Any, path: str, data: bytes) -> None:
-    """Write an object whole: an S3 PUT is atomic; in a folder, a temp file then ``os.replace``."""
-    if _is_local(fs):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{os.path.dirname(path)}/{_TMP}{uuid.uuid4().hex}"
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    else:
-        fs.pipe_file(path, data)
-
-
-def _cat_many(fs: Any, paths: list[str]) -> dict[str, bytes]:
-    """The objects of ``paths`` that exist, fetched in one batch (concurrently on S3)."""
-    if not paths:
-        return {}
-    if _is_local(fs):
-        found = {}
-        for path in paths:
-            try:
-                with open(path, "rb") as fh:
-                    found[path] = fh.read()
-            except OSError:
-                pass
-        return found
-    got = fs.cat(paths, on_error="return")
-    if not isinstance(got, dict):  # one path: fsspec returns its bytes
-        got = {paths[0]: got}
-    return {p: v for p, v in got.items() if isinstance(v, bytes | bytearray)}
-
-
-def _put_many(fs: Any, pairs: list[tuple[str, str]]) -> None:
-    """Upload (local file, object path) pairs: concurrently on S3, by copy and rename into a folder."""
-    if not pairs:
-        return
-    if _is_local(fs):
-        for local, remote in pairs:
-            os.makedirs(os.path.dirname(remote), exist_ok=True)
-            tmp = f"{os.path.dirname(remote)}/{_TMP}{uuid.uuid4().hex}"
-            shutil.copyfile(local, tmp)
-            os.replace(tmp, remote)
-        return
-    fs.put([p for p, _ in pairs], [r for _, r in pairs])
-
-
-def _get_many(fs: Any, pairs: list[tuple[str, str]]) -> None:
-    """Download (object path, local file) pairs."""
-    if not pairs:
-        return
-    if _is_local(fs):
-        for remote, local in pairs:
-            shutil.copyfile(remote, local)
-        return
-    fs.get([r for r, _ in pairs], [loc for _, loc in pairs])
-
-
-def _modified(info: Mapping[str, Any]) -> float:
-    """An object's modification time in epoch seconds, from fsspec's ``info`` (S3's or a folder's)."""
-    value = info.get("LastModified") or info.get("mtime") or info.get("last_modified") or 0.0
-    return value.timestamp() if hasattr(value, "timestamp") else float(value)
 
 
 def _read_only(path: str) -> None:
@@ -300,23 +198,24 @@ class ObjectArtifactStore:
                  env: Mapping[str, str] | None = None):
         self.url = url.rstrip("/")
         self.env = dict(env) if env is not None else store_env()
-        self.fs, self.root = open_fs(self.url, self.env)
+        self.backend: Backend = open_backend(self.url, self.env)
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._cache: NodeCache | None = None
         self.workspace = workspace
         self._trees: dict[str, Tree | None] = {}
+        self._present: set[str] = set()  #: trees a listing showed, not read yet
         self._code: dict[str, str] = {}  #: code folder key → tree digest, uploaded once per store object
-        self.reuse_manifests = ObjectReuseManifests(self.fs, f"{self.root}/reuse")
+        self.reuse_manifests = ObjectReuseManifests(self.backend, "reuse")
 
     # ---------------------------------------------------------------- layout
     def blob_path(self, b3: str) -> str:
-        return f"{self.root}/blobs/{b3[:2]}/{b3}"
+        return f"blobs/{b3[:2]}/{b3}"
 
     def tree_path(self, digest: str) -> str:
-        return f"{self.root}/trees/{digest[:2]}/{digest}.json"
+        return f"trees/{digest[:2]}/{digest}.json"
 
     def log_path(self, run_id: str, job: str) -> str:
-        return f"{self.root}/logs/{run_id}/{job}.log"
+        return f"logs/{run_id}/{job}.log"
 
     @property
     def cache(self) -> NodeCache:
@@ -327,13 +226,13 @@ class ObjectArtifactStore:
     def check(self) -> None:
         """Fail with a clear message, before anything runs, when the store cannot be reached,
         read or written (writes its layout file on first use)."""
-        marker = f"{self.root}/store.json"
+        marker = "store.json"
         try:
             try:
-                data = self.fs.cat_file(marker)
-            except FileNotFoundError:
-                _write_atomic(self.fs, marker, json.dumps(LAYOUT).encode())
-                data = self.fs.cat_file(marker)
+                data = self.backend.read(marker)
+            except (FileNotFoundError, NotADirectoryError):
+                self.backend.write(marker, json.dumps(LAYOUT).encode())
+                data = self.backend.read(marker)
             layout = json.loads(data)
         except Exception as exc:  # noqa: BLE001 - every way a store can be unreachable
             detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
@@ -366,24 +265,48 @@ class ObjectArtifactStore:
     def manifest(self, digest: str) -> Tree | None:
         """The tree of ``digest`` (read once per store object; ``None``: not stored)."""
         if digest not in self._trees:
-            self.prefetch([digest])
+            self._read_trees([digest])
         return self._trees.get(digest)
 
     def prefetch(self, digests: Iterable[str]) -> None:
-        """Read the trees of these digests in one batch (reuse checks of a whole run at once)."""
-        wanted = [d for d in dict.fromkeys(digests) if d not in self._trees]
-        paths = {self.tree_path(d): d for d in wanted}
-        got = _cat_many(self.fs, list(paths))
+        """Learn which of these trees are stored, in one batch (the reuse checks of a whole run at
+        once): for a few, their objects are read concurrently; for many, one listing of the
+        store's trees answers them all (a listing page holds 1,000 names, where each read is a
+        request of its own: a fully reused 100-step run made 100 requests, now one or two). A
+        tree only listed is read when a task or ``verify`` needs its files."""
+        wanted = [d for d in dict.fromkeys(digests) if d not in self._trees and d not in self._present]
+        if len(wanted) >= LIST_FROM:
+            listed = self._listed()
+            for digest in wanted:
+                if digest in listed:
+                    self._present.add(digest)
+                else:
+                    self._trees[digest] = None
+            return
+        self._read_trees(wanted)
+
+    def _read_trees(self, digests: list[str]) -> None:
+        paths = {self.tree_path(d): d for d in digests}
+        got = self.backend.read_many(list(paths))
         for path, digest in paths.items():
             self._trees[digest] = Tree.parse(got[path], digest) if path in got else None
 
+    def _listed(self) -> set[str]:
+        """The digests of every tree in the store (one paginated listing)."""
+        return {p.rsplit("/", 1)[-1][:-len(".json")] for p in self.backend.list("trees") if p.endswith(".json")}
+
     def exists(self, digest: str, size: int | None = None) -> bool:
+        """Whether the tree is stored (a listed tree's size is its digest's: the digest covers every
+        file's size; ``verify`` reads and re-hashes it all)."""
+        if digest in self._present and digest not in self._trees:
+            return True
         tree = self.manifest(digest)
         return tree is not None and (size is None or tree.size == size)
 
     def rehash(self, digest: str) -> str | None:
         """The digest of the stored bytes now: every blob of the tree is read and hashed."""
         self._trees.pop(digest, None)
+        self._present.discard(digest)
         tree = self.manifest(digest)
         if tree is None:
             return None
@@ -394,9 +317,8 @@ class ObjectArtifactStore:
                 continue
             try:
                 hasher = blake3.blake3()
-                with self.fs.open(self.blob_path(entry[3]), "rb") as fh:
-                    while chunk := fh.read(8 * 2**20):
-                        hasher.update(chunk)
+                for chunk in self.backend.chunks(self.blob_path(entry[3])):
+                    hasher.update(chunk)
                 entries.append((entry[0], "f", entry[2], hasher.hexdigest()))
             except FileNotFoundError:
                 return f"missing-blob-{entry[3][:12]}"
@@ -408,16 +330,13 @@ class ObjectArtifactStore:
     def evict(self, digest: str) -> None:
         """Remove the tree (its blobs go with ``gc`` once no tree names them)."""
         self._trees[digest] = None
-        with contextlib.suppress(OSError):
-            self.fs.rm_file(self.tree_path(digest))
+        self._present.discard(digest)
+        self.backend.delete([self.tree_path(digest)])
 
     def stored(self) -> dict[str, int]:
         trees = {}
-        try:
-            paths = [p for p in self.fs.find(f"{self.root}/trees") if p.endswith(".json") and _TMP not in p]
-        except FileNotFoundError:
-            return {}
-        got = _cat_many(self.fs, paths)
+        paths = [p for p in self.backend.list("trees") if p.endswith(".json")]
+        got = self.backend.read_many(paths)
         for path, data in got.items():
             digest = path.rsplit("/", 1)[-1][:-len(".json")]
             tree = Tree.parse(data, digest)
@@ -431,7 +350,7 @@ class ObjectArtifactStore:
         return tree.size if tree is not None else None
 
     def changed_at(self, digest: str) -> float:
-        return _modified(self.fs.info(self.tree_path(digest)))
+        return self.backend.modified(self.tree_path(digest))
 
     def collect_blobs(self, keep_after: float, dry_run: bool = False, gone: Iterable[str] = ()) -> dict[str, int]:
         """Remove the blobs no stored tree names (``gc``, after it evicted trees; with ``dry_run``,
@@ -443,15 +362,15 @@ class ObjectArtifactStore:
         for digest, tree in self._trees.items():
             if tree is not None and digest not in gone:
                 named.update(tree.blobs())
-        try:
-            found = self.fs.find(f"{self.root}/blobs", detail=True)
-        except FileNotFoundError:
-            return {}
-        freed = {path: int(info.get("size") or 0) for path, info in found.items()
-                 if _TMP not in path and path.rsplit("/", 1)[-1] not in named and _modified(info) < keep_after}
+        freed = {}
+        for path, (size, modified) in self.backend.list("blobs").items():
+            if path.rsplit("/", 1)[-1] in named:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if (modified if modified is not None else self.backend.modified(path)) < keep_after:
+                    freed[path] = size
         if freed and not dry_run:
-            with contextlib.suppress(OSError):
-                self.fs.rm(list(freed))
+            self.backend.delete(freed)
         return {path.rsplit("/", 1)[-1]: size for path, size in freed.items()}
 
     # ---------------------------------------------------------------- publishing (tasks and driver)
@@ -474,8 +393,8 @@ class ObjectArtifactStore:
         for entry in entries:
             if entry[1] == "f":
                 pairs.setdefault(entry[3], str(root / entry[0]) if kind == "folder" else str(root))
-        _put_many(self.fs, [(local, self.blob_path(b3)) for b3, local in pairs.items()])
-        _write_atomic(self.fs, self.tree_path(digest), tree.to_bytes())  # after every blob it names
+        self.backend.upload([(local, self.blob_path(b3)) for b3, local in pairs.items()])
+        self.backend.write(self.tree_path(digest), tree.to_bytes())  # after every blob it names
         self._trees[digest] = tree
         return ArtifactInfo(digest, size, created=True), tree
 
@@ -518,7 +437,7 @@ class ObjectArtifactStore:
         missing = [b3 for b3 in tree.blobs() if not os.path.exists(cache.blob(b3))]
         staged = {b3: cache.tmp / f"blob-{uuid.uuid4().hex}" for b3 in missing}
         try:
-            _get_many(self.fs, [(self.blob_path(b3), str(local)) for b3, local in staged.items()])
+            self.backend.download([(self.blob_path(b3), str(local)) for b3, local in staged.items()])
             for b3, local in staged.items():
                 if file_digest(local) != b3:
                     raise DuctworkError(f"blob {b3[:12]} of artifact {digest[:12]} in {self.url} is corrupt "
@@ -535,13 +454,13 @@ class ObjectArtifactStore:
     def push_log(self, run_id: str, job: str, local: str) -> None:
         with open(local, "rb") as fh:
             data = fh.read()
-        _write_atomic(self.fs, self.log_path(run_id, job), data)
+        self.backend.write(self.log_path(run_id, job), data)
 
     def pull_log(self, run_id: str, job: str, local: str | os.PathLike[str]) -> bool:
         """Copy the step's uploaded log over ``local`` when it grew; whether it did."""
         try:
-            data = self.fs.cat_file(self.log_path(run_id, job))
-        except (FileNotFoundError, OSError):
+            data = self.backend.read(self.log_path(run_id, job))
+        except Exception:  # noqa: BLE001 - not uploaded yet, or the store hiccuped: the next pull copies it
             return False
         try:
             if os.path.getsize(local) == len(data):
@@ -592,9 +511,9 @@ class ObjectReuseManifests(ReuseManifests):
     """Reuse manifests in the store (``<store>/reuse``): the action cache every workspace on the
     store shares. Same interface as the local ones; reads are batched."""
 
-    def __init__(self, fs: Any, root: str):
+    def __init__(self, backend: Backend, prefix: str):
         super().__init__(None)
-        self.fs, self.prefix = fs, root
+        self.backend, self.prefix = backend, prefix
 
     def _object(self, signature: str) -> str | None:
         return f"{self.prefix}/{signature[:2]}/{signature}.json" if self.valid(signature) else None
@@ -602,7 +521,7 @@ class ObjectReuseManifests(ReuseManifests):
     def put(self, record: ReuseRecord) -> None:
         path = self._object(record.signature)
         if path is not None:
-            _write_atomic(self.fs, path, json.dumps(manifest_dict(record), sort_keys=True).encode())
+            self.backend.write(path, json.dumps(manifest_dict(record), sort_keys=True).encode())
 
     def get(self, signature: str) -> ReuseRecord | None:
         return self.get_many([signature]).get(signature)
@@ -610,7 +529,7 @@ class ObjectReuseManifests(ReuseManifests):
     def get_many(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
         paths = {p: s for s in dict.fromkeys(signatures) if (p := self._object(s)) is not None}
         found = {}
-        for path, data in _cat_many(self.fs, list(paths)).items():
+        for path, data in self.backend.read_many(list(paths)).items():
             try:
                 record = record_from(json.loads(data))
             except ValueError:
@@ -624,19 +543,13 @@ class ObjectReuseManifests(ReuseManifests):
         for signature in dict.fromkeys(signatures):
             path = self._object(signature)
             if path is not None:
-                try:
-                    self.fs.rm_file(path)
-                    removed += 1
-                except (FileNotFoundError, OSError):
-                    pass
+                self.backend.delete([path])
+                removed += 1
         return removed
 
     def records(self):
-        try:
-            paths = sorted(p for p in self.fs.find(self.prefix) if p.endswith(".json") and _TMP not in p)
-        except FileNotFoundError:
-            return
-        got = _cat_many(self.fs, paths)
+        paths = sorted(p for p in self.backend.list(self.prefix) if p.endswith(".json"))
+        got = self.backend.read_many(paths)
         for path in paths:
             try:
                 record = record_from(json.loads(got[path])) if path in got else None

@@ -71,10 +71,10 @@ def test_a_tree_is_only_written_after_its_blobs(tmp_path, monkeypatch):
     folder = make_folder(tmp_path / "out")
     digest, _ = content_digest(folder)
 
-    def broken(fs, pairs):
+    def broken(pairs):
         raise OSError("connection reset during the upload")
 
-    monkeypatch.setattr("engine.objectstore._put_many", broken)
+    monkeypatch.setattr(store.backend, "upload", broken)
     with pytest.raises(OSError):
         store.publish(folder)
     fresh = ObjectArtifactStore((tmp_path / "shared").as_uri(), tmp_path / "c2")
