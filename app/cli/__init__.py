@@ -16,6 +16,7 @@ from app.cli import (
     pipeline,
     run,
     runs,
+    settings,
     store,
     ui,
     validate,
@@ -38,6 +39,7 @@ cli.add_typer(compute.app, name="compute", help="Manage compute targets.")
 cli.add_typer(environment.app, name="environment", help="Register and inspect environments (conda file, pip).")
 cli.add_typer(runs.app, name="runs", help="Browse, inspect and clone previous runs.")
 cli.add_typer(warm.app, name="ray", help="The workspace's warm Ray: start, stop, status.")
+cli.add_typer(settings.app, name="settings", help="The workspace's settings: its store, Ray cluster and name.")
 for module in (common, validate, component, pipeline, compute, run, runs, store, doctor, ui, init):
     for register in getattr(module, "TOP_LEVEL", ()):
         register(cli)
