@@ -20,12 +20,14 @@ Use::
 Everything a fixture starts is its own process group (``start_new_session``); teardown
 sends SIGTERM to each group, SIGKILL after a few seconds, then kills by pid whatever process
 still names the fixture's own temporary folder (each has a unique one) and fails the test
-session if something survived. Never ``ray stop`` (it stops every Ray on the machine) and
+session if something survived. A small reaper process started beside each cluster does the same
+if the test process itself dies first (SIGKILL, a hard timeout). Never ``ray stop`` (it stops every Ray on the machine) and
 never a kill by process name: other engineers' and other tests' Rays run beside these.
 
-Measured here (2 cores, shared): the head is up after ≈ 8 s, both workers ≈ 6 s later
-(started together), so the module-scoped ``ray_cluster`` costs ≈ 14–16 s once per module;
-stopping it takes ≈ 3–4 s (Ray's own SIGTERM handling is slow, so SIGKILL follows soon).
+Measured here (2 cores, shared with other engineers' runs): the head is up after ≈ 8 s, both
+workers ≈ 6 s later (started together), all three alive in 12.6–22 s (typically ≈ 13–17 s), so the
+module-scoped ``ray_cluster`` costs that once per module; stopping it takes ≈ 3–4 s (Ray's own
+SIGTERM handling takes > 10 s, so SIGKILL follows after 3 s); kill_node + restart_node ≈ 8–15 s.
 """
 
 from __future__ import annotations
@@ -107,8 +109,10 @@ def _leftovers(marker: str | None, known: Mapping[int, psutil.Process]) -> list[
 
 
 def _sweep(marker: str | None, known: Mapping[int, psutil.Process]) -> list[str]:
-    """SIGKILL, by pid, what :func:`_leftovers` finds; returns what had to be killed (for the failure message)."""
-    left = _leftovers(marker, known)
+    """SIGKILL, by pid, what :func:`_leftovers` finds still alive a few seconds after its group was
+    killed (a process may still be exiting then); returns what had to be killed (for the failure message)."""
+    _, left = psutil.wait_procs(_leftovers(marker, known), timeout=5)
+    left = [p for p in left if _alive(p)]
     killed = []
     for process in left:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
@@ -263,6 +267,28 @@ ray.shutdown()
 """
 
 
+# Started beside a cluster: when the test process dies without stopping it (SIGKILL, a hard
+# timeout), this kills every process that names the cluster's folder, and removes the folder.
+_REAPER = r"""
+import os, shutil, sys, time
+import psutil
+parent, base, me = int(sys.argv[1]), sys.argv[2], os.getpid()
+try:
+    watched = psutil.Process(parent)
+    while watched.is_running() and watched.status() != psutil.STATUS_ZOMBIE:
+        time.sleep(1)
+except psutil.NoSuchProcess:
+    pass
+for process in psutil.process_iter(["pid", "cmdline"]):
+    if process.pid != me and base in " ".join(process.info["cmdline"] or []):
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+shutil.rmtree(base, ignore_errors=True)
+"""
+
+
 def unshare_problem(folder: Path) -> str | None:
     """Why a worker cannot be started with ``folder`` hidden (``None`` when it can): runs the
     exact ``unshare --mount`` + ``mount -t tmpfs`` the workers use, on a file only the host has."""
@@ -387,6 +413,7 @@ class LoopbackCluster:
         self.node_ids: dict[str, str] = {}
         self.started_s = 0.0  #: seconds the last start took (all nodes alive)
         self._stopped = False
+        self._reaper: subprocess.Popen | None = None  #: stops the cluster if this process dies first
 
     # -------------------------------------------------------------- what tests read
     @property
@@ -421,6 +448,8 @@ class LoopbackCluster:
             print(f"clusterkit: cannot hide the driver's folder from the workers: {problem}", file=sys.stderr)
             pytest.skip(f"loopback cluster needs a mount namespace per worker: {problem}")
         began = time.monotonic()
+        self._reaper = subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), str(self.base)],
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
         head = next(n for n in self.nodes.values() if n.shape.head)
         self.port = free_port()
         head.start(self.port, self.hidden, self._node_env())
@@ -525,6 +554,9 @@ class LoopbackCluster:
             return
         self._stopped = True
         _atexit_stop.discard(self)
+        if self._reaper is not None:  # its command line names the folder too: it goes first
+            self._reaper.kill()
+            self._reaper.wait()
         nodes = sorted(self.nodes.values(), key=lambda n: n.shape.head)  # workers first
         for node in nodes:
             if node.popen is not None:
@@ -545,7 +577,7 @@ class LoopbackCluster:
 
 class _AtExit:
     """Clusters still running when the interpreter exits (a test run interrupted outside any
-    fixture teardown) are stopped then; a crash of the pytest process itself is not covered."""
+    fixture teardown) are stopped then; a killed test process is the reaper's (``_REAPER``)."""
 
     def __init__(self) -> None:
         self.clusters: set[LoopbackCluster] = set()

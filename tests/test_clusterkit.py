@@ -18,7 +18,8 @@ ray_test = pytest.mark.ray
 
 def _on(ray, name: str, fn):
     """``fn`` as a Ray task pinned to node ``name`` of the loopback cluster by its resource."""
-    from ray import cloudpickle  # the workers cannot import this test module, so its functions travel by value
+    # the workers cannot import this test module: its functions travel by value
+    from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     pin = {"head": {"resources": {"head": 1}}, "highmem": {"resources": {"highmem": 1}}, "gpu": {"num_gpus": 1}}

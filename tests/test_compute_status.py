@@ -102,6 +102,19 @@ def test_status_finds_the_workspaces_warm_ray_when_nothing_else_is_given(ray_clu
     assert sorted(n["node_id"] for n in data["nodes"]) == sorted(ray_cluster.node_ids.values())
 
 
+@pytest.mark.ray
+def test_a_client_without_the_clusters_token_is_told_how_to_give_it(ray_cluster, status_home, cli):  # noqa: F811
+    # Ray retries a refused token for ≈ 20 s before it gives up; its final ConnectionError alone
+    # would read like a wrong address
+    done = cli("compute", "status", "--address", ray_cluster.address, home=status_home,
+               env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 32})
+    assert done.returncode == 1
+    assert (f"cannot reach the Ray cluster at '{ray_cluster.address}': it refused this client's authentication "
+            "token (InvalidAuthToken: Authentication token is missing or incorrect; RAY_AUTH_MODE is token). "
+            "Give this process the cluster's token: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN=") in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_an_unreachable_cluster_is_a_clear_error_exit_1(cli):
     port = free_port()  # nothing listens there
     done = cli("compute", "status", "--address", f"127.0.0.1:{port}", "--json")

@@ -332,12 +332,24 @@ class ClusterStatus:
 _PROBE = r"""
 import json, logging, sys
 import ray
-ray.init(address=sys.argv[1], logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+try:
+    ray.init(address=sys.argv[1], logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+except Exception as exc:  # the first cause (e.g. AuthenticationError) says more than Ray's final ConnectionError
+    chain = [exc]
+    while (chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    cause = next((e for e in chain if type(e).__name__ == "AuthenticationError"), chain[-1])
+    print("DUCTWORK-ERROR " + json.dumps({"type": type(cause).__name__, "message": str(cause)}), flush=True)
+    sys.exit(3)
 nodes = [{"node_id": n.get("NodeID", ""), "name": n.get("NodeName", ""), "address": n.get("NodeManagerAddress", ""),
           "alive": bool(n.get("Alive")), "resources": n.get("Resources") or {}} for n in ray.nodes()]
 print("DUCTWORK-NODES " + json.dumps(nodes), flush=True)
 ray.shutdown()
 """
+_FIX = ("Check that `ray start --head` runs there and that the address is its HOST:PORT (port 6379 unless `--port` "
+        "said otherwise). Without --address and RAY_ADDRESS, `ductwork compute status` shows this machine.")
+_AUTH_FIX = ("Give this process the cluster's token: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN=<token> (or the token "
+             "in ~/.ray/auth_token; `ray get-auth-token` on the head prints it).")
 
 
 def _choose(ws: Workspace, address: str | None) -> tuple[str | None, str, dict[str, str]]:
@@ -353,13 +365,9 @@ def _choose(ws: Workspace, address: str | None) -> tuple[str | None, str, dict[s
     return None, "this machine", {}
 
 
-def _unreachable(address: str, source: str, why: str) -> DuctworkError:
+def _unreachable(address: str, source: str, why: str, fix: str = _FIX) -> DuctworkError:
     where = "" if source == "--address" else f" (from {source})"
-    return DuctworkError(
-        f"cannot reach the Ray cluster at '{address}'{where}: {why}. Check that `ray start --head` runs there and "
-        "that the address is its HOST:PORT (port 6379 unless `--port` said otherwise); a cluster with token "
-        "authentication also needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token). "
-        "Without --address and RAY_ADDRESS, `ductwork compute status` shows this machine.")
+    return DuctworkError(f"cannot reach the Ray cluster at '{address}'{where}: {why}. {fix}")
 
 
 def _refused(address: str) -> str | None:
@@ -375,6 +383,12 @@ def _refused(address: str) -> str | None:
         return exc.strerror or type(exc).__name__
 
 
+def _auth_line(stderr: str) -> str:
+    """``InvalidAuthToken: Authentication token is missing or incorrect`` from Ray's client log lines."""
+    match = re.search(r"InvalidAuthToken: [^.\n]*", stderr)
+    return match.group(0) if match else "InvalidAuthToken"
+
+
 def _probe(address: str, source: str, env: Mapping[str, str], timeout: float) -> list[dict[str, Any]]:
     why = _refused(address)
     if why:
@@ -387,6 +401,16 @@ def _probe(address: str, source: str, env: Mapping[str, str], timeout: float) ->
     for line in done.stdout.splitlines():
         if line.startswith("DUCTWORK-NODES "):
             return list(json.loads(line[len("DUCTWORK-NODES "):]))
+        if line.startswith("DUCTWORK-ERROR "):
+            error = json.loads(line[len("DUCTWORK-ERROR "):])
+            first = error["message"].split(". ")[0].removeprefix("RPC error: ")
+            # Ray's C++ client logs each refused attempt; the exception it ends with is not always the cause
+            if error["type"] == "AuthenticationError" or "InvalidAuthToken" in done.stderr:
+                first = first if error["type"] == "AuthenticationError" else _auth_line(done.stderr)
+                mode = {**os.environ, **env}.get("RAY_AUTH_MODE") or "not set"
+                raise _unreachable(address, source, f"it refused this client's authentication token ({first}; "
+                                   f"RAY_AUTH_MODE is {mode})", _AUTH_FIX)
+            raise _unreachable(address, source, f"{error['type']}: {first}"[:400])
     lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
     raise _unreachable(address, source, (lines[-1] if lines else f"the probe exited with {done.returncode}")[:400])
 
