@@ -526,14 +526,19 @@ class LoopbackCluster:
     def connected(self) -> Iterator[Any]:
         """``ray`` joined to this cluster from the test process, disconnected afterwards.
 
-        Ray reads ``RAY_AUTH_MODE`` into its config when it is imported, and this process may
-        have imported Ray before (another test module): the config is refreshed here."""
+        Ray reads ``RAY_AUTH_MODE`` into its config when it is imported and caches the token it
+        first read, and this process may have used Ray before (another test module's embedded Ray,
+        whose token is ``~/.ray/auth_token``): both are refreshed here, and again afterwards."""
         import ray
-        from ray._raylet import Config
+        from ray._raylet import AuthenticationTokenLoader, Config
+
+        def refresh() -> None:
+            Config.initialize("")
+            AuthenticationTokenLoader.instance().reset_cache()  # a token read before (~/.ray/auth_token) is cached
 
         saved = {k: os.environ.get(k) for k in self.env}
         os.environ.update({k: v for k, v in self.env.items() if k != "RAY_ADDRESS"})
-        Config.initialize("")
+        refresh()
         try:
             ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
             yield ray
@@ -544,7 +549,7 @@ class LoopbackCluster:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-            Config.initialize("")
+            refresh()
 
     # -------------------------------------------------------------- stopping
     def stop(self) -> None:

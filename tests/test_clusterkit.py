@@ -119,3 +119,17 @@ def test_a_stopped_or_killed_s3_server_refuses_connections(tmp_path) -> None:
         server.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", server.port), timeout=5)
+
+
+def test_where_no_mount_namespace_can_be_made_the_cluster_is_skipped_with_the_reason(tmp_path, monkeypatch,
+                                                                                      capsys) -> None:
+    import clusterkit
+
+    assert clusterkit.unshare_problem(tmp_path) is None  # here, as root, it can
+    monkeypatch.setattr(clusterkit, "unshare_problem", lambda folder: "mount -t tmpfs is not permitted here")
+    cluster = clusterkit.LoopbackCluster()
+    with pytest.raises(pytest.skip.Exception, match="needs a mount namespace per worker: mount -t tmpfs is not permitted"):
+        cluster.start()
+    cluster.stop()
+    assert "clusterkit: cannot hide the driver's folder from the workers: mount -t tmpfs" in capsys.readouterr().err
+    assert not cluster.base.exists() and all(node.popen is None for node in cluster.nodes.values())

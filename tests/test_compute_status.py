@@ -220,3 +220,22 @@ def test_compute_page_lists_the_clusters_nodes_and_what_no_node_serves(ray_clust
     assert nodes.loc["highmem", "serves"] == "local, cpu-highmem" and nodes.loc["gpu", "serves"] == "local, gpu"
     warnings = " ".join(w.value for w in at.warning)
     assert "No live node can serve **tpu**" in warnings and "No live node can serve **big**" in warnings
+
+
+@pytest.mark.ray
+def test_a_dead_node_is_listed_as_dead_and_its_targets_as_unserved(ray_cluster, status_home, cli):  # noqa: F811
+    # last in the module: it kills the gpu worker (and starts it again)
+    dead = ray_cluster.node_ids["gpu"]
+    ray_cluster.kill_node("gpu")
+    try:
+        done = cli("compute", "status", "--json", home=status_home, env=ray_cluster.env)
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        node = next(n for n in data["nodes"] if n["node_id"] == dead)
+        assert (node["alive"], node["serves"]) == (False, [])
+        assert data["nodes"][-1]["node_id"] == dead  # the live nodes first
+        assert sorted(data["unserved"]) == ["big", "gpu", "tpu"]
+        gpu = next(t for t in data["targets"] if t["name"] == "gpu")
+        assert gpu["missing"] == "1 GPU (offers 0)" and "--num-gpus 1" in gpu["hint"]
+    finally:
+        ray_cluster.restart_node("gpu")
