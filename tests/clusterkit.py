@@ -333,7 +333,7 @@ class RayNode:
                 "--dashboard-agent-listen-port", str(free_port())]
         if shape.resources:
             args += ["--resources", json.dumps(dict(shape.resources))]
-        if shape.head:
+        if shape.head:  # --port and --include-dashboard are refused on a worker
             args += ["--head", "--port", str(port), "--include-dashboard=false",
                      "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port())]
         else:

@@ -198,6 +198,13 @@ def test_compute_page_checks_this_machine_only_when_asked(home, monkeypatch):
     assert nodes["node"].tolist() == ["this-machine"] and "local" in nodes["serves"].iloc[0]
     assert targets["compute target"].tolist() == ["local"] and targets["served by"].tolist() == ["this-machine"]
 
+    port = free_port()
+    at.text_input(key="cluster_address_input").set_value(f"127.0.0.1:{port}")
+    at.button(key="cluster_check").click().run()
+    assert not at.exception, at.exception
+    assert any(f"cannot reach the Ray cluster at '127.0.0.1:{port}': connection refused" in e.value for e in at.error)
+    assert len(at.dataframe) == frames  # the last answer is not shown as if it were this one's
+
 
 @pytest.mark.ray
 def test_compute_page_lists_the_clusters_nodes_and_what_no_node_serves(ray_cluster, status_home, monkeypatch):  # noqa: F811
