@@ -233,8 +233,13 @@ class RayExecutor:
             return StepOutcome(ok=False, error="cancelled", ended_at=time.time())
         except rex.OutOfMemoryError:
             return StepOutcome(ok=False, error="worker killed: out of memory", ended_at=time.time())
-        except (rex.WorkerCrashedError, rex.NodeDiedError, rex.LocalRayletDiedError):
-            return StepOutcome(ok=False, error="worker crashed", ended_at=time.time())
+        except (rex.NodeDiedError, rex.LocalRayletDiedError):
+            return StepOutcome(ok=False, error="worker crashed: the node running it died (its machine or its raylet "
+                               "stopped); run again once the node is back, or on a target other nodes serve",
+                               ended_at=time.time())
+        except rex.WorkerCrashedError:
+            return StepOutcome(ok=False, error="worker crashed: the Ray worker running it died (killed, out of memory, "
+                               "or its node went down)", ended_at=time.time())
         except rex.RuntimeEnvSetupError as exc:
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             detail = (lines[-1] if lines else type(exc).__name__)[:400]  # the cause is the last line

@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # executors and the task runtime are imported once something 
 
 __all__ = ["RunEvent", "RunResult", "execute_run", "new_run_id"]
 
-NOT_RETRIED = ("worker crashed", "cancelled")
+NOT_RETRIED = ("worker crashed", "cancelled")  #: errors starting so are not retried by Ductwork (Ray retries)
 
 
 def new_run_id() -> str:
@@ -526,7 +526,7 @@ class _Driver:
 
         kill_step_processes(str(attempt.area))
         self.artifacts.discard(attempt.area)
-        if outcome.error not in NOT_RETRIED and st.attempts <= node.job.retries and self.stopped_by is None:
+        if not (outcome.error or "").startswith(NOT_RETRIED) and st.attempts <= node.job.retries and self.stopped_by is None:
             st.reason = f"retry {st.attempts} of {node.job.retries} after: {outcome.error}"
             self.launch(attempt.decision)
             return
