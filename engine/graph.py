@@ -98,6 +98,7 @@ def compile_pipeline(
                 for name, job in resolved.jobs.items()}
     steps: dict[str, StepNode] = {}
     with_env: dict[int, ComponentSpec] = {}  # one resolved copy per component object: fingerprinted once
+    env_warnings: dict[str, list[str]] = {}  # an environment's warning → the jobs it is about
     for name in _topological_order(upstream):
         job = resolved.jobs[name]
         component = job.component
@@ -108,15 +109,26 @@ def compile_pipeline(
             component = with_env[id(component)]
         target, _ = compute_for_job(job, component, resolved.settings, computes, default_compute)
         compute = computes.get(target, DEFAULT_COMPUTE)
-        env = runtime_env_for(component.environment, f"job '{name}'")
-        warnings = (*warnings, *env.warnings)
+        env = runtime_env_for(component.environment, _JOB)
+        for warning in env.warnings:
+            env_warnings.setdefault(warning, []).append(name)
         steps[name] = StepNode(name, job, component, compute, resource_request(compute, component.resources),
                                tuple(upstream[name]), env.runtime_env)
+    warnings = (*warnings, *(warning.replace(_JOB, _jobs(jobs), 1) for warning, jobs in env_warnings.items()))
     downstream: dict[str, list[str]] = {name: [] for name in steps}
     for name, node in steps.items():
         for up in node.upstream:
             downstream[up].append(name)
     return PipelineGraph(resolved, steps, {k: tuple(v) for k, v in downstream.items()}, warnings)
+
+
+#: Stands for the jobs in an environment's warning: five jobs of one component with one Azure
+#: reference get one warning that names them all, not five.
+_JOB = "\x00jobs\x00"
+
+
+def _jobs(names: list[str]) -> str:
+    return f"job '{names[0]}'" if len(names) == 1 else "jobs " + ", ".join(f"'{n}'" for n in names)
 
 
 def _topological_order(upstream: Mapping[str, Iterable[str]]) -> list[str]:

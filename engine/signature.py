@@ -59,6 +59,12 @@ def _content(kind: str, value: Any) -> str:
     return f"/{kind}-" + blake3.blake3(canonical_json(value).encode()).hexdigest()[:32]
 
 
+def _pip_packages(value: Any) -> list[str]:
+    """The packages of a ``runtime_env["pip"]``: a list, or Ray's ``{"packages": [...], …}`` form
+    (whose install options do not change what is installed, so they are not fingerprinted)."""
+    return list(value["packages"]) if isinstance(value, Mapping) else list(value)
+
+
 def environment_fingerprint(env: EnvironmentSpec, runtime_env: Mapping[str, Any] | None) -> tuple[str, str]:
     """The environment part of a signature and its description in words, for the environment
     that actually runs: ``runtime_env`` as ``engine.environments.runtime_env_for`` chose it for
@@ -82,13 +88,13 @@ def environment_fingerprint(env: EnvironmentSpec, runtime_env: Mapping[str, Any]
         if runtime_env and "conda" in runtime_env:
             return base + _content("conda", runtime_env["conda"]), words
         if runtime_env and "pip" in runtime_env:
-            return base + _content("pip", list(runtime_env["pip"])), words
+            return base + _content("pip", _pip_packages(runtime_env["pip"])), words
         return base, f"current (fallback from {words}: conda is not installed)"
     if runtime_env and "conda" in runtime_env:
         return base + _content("conda", runtime_env["conda"]), "conda file"
     if runtime_env and "pip" in runtime_env:
         what = "pip packages of the conda file (conda not installed)" if env.kind == "conda" else "pip requirements"
-        return base + _content("pip", list(runtime_env["pip"])), what
+        return base + _content("pip", _pip_packages(runtime_env["pip"])), what
     if env.kind == "conda":
         return base, "current (fallback from the conda file: conda is not installed)"
     if env.kind in ("unsupported", "reference"):

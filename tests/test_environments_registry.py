@@ -18,6 +18,7 @@ from components.errors import DuctworkError
 from components.fields import parse_environment_reference
 from components.loader import load_component_file
 from components.spec import EnvironmentRef, JobSpec, PipelineSpec
+from engine.environments import pip_runtime_env
 from engine.graph import compile_pipeline
 from engine.signature import environment_fingerprint
 from registry import ConflictError, NotFoundError
@@ -128,21 +129,21 @@ def test_a_reference_resolves_to_the_registered_environment_of_its_name(ws, tmp_
     assert unresolved.steps["prep"].runtime_env is None
     [warning] = [w for w in unresolved.warnings if "sklearn-1.5" in w]
     assert warning == (f"job 'prep': environment '{NYC_STYLE}' is an Azure environment reference and no environment "
-                       "'sklearn-1.5' is registered here, so the step runs in the Python environment Ductwork runs "
-                       "in. To build it, register one: ductwork environment add sklearn-1.5 --pip requirements.txt "
+                       "'sklearn-1.5' is registered here; the Python environment Ductwork runs in is used "
+                       "instead. To build it, register one: ductwork environment add sklearn-1.5 --pip requirements.txt "
                        "(or --conda conda.yml)")
 
     add_environment(ws, "sklearn-1.5", pip=write(tmp_path, "r.txt", "pandas<2\nnumpy<2\n"))
     resolved = _graph(ws, path)
     node = resolved.steps["prep"]
-    assert node.runtime_env == {"pip": ["pandas<2", "numpy<2"]} and resolved.warnings == ()
+    assert node.runtime_env == pip_runtime_env(["pandas<2", "numpy<2"]) and resolved.warnings == ()
     assert node.component.environment.resolved.ref == "sklearn-1.5:1"
 
 
 def test_a_version_that_is_not_registered_takes_the_latest_and_says_so(ws, tmp_path: Path) -> None:
     add_environment(ws, "AzureML-sklearn-1.5", pip=write(tmp_path, "r.txt", "pandas<2\n"))
     graph = _graph(ws, _component(tmp_path, "azureml:AzureML-sklearn-1.5:7"))
-    assert graph.steps["prep"].runtime_env == {"pip": ["pandas<2"]}
+    assert graph.steps["prep"].runtime_env == pip_runtime_env(["pandas<2"])
     assert graph.warnings == ("job 'prep': environment 'AzureML-sklearn-1.5' has no version '7' registered here; "
                               "its latest version '1' is used (registered: 1)",)
 
