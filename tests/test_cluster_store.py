@@ -33,11 +33,14 @@ def team(ray_cluster, s3_server):  # noqa: F811
 
 
 def dw(team, home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
-       ) -> subprocess.CompletedProcess:
+       drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """The real CLI on workspace ``home``, with the team's variables (``env`` added, ``drop`` left out)."""
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith(("DUCTWORK_", "RAY_", "AWS_")) or k == "DUCTWORK_NODE_CACHE"}
     environment.update({"PYTHONPATH": str(REPO), "COLUMNS": "200", "NO_COLOR": "1", "DUCTWORK_SEED": "0",
                         **team["env"], **(env or {})})
+    for name in drop:
+        environment.pop(name, None)
     return subprocess.run([sys.executable, "-m", "app.cli", "--home", str(home), *args], capture_output=True,
                           text=True, env=environment, timeout=timeout, cwd=home.parent)
 
@@ -48,8 +51,8 @@ def targets(team, home: Path) -> None:
         assert done.returncode == 0, done.stderr
 
 
-def run_json(team, home: Path, *args: str, env: dict[str, str] | None = None) -> dict:
-    done = dw(team, home, "run", *args, "--json", env=env)
+def run_json(team, home: Path, *args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict:
+    done = dw(team, home, "run", *args, "--json", env=env, drop=drop)
     assert done.stdout, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -85,11 +88,19 @@ def test_steps_run_on_the_nodes_their_targets_name_and_a_second_workspace_reuses
     log = dw(team, ana, "runs", "logs", first["id"], "train")
     assert '"epochs": 20' in log.stdout, log.stdout + log.stderr
 
-    # a teammate's workspace (another driver, its own DuckDB) on the same store reuses every step
+    # a teammate's workspace (another driver, its own DuckDB) on the same store reuses every step;
+    # this one keeps the store and the cluster in its settings instead of the environment
+    assert dw(team, ben, "settings", "set", "store", team["store"]).returncode == 0
+    assert dw(team, ben, "settings", "set", "address", cluster.address).returncode == 0
+    unset = ("DUCTWORK_STORE", "RAY_ADDRESS")
     second = run_json(team, ben, str(Path(shutil.copytree(RES / "basic", cluster.hidden / "project-b"))
-                                      / "pipeline.yml"))
+                                      / "pipeline.yml"), drop=unset)
     assert [s["status"] for s in second["steps"]] == ["reused", "reused"], second
     assert all(f"reused from run {first['id']} of workspace " in s["reason"] for s in second["steps"])
+    forced = run_json(team, ben, str(cluster.hidden / "project-b" / "pipeline.yml"), "--force", drop=unset)
+    assert forced["status"] == "completed", forced  # joined the cluster through the 'address' setting
+    assert {s["name"]: s["node_id"] for s in forced["steps"]} == {"prep": cluster.node_ids["highmem"],
+                                                                   "train": cluster.node_ids["gpu"]}
 
 
 SLOW = """\

@@ -188,6 +188,13 @@ def test_two_workspaces_on_one_shared_folder_reuse_each_others_steps(cli, basic,
     verify = cli("verify", "--json", home=tmp_path / "ana", env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads(verify.stdout)["ok"] is True
+    assert json.loads(verify.stdout)["checked"] >= 4
+    gc = cli("gc", "--json", home=tmp_path / "ben", env=env)
+    assert gc.returncode == 0, gc.stderr
+    freed = json.loads(gc.stdout)["freed"]
+    assert freed["artifacts"] == 0 and freed["blobs"] == 0  # every tree is named, or younger than an hour
+    again = run_json(cli, tmp_path / "ana", str(basic / "pipeline.yml"), env=env)
+    assert [s["status"] for s in again["steps"]] == ["reused", "reused"]
 
 
 def test_a_store_out_of_reach_fails_before_anything_is_recorded(cli, basic, tmp_path):
