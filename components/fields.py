@@ -315,7 +315,7 @@ def parse_environment(data: Any, base_dir: Path, col: Collector, where: str, *,
         return EnvironmentSpec()
     if isinstance(data, str):
         asset = parse_environment_reference(data)
-        if asset is not None:  # whether it is registered is known when a run resolves it (engine.environments)
+        if asset is not None:  # whether it is registered, a run finds out (engine.environments)
             return EnvironmentSpec(kind="reference", reference=data, asset=asset)
         kind = ("an Azure environment reference" if data.lower().startswith("azureml")
                 else "an environment image or name")

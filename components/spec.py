@@ -101,7 +101,9 @@ class EnvironmentRef:
     label: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.name}:{self.version}" if self.version is not None else f"{self.name}@{self.label or 'latest'}"
+        if self.version is not None:
+            return f"{self.name}:{self.version}"
+        return f"{self.name}@{self.label or 'latest'}"
 
 
 @dataclass(frozen=True)

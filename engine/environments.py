@@ -30,6 +30,7 @@ fingerprinted as the current environment, and its ingredients say what it stands
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -37,9 +38,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from components.spec import EnvironmentSpec
 
-__all__ = ["RuntimeEnvChoice", "runtime_env_for", "conda_installed", "pip_runtime_env", "PIP_INSTALL_OPTIONS"]
+__all__ = ["RuntimeEnvChoice", "runtime_env_for", "conda_installed", "pip_runtime_env", "PIP_INSTALL_OPTIONS",
+           "worker_conflict"]
 
 #: What Ray's pip install is run with. Ray's default is ``--disable-pip-version-check
 #: --no-cache-dir``; without the second, pip's wheel cache on the node serves every later build of
@@ -63,12 +68,14 @@ class RuntimeEnvChoice:
 
     runtime_env: Mapping[str, Any] | None = None
     warning: str | None = None
-    note: str | None = None  #: how a registered environment was chosen, when not as asked (a missing version)
+    #: more to say before the run: how a registered environment was chosen when not as asked (a
+    #: version that is not registered), a package set the worker cannot start in (worker_conflict)
+    notes: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """What a person should read before the run: the note, then the warning."""
-        return tuple(w for w in (self.note, self.warning) if w)
+        """What a person should read before the run: the notes, then the warning."""
+        return (*self.notes, *((self.warning,) if self.warning else ()))
 
 
 def conda_installed() -> bool:
@@ -92,23 +99,63 @@ def _split_conda(conda: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return pip, others
 
 
+def _inherited_pyarrow() -> str | None:
+    """The version of the pyarrow installed with Ductwork, which a pip environment inherits."""
+    try:
+        return importlib.metadata.version("pyarrow")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def worker_conflict(packages: Sequence[str], where: str) -> str | None:
+    """Why Ray's worker would crash in a pip environment of ``packages`` before the step starts, if it would.
+
+    Ray builds a pip environment over the current Python, and its worker runs inside it: while it
+    sets up, it imports the pyarrow it inherits from Ductwork's own environment, if there is one.
+    pyarrow 26 refuses numpy 1 ("pyarrow requires NumPy 2.0 or newer"); 21 works with it (measured),
+    so an environment that keeps numpy below 2 — as pandas 1.x needs — needs a pyarrow below 22.
+    """
+    capped = False
+    for line in packages:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(requirement.name)
+        if name == "pyarrow":
+            return None
+        spec = requirement.specifier
+        below_2 = bool(spec) and not any(spec.contains(v) for v in ("2.0.0", "2.3.0"))
+        capped = capped or (name == "numpy" and below_2)
+    inherited = _inherited_pyarrow() if capped else None
+    if inherited is None or int(inherited.split(".", 1)[0]) < 22:
+        return None
+    return (f"{where}: the environment keeps numpy below 2 but does not name pyarrow; Ray's worker runs "
+            f"inside it and imports the pyarrow it inherits from Ductwork's Python ({inherited}, which needs "
+            "numpy 2), so it would crash before the step starts. Add 'pyarrow<22' to the environment")
+
+
 def runtime_env_for(env: EnvironmentSpec, where: str, *,
                     has_conda: Callable[[], bool] | None = None) -> RuntimeEnvChoice:
     """The runtime environment for a step (``where`` names it in the warning, e.g. ``job 'train'``)."""
     if env.kind == "reference":
         return _registered(env, where, has_conda)
     if env.kind == "pip":
-        return RuntimeEnvChoice(pip_runtime_env(env.pip) if env.pip else None)
+        conflict = worker_conflict(env.pip, where)
+        return RuntimeEnvChoice(pip_runtime_env(env.pip) if env.pip else None, conflict)
     if env.kind != "conda" or env.conda is None:
         return RuntimeEnvChoice()  # current, or unsupported (warned by the loader)
     if (has_conda or conda_installed)():
         return RuntimeEnvChoice({"conda": dict(env.conda)})
     pip, others = _split_conda(env.conda)
     if not others:
+        conflict = worker_conflict(pip, where)
         return RuntimeEnvChoice(
             pip_runtime_env(pip) if pip else None,
             f"{where}: conda is not installed here, so its conda file's pip packages are installed over "
-            "the current Python instead (its python/pip pins are not applied); install conda to build it as written")
+            "the current Python instead (its python/pip pins are not applied); install conda to build it "
+            "as written",
+            (conflict,) if conflict else ())
     return RuntimeEnvChoice(
         None, f"{where}: conda is not installed here, so its conda environment (conda packages: "
         f"{', '.join(others[:5])}{' …' if len(others) > 5 else ''}) cannot be built; the step runs in the "
@@ -127,4 +174,5 @@ def _registered(env: EnvironmentSpec, where: str, has_conda: Callable[[], bool] 
             "(or --conda conda.yml)"))
     inline = EnvironmentSpec(kind=resolved.kind, pip=resolved.pip, conda=resolved.conda)
     choice = runtime_env_for(inline, f"{where} (environment '{resolved.ref}')", has_conda=has_conda)
-    return RuntimeEnvChoice(choice.runtime_env, choice.warning, f"{where}: {resolved.note}" if resolved.note else None)
+    notes = (f"{where}: {resolved.note}",) if resolved.note else ()
+    return RuntimeEnvChoice(choice.runtime_env, choice.warning, (*notes, *choice.notes))

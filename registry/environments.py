@@ -77,7 +77,8 @@ def check_environment_name(name: str) -> None:
     if not name or not name[0].isalnum() or not set(name) <= _NAME_CHARS or len(name) > 255:
         raise DuctworkError(
             f"environment name '{name}' is not valid: use letters, digits, '-', '_' or '.', starting with a "
-            "letter or digit (e.g. AzureML-sklearn-1.5), as components name it in 'environment: azureml:NAME:VERSION'")
+            "letter or digit (e.g. AzureML-sklearn-1.5), as components name it in "
+            "'environment: azureml:NAME:VERSION'")
 
 
 def parse_requirements(text: str, source: str) -> EnvironmentContent:
@@ -91,8 +92,8 @@ def parse_requirements(text: str, source: str) -> EnvironmentContent:
         option = line.split(None, 1)[0].split("=", 1)[0]
         if option in _NESTED_FILE_OPTIONS:
             raise DuctworkError(
-                f"requirements file '{source}' line {number} ('{line}') names another file; only this file is "
-                "registered, so list those packages in it instead")
+                f"requirements file '{source}' line {number} ('{line}') names another file; only this "
+                "file is registered, so list those packages in it instead")
         packages.append(line)
     if not packages:
         raise DuctworkError(f"requirements file '{source}' lists no packages; add one requirement per line, "
@@ -124,8 +125,8 @@ def parse_conda_file(text: str, source: str) -> EnvironmentContent:
         if isinstance(dep, dict) and set(dep) == {"pip"} and isinstance(pip, list) \
                 and all(isinstance(p, str) and p.strip() for p in pip):
             continue
-        raise DuctworkError(f"conda file '{source}' dependency {dep!r} is neither a package ('numpy=1.26') nor "
-                            "a list of pip packages ({pip: [pandas<2]})")
+        raise DuctworkError(f"conda file '{source}' dependency {dep!r} is neither a package ('numpy=1.26') "
+                            "nor a list of pip packages ({pip: [pandas<2]})")
     return EnvironmentContent("conda", {"conda": conda}, text)
 
 
@@ -136,12 +137,14 @@ class EnvironmentRegistration:
 
     environment: EnvironmentPublic
     created: bool
+    warnings: tuple[str, ...] = ()  #: what the service found the environment would do at run time
 
     @property
     def message(self) -> str:
         ref = self.environment.ref
         if self.created:
-            return f"registered environment '{ref}' ({self.environment.kind}, {self.environment.content_hash[:12]})"
+            env = self.environment
+            return f"registered environment '{ref}' ({env.kind}, {env.content_hash[:12]})"
         return f"environment '{ref}' is already registered with this content (unchanged)"
 
 
@@ -176,8 +179,8 @@ class EnvironmentStore:
                 chosen = str(version)
                 same = [r for r in existing if r.version == chosen]
                 if same:
-                    return EnvironmentRegistration(self._environment_same_or_refuse(same[0], digest, description, existing),
-                                                   created=False)
+                    kept = self._environment_same_or_refuse(same[0], digest, description, existing)
+                    return EnvironmentRegistration(kept, created=False)
             record = EnvironmentRecord(name=name, version=chosen, kind=content.kind, content_hash=digest,
                                        content=content.text, spec=dict(content.spec), description=description,
                                        source=source)
@@ -190,7 +193,8 @@ class EnvironmentStore:
                     continue
                 session.refresh(record)
                 return EnvironmentRegistration(EnvironmentPublic.model_validate(record), created=True)
-        raise ConflictError(f"environment '{name}' is being registered by another process; run the command again")
+        raise ConflictError(f"environment '{name}' is being registered by another process; "
+                            "run the command again")
 
     def get_environment(self, name: str, version: str | None = None) -> EnvironmentPublic:
         """A registered version (``None`` → latest); unknown names/versions raise NotFoundError."""
@@ -208,7 +212,8 @@ class EnvironmentStore:
             if record.version == str(version):
                 return record
         versions = [r.version for r in ordered]
-        raise NotFoundError(f"environment '{name}' has no version '{version}'.{did_you_mean(str(version), versions)} "
+        raise NotFoundError(f"environment '{name}' has no version '{version}'."
+                            f"{did_you_mean(str(version), versions)} "
                             f"Registered versions: {', '.join(versions)}.")
 
     def find_environment(self, name: str, version: str | None = None) -> tuple[EnvironmentPublic | None, str]:
@@ -223,14 +228,17 @@ class EnvironmentStore:
         for record in ordered:
             if record.version == str(version):
                 return record, ""
-        return ordered[0], (f"environment '{name}' has no version '{version}' registered here; its latest version "
-                            f"'{ordered[0].version}' is used (registered: {', '.join(r.version for r in ordered)})")
+        known = ", ".join(r.version for r in ordered)
+        return ordered[0], (f"environment '{name}' has no version '{version}' registered here; its latest "
+                            f"version '{ordered[0].version}' is used (registered: {known})")
 
-    def list_environments(self, search: str | None = None, all_versions: bool = False) -> list[EnvironmentPublic]:
+    def list_environments(self, search: str | None = None,
+                          all_versions: bool = False) -> list[EnvironmentPublic]:
         """Environments by name (the latest version of each unless ``all_versions``), optionally only
         those whose name or description contains ``search``."""
         with Session(self.engine) as session:
-            records = [EnvironmentPublic.model_validate(r) for r in session.exec(select(EnvironmentRecord)).all()]
+            rows = session.exec(select(EnvironmentRecord)).all()
+            records = [EnvironmentPublic.model_validate(r) for r in rows]
         return search_filter(select_versions(records, newest_first, all_versions), search)
 
     def environment_versions(self, name: str) -> list[str]:
@@ -255,7 +263,8 @@ class EnvironmentStore:
             return existing
         what = (f"other content (content hash {existing.content_hash[:12]}… ≠ {digest[:12]}…)"
                 if existing.content_hash != digest else f"another description ({existing.description!r})")
+        free = next_version(r.version for r in records)
         raise ConflictError(
-            f"environment '{existing.ref}' is already registered with {what}. A registered version never changes: register "
-            f"it as a new version, e.g. --version {next_version(r.version for r in records)}, or leave "
-            "--version out to get the next one")
+            f"environment '{existing.ref}' is already registered with {what}. A registered version never "
+            f"changes: register it as a new version, e.g. --version {free}, or leave --version out to get "
+            "the next one")

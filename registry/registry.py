@@ -1,4 +1,4 @@
-"""``Registry``: components, pipelines, compute targets, templates and environments over one SQLAlchemy engine."""
+"""``Registry``: components, pipelines, compute targets, templates and environments over one engine."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from pathlib import Path
 
@@ -18,6 +19,9 @@ def test_environment_add_list_show(cli, tmp_path: Path) -> None:
     first = json.loads(added.stdout)
     assert (first["ref"], first["kind"], first["created"]) == ("AzureML-sklearn-1.5:1", "pip", True)
     assert first["spec"] == {"pip": ["pandas<2", "numpy<2"]} and len(first["content_hash"]) == 64
+    if int(importlib.metadata.version("pyarrow").split(".")[0]) >= 22:  # Ray's worker would not start in it
+        assert "the environment keeps numpy below 2 but does not name pyarrow" in added.stderr
+        assert "Add 'pyarrow<22' to the environment" in added.stderr
 
     same = cli("environment", "add", "AzureML-sklearn-1.5", "--pip", "requirements.txt")
     assert same.returncode == 0 and "'AzureML-sklearn-1.5:1' is already registered with this content" in same.stdout

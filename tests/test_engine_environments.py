@@ -91,9 +91,9 @@ def test_an_unresolved_azure_reference_runs_in_the_current_environment_with_one_
 
 
 def test_a_resolved_reference_is_built_as_its_registered_content(monkeypatch) -> None:
-    pip = RegisteredEnvironment("AzureML-sklearn-1.5", "1", "pip", "ab" * 32, pip=("pandas<2", "numpy<2"))
+    pip = RegisteredEnvironment("AzureML-sklearn-1.5", "1", "pip", "ab" * 32, pip=("pandas<2", "numpy<2", "pyarrow<22"))
     choice = runtime_env_for(replace(REFERENCE, resolved=pip), "job 'prep'")
-    assert choice.runtime_env == pip_runtime_env(["pandas<2", "numpy<2"]) and choice.warnings == ()
+    assert choice.runtime_env == pip_runtime_env(["pandas<2", "numpy<2", "pyarrow<22"]) and choice.warnings == ()
     # a conda environment without conda installed: its pip packages, and the warning names the environment
     conda = RegisteredEnvironment("AzureML-sklearn-1.5", "2", "conda", "cd" * 32, conda=CONDA,
                                   note="environment 'AzureML-sklearn-1.5' has no version '1' registered here; …")
@@ -102,6 +102,27 @@ def test_a_resolved_reference_is_built_as_its_registered_content(monkeypatch) ->
     note, warning = choice.warnings
     assert note.startswith("job 'prep': environment 'AzureML-sklearn-1.5' has no version '1'")
     assert warning.startswith("job 'prep' (environment 'AzureML-sklearn-1.5:2'): conda is not installed here")
+
+
+@pytest.mark.parametrize("packages, conflict", [
+    (["pandas<2", "numpy<2"], True),
+    (["pandas<2", "numpy==1.26.4"], True),
+    (["pandas<2", "numpy<2", "pyarrow<22"], False),
+    (["pandas<2"], False),  # pip keeps the inherited numpy 2: pandas fails, in the step, with its own message
+    (["numpy>=1.26"], False),
+])
+def test_an_environment_that_keeps_numpy_1_under_an_inherited_pyarrow_26_is_warned_about(
+        monkeypatch, packages: list[str], conflict: bool) -> None:
+    monkeypatch.setattr("engine.environments._inherited_pyarrow", lambda: "26.0.1")
+    choice = runtime_env_for(EnvironmentSpec(kind="pip", pip=tuple(packages)), "job 'prep'")
+    assert choice.runtime_env == pip_runtime_env(packages)
+    assert bool(choice.warnings) == conflict
+    if conflict:
+        assert choice.warnings[0].startswith("job 'prep': the environment keeps numpy below 2 but does not name "
+                                             "pyarrow; Ray's worker runs inside it")
+        assert choice.warnings[0].endswith("Add 'pyarrow<22' to the environment")
+    monkeypatch.setattr("engine.environments._inherited_pyarrow", lambda: "21.0.0")
+    assert runtime_env_for(EnvironmentSpec(kind="pip", pip=tuple(packages)), "job 'prep'").warnings == ()
 
 
 def test_compile_resolves_references_through_the_resolver_it_is_handed() -> None:

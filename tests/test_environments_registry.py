@@ -133,10 +133,10 @@ def test_a_reference_resolves_to_the_registered_environment_of_its_name(ws, tmp_
                        "instead. To build it, register one: ductwork environment add sklearn-1.5 --pip requirements.txt "
                        "(or --conda conda.yml)")
 
-    add_environment(ws, "sklearn-1.5", pip=write(tmp_path, "r.txt", "pandas<2\nnumpy<2\n"))
+    add_environment(ws, "sklearn-1.5", pip=write(tmp_path, "r.txt", "pandas<2\nnumpy<2\npyarrow<22\n"))
     resolved = _graph(ws, path)
     node = resolved.steps["prep"]
-    assert node.runtime_env == pip_runtime_env(["pandas<2", "numpy<2"]) and resolved.warnings == ()
+    assert node.runtime_env == pip_runtime_env(["pandas<2", "numpy<2", "pyarrow<22"]) and resolved.warnings == ()
     assert node.component.environment.resolved.ref == "sklearn-1.5:1"
 
 

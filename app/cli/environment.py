@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import JSON_OPTION, console, note, print_json, print_table, workspace
+from app.cli.common import JSON_OPTION, console, note, print_json, print_table, warn, workspace
 
 __all__ = ["app"]
 
@@ -29,7 +29,8 @@ def add(
     pip: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--pip", help="A pip requirements file (one requirement per line)."),
     version: Optional[str] = typer.Option(  # noqa: UP045
-        None, "--version", help="Version to register (default: the next one, or the latest if its content is the same)."),
+        None, "--version",
+        help="Version to register (default: the next one, or the latest if its content is the same)."),
     description: str = typer.Option("", "--description", help="What this environment is for."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -38,6 +39,8 @@ def add(
 
     result = service.add_environment(workspace(), name, conda=conda, pip=pip, version=version,
                                      description=description)
+    for message in result.warnings:
+        warn(message)
     if as_json:
         print_json(service.environment_to_json(result.environment) | {"created": result.created})
     else:
@@ -57,7 +60,8 @@ def list_(
         print_json([service.environment_to_json(r, with_content=False) for r in records])
     else:
         print_table(None, _COLUMNS, [_row(r) for r in records],
-                    empty="No environments are registered yet: 'ductwork environment add NAME --pip requirements.txt'.")
+                    empty="No environments are registered yet: "
+                          "'ductwork environment add NAME --pip requirements.txt'.")
 
 
 @app.command("show")

@@ -13,7 +13,8 @@ without one never imports it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from components.fields import parse_environment_reference
 from components.spec import EnvironmentRef, EnvironmentSpec, RegisteredEnvironment
+from engine.environments import worker_conflict
 
 if TYPE_CHECKING:  # the registry (SQLModel) is imported only when a function needs it
     from registry import EnvironmentPublic
@@ -66,8 +68,9 @@ def read_environment_file(kind: str, path: str | Path) -> EnvironmentContent:
     return parse_conda_file(text, str(path)) if kind == "conda" else parse_requirements(text, str(path))
 
 
-def add_environment(ws: Workspace, name: str, *, conda: str | Path | None = None, pip: str | Path | None = None,
-                    version: str | None = None, description: str = "") -> EnvironmentRegistration:
+def add_environment(ws: Workspace, name: str, *, conda: str | Path | None = None,
+                    pip: str | Path | None = None, version: str | None = None,
+                    description: str = "") -> EnvironmentRegistration:
     """Register the conda file ``conda`` or the requirements file ``pip`` (exactly one) as ``name``.
     Everything is read and checked before the registry is written."""
     if (conda is None) == (pip is None):
@@ -79,11 +82,22 @@ def add_environment(ws: Workspace, name: str, *, conda: str | Path | None = None
     check_environment_name(name)
     kind, path = ("conda", conda) if conda is not None else ("pip", pip)
     content = read_environment_file(kind, path)
-    return ws.registry.add_environment(name, content, version=version, description=description,
-                                       source=str(Path(path).absolute()))
+    result = ws.registry.add_environment(name, content, version=version, description=description,
+                                         source=str(Path(path).absolute()))
+    conflict = worker_conflict(_pip_packages(content.spec), f"environment '{result.environment.ref}'")
+    return replace(result, warnings=(conflict,)) if conflict else result
 
 
-def list_environments(ws: Workspace, search: str | None = None, all_versions: bool = False) -> list[EnvironmentPublic]:
+def _pip_packages(spec: Mapping[str, Any]) -> list[str]:
+    """The packages pip installs for an environment: its list, or its conda file's pip section."""
+    if "pip" in spec:
+        return list(spec["pip"])
+    deps = (spec.get("conda") or {}).get("dependencies") or []
+    return [str(p) for dep in deps if isinstance(dep, Mapping) for p in dep.get("pip") or []]
+
+
+def list_environments(ws: Workspace, search: str | None = None,
+                      all_versions: bool = False) -> list[EnvironmentPublic]:
     """Registered environments: the latest version of each (every version with ``all_versions``)."""
     return ws.registry.list_environments(search, all_versions)
 
@@ -93,8 +107,8 @@ def parse_environment_ref(text: str) -> EnvironmentRef:
     text = text.strip()
     ref = parse_environment_reference(text if text.lower().startswith("azureml:") else f"azureml:{text}")
     if ref is None:
-        raise DuctworkError(f"'{text}' is not an environment reference. Write NAME, NAME:VERSION or NAME@latest "
-                            "(e.g. AzureML-sklearn-1.5:1)")
+        raise DuctworkError(f"'{text}' is not an environment reference. Write NAME, NAME:VERSION or "
+                            "NAME@latest (e.g. AzureML-sklearn-1.5:1)")
     return ref
 
 
@@ -133,8 +147,8 @@ def environment_resolver(ws: Workspace) -> Callable[[EnvironmentSpec], Environme
         if key not in memo:
             record, note = ws.registry.find_environment(asset.name, asset.version)
             if record is not None and asset.label is not None:
-                note = (f"environment label '{asset.label}' of '{asset.name}' has no meaning here; its latest "
-                        f"version '{record.version}' is used")
+                note = (f"environment label '{asset.label}' of '{asset.name}' has no meaning here; its "
+                        f"latest version '{record.version}' is used")
             memo[key] = registered_environment(record, note) if record is not None else None
         resolved = memo[key]
         return env if resolved is None else EnvironmentSpec(kind="reference", reference=env.reference,

@@ -145,8 +145,8 @@ def _environments(ws: Any) -> None:
 
     records = list_environments(ws, all_versions=True)
     st.caption("A component whose `environment:` is `azureml:NAME:VERSION` (or `azureml://registries/…/"
-               "environments/NAME/…`) runs in the registered environment of that name, built once per content "
-               "hash on the node that runs it. Register one with `ductwork environment add NAME --pip "
+               "environments/NAME/…`) runs in the registered environment of that name, built once per "
+               "content hash on the node that runs it. Register one with `ductwork environment add NAME --pip "
                "requirements.txt` (or `--conda conda.yml`).")
     if not records:
         st.info("No environments registered yet.")
