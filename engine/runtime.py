@@ -12,11 +12,13 @@ import contextlib
 import ctypes
 import errno
 import functools
+import glob
 import importlib
 import importlib.machinery
 import inspect
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -114,6 +116,8 @@ def run_step(task: StepTask) -> StepOutcome:
                   f"node {node}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         if task.command:
             log.write(f"# command: {task.display or task.command}\n")
+        for line in environment_build_log():
+            log.write(line)
         try:
             log.start_output()
             if task.kind == "command":
@@ -134,6 +138,43 @@ def run_step(task: StepTask) -> StepOutcome:
 
 
 _worker_node: list[str] = []  #: a Ray worker's node id, asked once per worker process
+
+
+_RUNTIME_ENV = re.compile(r"runtime_resources/(pip|conda|uv)/([0-9a-f]{16,})")
+_BUILD_LOG_LINES = 400
+
+
+def environment_build_log() -> list[str]:
+    """How this step's environment was built, for its log: in a Ray worker running in a runtime
+    environment (``sys.prefix`` under Ray's ``runtime_resources/<kind>/<hash>``), the part of
+    Ray's ``runtime_env_setup-*.log`` on this node that built it — pip's output included — or a
+    line saying it was built before and reused from the node's cache. Elsewhere: nothing."""
+    found = _RUNTIME_ENV.search(sys.prefix.replace(os.sep, "/"))
+    ray = sys.modules.get("ray")
+    if found is None or ray is None:
+        return []
+    kind, digest = found.groups()
+    try:
+        logs = ray._private.worker.global_worker.node.get_logs_dir_path()
+        files = sorted(glob.glob(os.path.join(logs, "runtime_env_setup-*.log")), key=os.path.getmtime)
+    except Exception:  # noqa: BLE001 - not a worker of a live node: nothing to tell
+        return []
+    for path in reversed(files):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                lines = fh.readlines()
+        except OSError:
+            continue
+        hits = [i for i, line in enumerate(lines) if digest in line]
+        if hits:
+            block = lines[hits[0]:hits[-1] + 1]
+            if len(block) > _BUILD_LOG_LINES:
+                cut = len(block) - _BUILD_LOG_LINES
+                block = block[:_BUILD_LOG_LINES // 2] + [f"... {cut} lines cut ...\n"] + block[-_BUILD_LOG_LINES // 2:]
+            return ([f"# ductwork: environment {kind}:{digest[:12]} built on this node by Ray "
+                     f"({os.path.basename(path)}):\n"] + [f"#   {line}" if line.endswith("\n") else f"#   {line}\n"
+                                                         for line in block])
+    return [f"# ductwork: environment {kind}:{digest[:12]}: built earlier on this node, reused from its cache\n"]
 
 
 def node_id() -> str:

@@ -169,6 +169,14 @@ def test_a_pip_environment_is_built_by_ray_and_the_step_imports_from_it(tmp_path
     step = json.loads(result.stdout)["steps"][0]
     text = (Path(step["outputs"]["out"]) / "o.txt").read_text()
     assert text.startswith("a = 1") and sys.prefix not in text.split()[-1], text
+    # the build's output (pip's own lines) is in the step's log
+    log = Path(step["log_path"]).read_text() if step.get("log_path") else subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "--home", str(tmp_path / "ws"), "runs", "logs",
+         json.loads(result.stdout)["id"], "a"], capture_output=True, text=True).stdout
+    assert "# ductwork: environment pip:" in log and "built on this node by Ray" in log, log[:3000]
+    build = [line for line in log.splitlines() if line.startswith("#   ")]
+    assert any("tomli" in line and ("Successfully installed" in line or "Collecting" in line) for line in build), \
+        log[:3000]
 
 
 def test_the_pip_runtime_env_is_fingerprinted_by_its_packages_only() -> None:
