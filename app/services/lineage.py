@@ -159,6 +159,8 @@ def _digest_of(ws: Workspace, digest_or_path: str | Path) -> tuple[str | None, s
     """``(digest, None)`` for an artifact digest or a path inside the artifact store;
     ``(None, absolute path)`` for any other path (an external input)."""
     text = str(digest_or_path)
+    if "/trees/" in text and text.split(" (")[0].endswith(".json"):  # an object store's tree (output_paths)
+        return text.split(" (")[0].rsplit("/", 1)[-1][:-len(".json")], None
     candidate = Path(text)
     if candidate.is_absolute() or os.sep in text or "/" in text:
         absolute = candidate.expanduser().absolute()
