@@ -6,6 +6,7 @@ on the same real records."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -150,3 +151,29 @@ def test_the_run_is_drawn_on_the_canvas_and_a_click_on_a_node_opens_its_step(ws,
     assert model["rev"] > rev
     at.selectbox(key="run_step").set_value("scale").run()  # the same event again changes nothing
     assert at.selectbox(key="run_step").value == "scale" and drawn[-1][0]["selection"] == ["scale"]
+
+
+def test_an_output_in_a_shared_store_is_fetched_to_preview_and_its_url_names_it(home, tmp_path, monkeypatch):
+    monkeypatch.setenv("DUCTWORK_STORE", str(tmp_path / "team-store"))
+    workspace = open_workspace(home)
+    try:
+        register_paths(workspace, [RESOURCES / "components"])
+        register_pipeline(workspace, RESOURCES / "pipelines" / "numbers.yml")
+        done = start_run(workspace, "numbers:1", {"factor": 2}, executor="in-process")
+        assert done.run.status == RunStatus.COMPLETED, [s.error for s in done.steps]
+        made = done.steps[0]
+        url = output_paths(workspace, made)["numbers"]
+        assert url.startswith((tmp_path / "team-store").as_uri() + "/trees/")
+        assert artifact_lineage(workspace, url).digest == made.outputs["numbers"].digest
+    finally:
+        workspace.registry.close()
+    at = _page(done.run.id)
+    at.selectbox(key="run_step").set_value("make_numbers").run()
+    assert any(url in m for m in _texts(at.markdown))
+    at.button(key="run_fetch_make_numbers_numbers").click().run()
+    assert not at.exception, at.exception
+    with pytest.raises(KeyError):
+        at.button(key="run_fetch_make_numbers_numbers")  # fetched: the preview replaces the button
+    fetched = Path(at.session_state["fetched_outputs"][made.outputs["numbers"].digest])
+    assert fetched.is_relative_to(Path(os.environ["DUCTWORK_NODE_CACHE"]))
+    assert any(str(fetched) in m for m in _texts(at.markdown))

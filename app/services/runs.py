@@ -48,7 +48,15 @@ from engine.compute import ComputeSpec
 from engine.costs import RunCosts, run_costs, step_cost
 from engine.drivers import DriverFile, read_driver_file
 from engine.manifests import ReuseManifests
-from engine.records import MetricRecord, RunRecord, RunStatus, StepRunRecord, StepStatus, StoreBatch
+from engine.records import (
+    MetricRecord,
+    OutputRef,
+    RunRecord,
+    RunStatus,
+    StepRunRecord,
+    StepStatus,
+    StoreBatch,
+)
 from engine.runstore import RunFilter
 from engine.workspace_ray import WorkspaceRay
 
@@ -77,6 +85,7 @@ __all__ = [
     "iso_time",
     "mark_interrupted_runs",
     "run_store",
+    "fetch_output",
 ]
 
 Executor = str  #: "ray" (default) or "in-process" (debugging, tests)
@@ -447,6 +456,17 @@ def output_paths(ws: Workspace, step: StepRunRecord) -> dict[str, str]:
     arts = ws.artifacts_dir
     return {name: str(arts / ref.digest / ref.file if ref.file else arts / ref.digest)
             for name, ref in step.outputs.items()}
+
+
+def fetch_output(ws: Workspace, ref: OutputRef) -> Path:
+    """A local copy of an output kept in an object store (this machine's node cache; a second
+    fetch is free), for previews and for reading it by hand; the path itself for a local store."""
+    store = artifact_store(ws)
+    if not getattr(store, "remote", False):
+        base = store.path(ref.digest)
+    else:
+        base = store.materialize(ref.digest)
+    return base / ref.file if ref.file else base
 
 
 def get_run(ws: Workspace, run_id: str) -> RunDetails:

@@ -265,6 +265,19 @@ def _step_details(ws: Any, details: Any, job: str, waits: list[str]) -> None:
             if ref is not None and st.button("Lineage", key=f"run_lineage_{job}_{name}", icon=":material/account_tree:",
                                              help=f"Which runs produced output '{name}' and which used it"):
                 st.session_state["run_lineage"] = {"digest": ref.digest, "label": f"{job}.{name}"}
+            if "://" in path and ref is not None:  # in an object store: previews need a copy on this machine
+                fetched = st.session_state.setdefault("fetched_outputs", {})
+                if ref.digest not in fetched:
+                    st.markdown(f"**{name}** — `{path}`")
+                    if st.button("Fetch to preview", key=f"run_fetch_{job}_{name}", icon=":material/download:",
+                                 help="Copy this output from the store into this machine's cache and preview it"):
+                        from app.services.runs import fetch_output
+
+                        with st.spinner("fetching from the store…"):
+                            fetched[ref.digest] = str(fetch_output(ws, ref))
+                        st.rerun()
+                    continue
+                path = fetched[ref.digest]
             render_output(name, path)
     with tabs[3]:
         _metrics(details.metrics.get(job, []))
