@@ -178,6 +178,13 @@ def test_two_workspaces_on_one_shared_folder_reuse_each_others_steps(cli, basic,
     # the step's log reached the driver's workspace
     log = cli("runs", "logs", first["id"], "train", home=tmp_path / "ana", env=env)
     assert log.returncode == 0 and '"epochs": 20' in log.stdout, log.stdout + log.stderr
+    # ben reads ana's output: fetched from the store into this machine's cache
+    got = cli("runs", "output", second["id"], "train", "--json", home=tmp_path / "ben", env=env)
+    assert got.returncode == 0, got.stderr
+    local = Path(json.loads(got.stdout)["path"])
+    assert local.is_relative_to(Path(os.environ["DUCTWORK_NODE_CACHE"])) and any(local.iterdir())
+    unknown = cli("runs", "output", second["id"], "trian", home=tmp_path / "ben", env=env)
+    assert unknown.returncode != 0 and "Did you mean 'train'?" in unknown.stderr
     # a parameter change reruns only train, in ben's workspace, and ana then reuses it
     changed = run_json(cli, tmp_path / "ben", str(basic / "pipeline.yml"), "--set", "max_epochs=5", env=env)
     assert [s["status"] for s in changed["steps"]] == ["reused", "completed"]

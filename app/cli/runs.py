@@ -1,4 +1,4 @@
-"""``ductwork runs``: list, show, logs, cancel, compare and clone previous runs."""
+"""``ductwork runs``: list, show, logs, output, cancel, compare and clone previous runs."""
 
 from __future__ import annotations
 
@@ -103,6 +103,37 @@ def logs(run_id: str = typer.Argument(..., help="Run id (its unique start or end
         return
     text = step_log(workspace(), run_id, job, tail)
     typer.echo(text, nl=not text.endswith("\n"))
+
+
+@app.command("output")
+def output(run_id: str = typer.Argument(..., help="Run id (its unique start or end is enough)."),
+           job: str = typer.Argument(..., help="The job whose output it is."),
+           name: Optional[str] = typer.Argument(None, help="The output (default: the job's only one)."),  # noqa: UP045
+           as_json: bool = JSON_OPTION) -> None:
+    """Print the local path of a step's output; one kept in an object store (S3, a shared folder)
+    is fetched into this machine's cache first (a second fetch is free)."""
+    from app.services.runs import fetch_output, get_run
+    from components.errors import DuctworkError
+    from components.fields import did_you_mean
+
+    details = get_run(workspace(), run_id)
+    step = next((s for s in details.steps if s.job == job), None)
+    if step is None:
+        raise DuctworkError(f"run {details.run.id} has no job '{job}'.{did_you_mean(job, [s.job for s in details.steps])}")
+    if not step.outputs:
+        raise DuctworkError(f"job '{job}' of run {details.run.id} has no committed outputs (it {step.status})")
+    if name is None and len(step.outputs) > 1:
+        raise DuctworkError(f"job '{job}' has {len(step.outputs)} outputs ({', '.join(step.outputs)}): name one")
+    name = name or next(iter(step.outputs))
+    if name not in step.outputs:
+        raise DuctworkError(f"job '{job}' has no output '{name}'.{did_you_mean(name, step.outputs)} "
+                            f"Its outputs: {', '.join(step.outputs)}")
+    path = fetch_output(workspace(), step.outputs[name])
+    if as_json:
+        print_json({"run": details.run.id, "job": job, "output": name, "digest": step.outputs[name].digest,
+                    "path": str(path)})
+    else:
+        typer.echo(str(path))
 
 
 @app.command("cancel")
