@@ -6,6 +6,7 @@ recorded at once, so a rerun after the driver's death reuses it."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -170,3 +171,22 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def test_a_stop_signal_a_library_handler_swallowed_is_raised_when_our_handlers_come_back():
+    """Ray's SIGTERM handler (sys.exit) run inside a finaliser loses its SystemExit ("Exception
+    ignored in: <function _releaseLock>"): the driver went on as if nothing had arrived."""
+    from engine import signals
+
+    with signals.stop_on_signals():
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a library's handler that loses it
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        with pytest.raises(signals.Stopped) as stopped:
+            signals.reassert()
+        assert stopped.value.name == "SIGTERM"
+        signals.reassert()  # counted once: no second raise
+        with pytest.raises(signals.Stopped):  # ours handle it again, and are counted as having seen it
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        signals.reassert()
