@@ -492,6 +492,17 @@ class _Driver:
             self.batch.reuse.append(record)
         self.leases.release(node.name, self.batch)  # in the batch of its reuse record: never before it
 
+    def area_here(self, area: Path) -> str:
+        """Where an attempt's scratch area is on this machine: a store-backed task on this machine
+        (in-process, or a local Ray's worker) keeps it in this machine's node cache, so its
+        process group can be killed from here; one on another node is stopped by Ray."""
+        text = str(area)
+        if self.remote and text.startswith(NODE_ROOT):
+            from engine.objectstore import node_cache_dir
+
+            return str(node_cache_dir()) + text[len(NODE_ROOT):]
+        return text
+
     def pull_logs(self, final: _Attempt | None = None) -> None:
         """A store-backed run: copy the logs its nodes upload into this workspace's logs, about
         once a second while steps run (``runs logs --follow`` reads them), and once at each end."""
@@ -524,7 +535,7 @@ class _Driver:
             return
         from engine.runtime import kill_step_processes
 
-        kill_step_processes(str(attempt.area))
+        kill_step_processes(self.area_here(attempt.area))
         self.artifacts.discard(attempt.area)
         if not (outcome.error or "").startswith(NOT_RETRIED) and st.attempts <= node.job.retries and self.stopped_by is None:
             st.reason = f"retry {st.attempts} of {node.job.retries} after: {outcome.error}"
@@ -547,9 +558,11 @@ class _Driver:
                     continue
             if now - attempt.started_at > timeout:
                 self.executor.cancel(handle)
-                kill_step_processes(str(attempt.area))
+                kill_step_processes(self.area_here(attempt.area))
                 del self.running[handle]
                 self.artifacts.discard(attempt.area)
+                if attempt.log_path:
+                    self.pull_logs(attempt)
                 self.fail(attempt.job, f"timed out after {timeout:g} s (limits.timeout); the step was cancelled",
                           StepOutcome(ok=False, ended_at=now))
 
@@ -559,8 +572,11 @@ class _Driver:
         for handle, attempt in list(self.running.items()):
             if self.executor is not None:
                 self.executor.cancel(handle)
-            kill_step_processes(str(attempt.area))
+            kill_step_processes(self.area_here(attempt.area))
             self.artifacts.discard(attempt.area)
+            if attempt.log_path:
+                with contextlib.suppress(Exception):  # what the node uploaded before the stop
+                    self.pull_logs(attempt)
             st = self.states[attempt.job]
             st.status, st.reason, st.ended_at = "cancelled", reason, time.time()
             if st.started_at:  # what it ran until cancelled is spent too

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,23 @@ def test_settings_keep_the_store_and_refuse_unknown_names(cli, basic, tmp_path):
                for s in data["steps"])
     assert cli("settings", "unset", "store", home=home).returncode == 0
     assert json.loads((home / "settings.json").read_text()) == {}
+
+
+def test_a_store_backed_step_that_times_out_is_stopped_with_its_processes(cli, tmp_path):
+    import psutil
+
+    marker = f"dw-timeout-{os.getpid()}"
+    (tmp_path / "slow.yml").write_text(
+        "type: command\nname: slow\nversion: 1\noutputs:\n  out: {type: uri_folder}\n"
+        f"command: bash -c 'exec -a {marker} sleep 120'\n")
+    (tmp_path / "p.yml").write_text("type: pipeline\nname: slow_store\njobs:\n  a:\n    component: ./slow.yml\n"
+                                    "    limits: {timeout: 2}\n")
+    started = time.monotonic()
+    done = cli("run", str(tmp_path / "p.yml"), "--in-process", "--json", home=tmp_path / "ws",
+               env={"DUCTWORK_STORE": str(tmp_path / "store")})
+    assert time.monotonic() - started < 60
+    step = json.loads(done.stdout)["steps"][0]
+    assert step["status"] == "failed" and "timed out after 2 s" in step["error"], step
+    time.sleep(0.5)
+    left = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+    assert not left, left
