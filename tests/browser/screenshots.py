@@ -78,7 +78,10 @@ def main() -> int:
                 page.get_by_role("tab", name="Add").wait_for()
                 page.get_by_text("Running at").wait_for()
                 wait_idle(page)
-                page.screenshot(path=str(OUT / "compute.png"))
+                page.get_by_role("button", name="Check the cluster").click()
+                page.get_by_text("live node(s) of").wait_for(timeout=60_000)
+                wait_idle(page)
+                page.screenshot(path=str(OUT / "compute.png"), full_page=True)
                 browser.close()
         finally:
             stop_app(server)
