@@ -25,7 +25,13 @@ from typing import Any, Protocol
 
 from components.errors import DuctworkError
 
-__all__ = ["Backend", "open_backend"]
+__all__ = ["Backend", "StoreError", "open_backend"]
+
+
+class StoreError(DuctworkError, OSError):
+    """The store failed under an operation (it stopped answering, refused, timed out): an
+    ``OSError`` for the code that commits and a ``DuctworkError`` (a clear message, no
+    traceback) for the person who runs."""
 
 _TMP = ".tmp-"
 _CONCURRENCY = 32
@@ -92,6 +98,15 @@ class ObstoreS3:
 
         return isinstance(exc, NotFoundError | FileNotFoundError)
 
+    def _failed(self, exc: BaseException, what: str) -> BaseException:
+        """``FileNotFoundError`` for a missing object, else a :class:`StoreError` saying what failed."""
+        if self._missing(exc):
+            return FileNotFoundError(what)
+        if isinstance(exc, StoreError):
+            return exc
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        return StoreError(f"the artifact store {self.url} failed to {what}: {type(exc).__name__}: {detail}")
+
     def _gather(self, calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
         """Run ``calls`` (each makes its awaitable inside the loop, as obstore needs), at most
         :data:`_CONCURRENCY` at once; a call's exception is its result."""
@@ -115,9 +130,7 @@ class ObstoreS3:
         try:
             return bytes(obstore.get(self._store, key).bytes())
         except Exception as exc:
-            if self._missing(exc):
-                raise FileNotFoundError(key) from None
-            raise
+            raise self._failed(exc, f"read {key}") from None
 
     def read_many(self, keys: list[str]) -> dict[str, bytes]:
         import obstore
@@ -131,13 +144,16 @@ class ObstoreS3:
             if isinstance(got, bytes):
                 found[key] = got
             elif not self._missing(got):
-                raise got
+                raise self._failed(got, f"read {key}")
         return found
 
     def write(self, key: str, data: bytes) -> None:
         import obstore
 
-        obstore.put(self._store, key, data)  # one PUT: atomic
+        try:
+            obstore.put(self._store, key, data)  # one PUT: atomic
+        except Exception as exc:
+            raise self._failed(exc, f"write {key}") from None
 
     def upload(self, pairs: list[tuple[str, str]]) -> None:
         from pathlib import Path
@@ -145,9 +161,9 @@ class ObstoreS3:
         import obstore
 
         calls = [functools.partial(obstore.put_async, self._store, key, Path(local)) for local, key in pairs]
-        for got in self._gather(calls):
+        for (_local, key), got in zip(pairs, self._gather(calls), strict=True):
             if isinstance(got, Exception):
-                raise got
+                raise self._failed(got, f"upload {key}")
 
     def download(self, pairs: list[tuple[str, str]]) -> None:
         import obstore
@@ -161,7 +177,7 @@ class ObstoreS3:
         calls = [functools.partial(fetch, k, loc) for k, loc in pairs]
         for (key, _local), got in zip(pairs, self._gather(calls), strict=True):
             if isinstance(got, Exception):
-                raise FileNotFoundError(key) if self._missing(got) else got
+                raise self._failed(got, f"download {key}")
 
     def delete(self, keys: Iterable[str]) -> None:
         import obstore
@@ -175,9 +191,12 @@ class ObstoreS3:
         import obstore
 
         found = {}
-        for batch in obstore.list(self._store, prefix=prefix.rstrip("/") + "/"):
-            for obj in batch:
-                found[obj["path"]] = (int(obj["size"]), _timestamp(obj.get("last_modified")))
+        try:
+            for batch in obstore.list(self._store, prefix=prefix.rstrip("/") + "/"):
+                for obj in batch:
+                    found[obj["path"]] = (int(obj["size"]), _timestamp(obj.get("last_modified")))
+        except Exception as exc:
+            raise self._failed(exc, f"list {prefix}") from None
         return found
 
     def modified(self, key: str) -> float:
@@ -186,21 +205,17 @@ class ObstoreS3:
         try:
             return _timestamp(obstore.head(self._store, key)["last_modified"]) or 0.0
         except Exception as exc:
-            if self._missing(exc):
-                raise FileNotFoundError(key) from None
-            raise
+            raise self._failed(exc, f"stat {key}") from None
 
     def chunks(self, key: str) -> Iterator[bytes]:
         import obstore
 
         try:
             got = obstore.get(self._store, key)
+            for chunk in got.stream():
+                yield bytes(chunk)
         except Exception as exc:
-            if self._missing(exc):
-                raise FileNotFoundError(key) from None
-            raise
-        for chunk in got.stream():
-            yield bytes(chunk)
+            raise self._failed(exc, f"read {key}") from None
 
 
 class FsspecBackend:

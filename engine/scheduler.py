@@ -707,6 +707,10 @@ def execute_run(
         except SystemExit as exc:  # a library's own SIGTERM handler (Ray's, while it starts)
             driver.cancel_all(f"run cancelled (the process was asked to exit: {exc.code})")
             run.status = RunStatus.CANCELLED
+        except DuctworkError as exc:  # e.g. the store stopped answering while the run was planned
+            driver.cancel_all(f"run stopped: {str(exc).splitlines()[0]}")
+            run.status, error = RunStatus.FAILED, str(exc)
+            raise
         except BaseException as exc:
             driver.cancel_all(f"run stopped by an internal error: {type(exc).__name__}: {exc}")
             run.status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
