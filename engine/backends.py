@@ -218,6 +218,22 @@ class ObstoreS3:
             raise self._failed(exc, f"read {key}") from None
 
 
+def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A failure other than a missing object is a :class:`StoreError` naming the store and the operation."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (FileNotFoundError, StoreError):
+            raise
+        except OSError as exc:
+            raise StoreError(f"the artifact store {self.url} failed to {method.__name__}: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+    return wrapper
+
+
 class FsspecBackend:
     """Any fsspec URL; a local or shared folder (``file://``) writes through a temp file and a rename."""
 
@@ -242,12 +258,14 @@ class FsspecBackend:
         path = str(path)
         return path[len(self.root) + 1:] if path.startswith(self.root + "/") else path
 
+    @_store_errors
     def read(self, key: str) -> bytes:
         if self.local:
             with open(self._path(key), "rb") as fh:
                 return fh.read()
         return self.fs.cat_file(self._path(key))
 
+    @_store_errors
     def read_many(self, keys: list[str]) -> dict[str, bytes]:
         if not keys:
             return {}
@@ -263,6 +281,7 @@ class FsspecBackend:
             got = {paths[0]: got}
         return {self._key(p): bytes(v) for p, v in got.items() if isinstance(v, bytes | bytearray)}
 
+    @_store_errors
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         if not self.local:
@@ -279,6 +298,7 @@ class FsspecBackend:
                 os.unlink(tmp)
             raise
 
+    @_store_errors
     def upload(self, pairs: list[tuple[str, str]]) -> None:
         if not pairs:
             return
@@ -292,6 +312,7 @@ class FsspecBackend:
             shutil.copyfile(local, tmp)
             os.replace(tmp, path)
 
+    @_store_errors
     def download(self, pairs: list[tuple[str, str]]) -> None:
         if not pairs:
             return
@@ -301,11 +322,13 @@ class FsspecBackend:
             return
         self.fs.get([self._path(k) for k, _ in pairs], [loc for _, loc in pairs])
 
+    @_store_errors
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
             with contextlib.suppress(FileNotFoundError, OSError):
                 self.fs.rm_file(self._path(key))
 
+    @_store_errors
     def list(self, prefix: str) -> dict[str, tuple[int, float | None]]:
         try:
             found = self.fs.find(self._path(prefix.rstrip("/")), detail=True)
@@ -314,6 +337,7 @@ class FsspecBackend:
         return {self._key(p): (int(info.get("size") or 0), _timestamp(info.get("mtime") or info.get("LastModified")))
                 for p, info in found.items() if _TMP not in p}
 
+    @_store_errors
     def modified(self, key: str) -> float:
         info = self.fs.info(self._path(key))
         if self.local:
