@@ -12,6 +12,7 @@ import os
 import uuid
 from dataclasses import dataclass
 
+from app.services.runs import open_store
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from components.fields import did_you_mean
@@ -59,8 +60,6 @@ def set_setting(ws: Workspace, name: str, value: str) -> dict[str, str]:
                             f"unset {name}`")
     values = ws.settings()
     if name == "store":
-        from app.services.runs import open_store
-
         open_store(value if "://" in value else os.path.abspath(os.path.expanduser(value)), ws.name)
     values[name] = value
     _write(ws, values)
