@@ -23,8 +23,11 @@ from typing import Protocol
 
 from engine.hashing import content_digest, tree_size
 
-__all__ = ["ArtifactInfo", "ArtifactStore", "LocalArtifactStore"]
+__all__ = ["NODE_ROOT", "ArtifactInfo", "ArtifactStore", "LocalArtifactStore"]
 
+#: the prefix of every path a driver hands a task of a store-backed run (engine/objectstore.py):
+#: the task maps it to its node's cache
+NODE_ROOT = "/@ductwork-node"
 _STAGING = ".staging-"  #: under artifacts/: a copy from another file system, renamed into place when complete
 _EVICTED = ".evicted-"  #: under tmp/: an evicted artifact, renamed out of the way before it is removed
 

@@ -13,7 +13,6 @@ Missing objects raise ``FileNotFoundError`` in every backend.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -110,6 +109,8 @@ class ObstoreS3:
     def _gather(self, calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
         """Run ``calls`` (each makes its awaitable inside the loop, as obstore needs), at most
         :data:`_CONCURRENCY` at once; a call's exception is its result."""
+        import asyncio  # ≈ 35 ms: only a run on S3 needs it
+
         async def bounded() -> list[Any]:
             gate = asyncio.Semaphore(_CONCURRENCY)
 

@@ -38,9 +38,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
 from components.spec import EnvironmentSpec
 
 __all__ = ["RuntimeEnvChoice", "runtime_env_for", "conda_installed", "pip_runtime_env", "PIP_INSTALL_OPTIONS",
@@ -115,6 +112,9 @@ def worker_conflict(packages: Sequence[str], where: str) -> str | None:
     pyarrow 26 refuses numpy 1 ("pyarrow requires NumPy 2.0 or newer"); 21 works with it (measured),
     so an environment that keeps numpy below 2 — as pandas 1.x needs — needs a pyarrow below 22.
     """
+    from packaging.requirements import InvalidRequirement, Requirement  # ≈ 40 ms: only for pip environments
+    from packaging.utils import canonicalize_name
+
     capped = False
     for line in packages:
         try:

@@ -43,7 +43,7 @@ from typing import Any
 import blake3
 
 from components.errors import DuctworkError
-from engine.artifacts import ArtifactInfo
+from engine.artifacts import NODE_ROOT, ArtifactInfo
 from engine.backends import Backend, open_backend
 from engine.hashing import file_digest, listing_digest, tree_listing
 from engine.manifests import ReuseManifests, manifest_dict, record_from
@@ -52,8 +52,6 @@ from engine.records import ReuseRecord
 __all__ = ["NODE_ROOT", "NODE_CACHE_ENV", "STORE_ENV", "ObjectArtifactStore", "ObjectReuseManifests",
            "NodeCache", "is_store_url", "node_cache_dir", "store_env"]
 
-#: the prefix of every path a driver hands a task of a store-backed run: the task maps it to its node's cache
-NODE_ROOT = "/@ductwork-node"
 NODE_CACHE_ENV = "DUCTWORK_NODE_CACHE"
 #: what a task needs of the driver's environment to reach the store (never handed to the step itself)
 STORE_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",

@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from components.errors import DuctworkError
 from engine import signals
-from engine.artifacts import ArtifactInfo, ArtifactStore
+from engine.artifacts import NODE_ROOT, ArtifactInfo, ArtifactStore
 from engine.command import render_command
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
-from engine.objectstore import NODE_ROOT
 from engine.plan import REUSE, RUN, Decision, Planner, RunPlan
 from engine.recorder import Recorder
 from engine.records import (
