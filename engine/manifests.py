@@ -32,7 +32,7 @@ from typing import Any
 
 from engine.records import OutputRef, ReuseRecord
 
-__all__ = ["FORMAT", "MANIFESTS_DIR", "ReuseManifests", "manifest_dict", "record_from"]
+__all__ = ["FORMAT", "MANIFESTS_DIR", "ReuseManifests", "manifest_dict", "parse_manifest", "record_from"]
 
 FORMAT = 1  #: the version of a manifest's fields; a file with another is ignored
 MANIFESTS_DIR = "reuse"  #: beside the artifact folder: ``<home>/reuse``
@@ -59,6 +59,16 @@ def record_from(data: Any) -> ReuseRecord | None:
                            float(data.get("price_per_hour") or 0.0), str(data.get("workspace") or ""))
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
+
+
+def parse_manifest(data: bytes, signature: str) -> ReuseRecord | None:
+    """The record a manifest file named ``signature`` holds; ``None`` when it cannot be parsed, is of
+    another format, or names another signature."""
+    try:
+        record = record_from(json.loads(data))
+    except ValueError:
+        return None
+    return record if record is not None and record.signature == signature else None
 
 
 class ReuseManifests:
@@ -107,10 +117,9 @@ class ReuseManifests:
         if path is None:
             return None
         try:
-            record = record_from(json.loads(path.read_bytes()))
-        except (OSError, ValueError):
+            return parse_manifest(path.read_bytes(), signature)
+        except OSError:
             return None
-        return record if record is not None and record.signature == signature else None
 
     def get_many(self, signatures: Iterable[str]) -> dict[str, ReuseRecord]:
         """The manifests' records of those signatures that have a readable one (one read each)."""
@@ -146,10 +155,8 @@ class ReuseManifests:
         that is not its signature)."""
         for path in self.files():
             try:
-                record = record_from(json.loads(path.read_bytes()))
-            except (OSError, ValueError):
-                record = None
-            if record is not None and path.stem != record.signature:
+                record = parse_manifest(path.read_bytes(), path.stem)
+            except OSError:
                 record = None
             yield path, record
 

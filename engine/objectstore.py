@@ -46,7 +46,7 @@ from components.errors import DuctworkError
 from engine.artifacts import NODE_ROOT, ArtifactInfo
 from engine.backends import Backend, open_backend
 from engine.hashing import file_digest, listing_digest, tree_listing
-from engine.manifests import ReuseManifests, manifest_dict, record_from
+from engine.manifests import ReuseManifests, manifest_dict, parse_manifest
 from engine.records import ReuseRecord
 
 __all__ = ["NODE_ROOT", "NODE_CACHE_ENV", "STORE_ENV", "ObjectArtifactStore", "ObjectReuseManifests",
@@ -289,9 +289,9 @@ class ObjectArtifactStore:
         for path, digest in paths.items():
             self._trees[digest] = Tree.parse(got[path], digest) if path in got else None
 
-    def _listed(self) -> set[str]:
-        """The digests of every tree in the store (one paginated listing)."""
-        return {p.rsplit("/", 1)[-1][:-len(".json")] for p in self.backend.list("trees") if p.endswith(".json")}
+    def _listed(self) -> dict[str, str]:
+        """Digest → key of every tree in the store (one paginated listing)."""
+        return {_name(p): p for p in self.backend.list("trees") if p.endswith(".json")}
 
     def exists(self, digest: str, size: int | None = None) -> bool:
         """Whether the tree is stored (a listed tree's size is its digest's: the digest covers every
@@ -333,11 +333,10 @@ class ObjectArtifactStore:
 
     def stored(self) -> dict[str, int]:
         trees = {}
-        paths = [p for p in self.backend.list("trees") if p.endswith(".json")]
-        got = self.backend.read_many(paths)
-        for path, data in got.items():
-            digest = path.rsplit("/", 1)[-1][:-len(".json")]
-            tree = Tree.parse(data, digest)
+        listed = self._listed()
+        got = self.backend.read_many(list(listed.values()))
+        for digest, path in listed.items():
+            tree = Tree.parse(got[path], digest) if path in got else None
             if tree is not None:
                 trees[digest] = tree.size
                 self._trees[digest] = tree
@@ -362,14 +361,14 @@ class ObjectArtifactStore:
                 named.update(tree.blobs())
         freed = {}
         for path, (size, modified) in self.backend.list("blobs").items():
-            if path.rsplit("/", 1)[-1] in named:
+            if _name(path) in named:
                 continue
             with contextlib.suppress(FileNotFoundError):
                 if (modified if modified is not None else self.backend.modified(path)) < keep_after:
                     freed[path] = size
         if freed and not dry_run:
             self.backend.delete(freed)
-        return {path.rsplit("/", 1)[-1]: size for path, size in freed.items()}
+        return {_name(path): size for path, size in freed.items()}
 
     # ---------------------------------------------------------------- publishing (tasks and driver)
     def commit(self, path: Path, dispose: Callable[[Path], None] | None = None) -> ArtifactInfo:
@@ -528,33 +527,22 @@ class ObjectReuseManifests(ReuseManifests):
         paths = {p: s for s in dict.fromkeys(signatures) if (p := self._object(s)) is not None}
         found = {}
         for path, data in self.backend.read_many(list(paths)).items():
-            try:
-                record = record_from(json.loads(data))
-            except ValueError:
-                continue
-            if record is not None and record.signature == paths[path]:
+            if (record := parse_manifest(data, paths[path])) is not None:
                 found[record.signature] = record
         return found
 
     def delete(self, signatures: Iterable[str]) -> int:
-        removed = 0
-        for signature in dict.fromkeys(signatures):
-            path = self._object(signature)
-            if path is not None:
-                self.backend.delete([path])
-                removed += 1
-        return removed
+        """Remove these signatures' manifests in one batch; how many were asked for (S3 does not say
+        which existed)."""
+        paths = [p for s in dict.fromkeys(signatures) if (p := self._object(s)) is not None]
+        self.backend.delete(paths)
+        return len(paths)
 
     def records(self):
         paths = sorted(p for p in self.backend.list(self.prefix) if p.endswith(".json"))
         got = self.backend.read_many(paths)
         for path in paths:
-            try:
-                record = record_from(json.loads(got[path])) if path in got else None
-            except ValueError:
-                record = None
-            if record is not None and path.rsplit("/", 1)[-1][:-5] != record.signature:
-                record = None
+            record = parse_manifest(got[path], _name(path)) if path in got else None
             yield Path(path), record
 
     def files(self):
@@ -563,6 +551,12 @@ class ObjectReuseManifests(ReuseManifests):
 
     def leftovers(self) -> list[Path]:
         return []
+
+
+def _name(key: str) -> str:
+    """What an object's key names: its last part without ``.json`` (a digest, a signature)."""
+    name = key.rsplit("/", 1)[-1]
+    return name[:-len(".json")] if name.endswith(".json") else name
 
 
 def _remove(path: Path) -> None:

@@ -87,8 +87,7 @@ def run_with_store(task: StepTask) -> StepOutcome:
                     if name in local.file_outputs and not os.path.exists(os.path.join(folder, name)):
                         return failed(f"output '{name}' (uri_file) was not written: the step must create the file "
                                       f"at the path it was given as ${{{{outputs.{name}}}}}")
-                    info, tree = store.publish(folder)
-                    store.cache.adopt(Path(folder), tree)
+                    info = store.commit(Path(folder))  # blobs, then tree; kept as this node's cached tree
                     outputs[name] = (info.digest, info.size, info.created)
             except Exception as exc:  # noqa: BLE001 - the store failed under the upload
                 return failed(f"could not upload its outputs to the store {store.url}: {exc}")

@@ -38,7 +38,7 @@ from app.services.components import component_resolver
 from app.services.environments import environment_resolver
 from app.services.lineage import record_run_pipeline
 from app.services.pipelines import load_pipeline
-from app.services.workspace import Workspace
+from app.services.workspace import Workspace, store_uri
 from components.errors import DuctworkError
 from components.fields import suggest_name
 from components.spec import PipelineSpec
@@ -103,9 +103,7 @@ def open_store(url: str, workspace: str, check: bool = True) -> ObjectArtifactSt
     reached is a clear error before anything runs."""
     from engine.objectstore import ObjectArtifactStore
 
-    if "://" not in url:
-        url = Path(url).absolute().as_uri()
-    store = ObjectArtifactStore(url, workspace=workspace)
+    store = ObjectArtifactStore(store_uri(url), workspace=workspace)
     if check:
         store.check()
     return store

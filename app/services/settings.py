@@ -60,7 +60,7 @@ def set_setting(ws: Workspace, name: str, value: str) -> dict[str, str]:
                             f"unset {name}`")
     values = ws.settings()
     if name == "store":
-        open_store(value if "://" in value else os.path.abspath(os.path.expanduser(value)), ws.name)
+        open_store(value, ws.name)
     values[name] = value
     _write(ws, values)
     return values

@@ -36,7 +36,7 @@ from components.errors import DuctworkError
 if TYPE_CHECKING:
     from registry import Registry
 
-__all__ = ["Workspace", "ComputeTargetRow", "open_workspace", "resolve_home", "resolve_db_url", "ON_OPEN_HOOKS",
+__all__ = ["Workspace", "ComputeTargetRow", "store_uri", "open_workspace", "resolve_home", "resolve_db_url", "ON_OPEN_HOOKS",
            "OpenHook"]
 
 HOME_ENV = "DUCTWORK_HOME"
@@ -115,9 +115,7 @@ class Workspace:
         else ``None`` (the workspace's own ``artifacts/`` folder, the embedded default). A plain
         folder path names a shared folder (``file://``)."""
         value = os.environ.get(STORE_ENV) or self.settings().get("store") or None
-        if value and "://" not in value:
-            value = Path(value).expanduser().absolute().as_uri()
-        return value
+        return store_uri(value) if value else None
 
     @property
     def address(self) -> str | None:
@@ -161,6 +159,11 @@ class Workspace:
     def compute_names(self) -> list[str]:
         """Names of every compute target (``local`` first)."""
         return list(self.compute_targets())
+
+
+def store_uri(value: str) -> str:
+    """A store setting as a URL: a folder path (``~`` allowed) becomes its ``file://`` URL."""
+    return value if "://" in value else Path(value).expanduser().absolute().as_uri()
 
 
 _COMPUTE_TABLE = "compute_targets"  # registry.models.ComputeTarget.__tablename__ (tested to agree)
