@@ -35,6 +35,7 @@ def run(
     force: bool = False,
     address: str | None = None,
     in_process: bool = False,
+    warm: bool | None = None,
 ):
     """Run a pipeline job (or spec, file, or registered ``name[:version]``) in this process as the
     driver; returns the engine's ``RunResult`` (``.run``, ``.steps``, ``.ok``).
@@ -42,13 +43,15 @@ def run(
     ``params`` are pipeline input values, as ``--set`` gives them: checked before anything runs
     against every component input each one feeds (``ValidationError`` listing every problem).
     ``home`` is the workspace (default: ``$DUCTWORK_HOME`` or ``./.ductwork``); ``address`` joins a
-    Ray cluster; ``in_process`` runs steps in threads of this process (debugging, no Ray).
+    Ray cluster; ``in_process`` runs steps in threads of this process (debugging, no Ray); ``warm``
+    as ``ductwork run --warm/--no-warm`` (default: the workspace's warm Ray, started if none is up,
+    unless ``DUCTWORK_WARM=0`` or ``CI`` is set).
     """
     from app.services.runs import start_run
     from app.services.workspace import open_workspace
 
     ws = open_workspace(home)
-    return start_run(ws, _spec(job), params, force=force, address=address,
+    return start_run(ws, _spec(job), params, force=force, address=address, warm=warm,
                      executor="in-process" if in_process else "ray")
 
 

@@ -83,6 +83,7 @@ class WorkspaceRay:
         self.head_path = self.folder / "head.json"
         self.drivers_dir = self.folder / "drivers"
         self.log_path = self.folder / "keeper.log"
+        self.started: Head | None = None  #: set by :meth:`start` when it started a keeper (not found one)
 
     # ------------------------------------------------------------------ reading
     def head(self) -> Head | None:
@@ -133,6 +134,7 @@ class WorkspaceRay:
         if idle_s <= 0:
             raise DuctworkError(f"the idle time must be positive, not {idle_s:g} s")
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.started = None
         with open(self.folder / "lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             head = self.head()
@@ -150,6 +152,7 @@ class WorkspaceRay:
             while time.monotonic() < deadline:
                 head = self.head()
                 if head is not None:
+                    self.started = head
                     return head
                 if keeper.poll() is not None:
                     raise DuctworkError(

@@ -159,8 +159,12 @@ def run(
     verify: bool = typer.Option(False, "--verify", help="Re-hash every reused output; a corrupt one is evicted and "
                                 "its step reruns (default: existence and size are checked)."),
     in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process, without Ray (debugging)."),
-    warm: bool = typer.Option(False, "--warm", help="Run on the workspace's warm Ray, starting it if none is up: "
-                              "later runs skip Ray's start-up; it stops after 15 idle minutes ('ductwork ray')."),
+    warm: Optional[bool] = typer.Option(  # noqa: UP045
+        None, "--warm/--no-warm", show_default=False,
+        help="Run on the workspace's warm Ray, starting it if none is up (the default: later runs skip Ray's "
+             "start-up; it stops after 15 idle minutes, 'ductwork ray stop' sooner), or --no-warm: a Ray of its "
+             "own unless a warm one is already up. Default: $DUCTWORK_WARM, else --no-warm when $CI is set, "
+             "else the workspace setting 'warm', else --warm."),
     store: Optional[str] = STORE_OPTION,  # noqa: UP045
     as_json: bool = JSON_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live table; print only the summary."),
@@ -176,10 +180,13 @@ def run(
 
 
 def _run(pipeline: str, params: dict[str, Any], force: bool, address: str | None, plan_only: bool, verify: bool,
-         in_process: bool, warm: bool, as_json: bool, quiet: bool, run_id: str | None) -> None:
+         in_process: bool, warm: bool | None, as_json: bool, quiet: bool, run_id: str | None) -> None:
     from app.services.runs import prepare_run, run_to_json, start_run
+    from app.services.warm_ray import warm_by_default
 
     ws = workspace()
+    if warm is None:
+        warm = warm_by_default(ws)[0]
     if plan_only:
         _print_plan(ws, pipeline, params, force, verify, address, as_json)
         return
@@ -195,7 +202,8 @@ def _run(pipeline: str, params: dict[str, Any], force: bool, address: str | None
     live = not as_json and not quiet and console.is_terminal
     display = RunDisplay(console)
     kwargs = dict(force=force, address=address, run_id=run_id, prepared=prepared, verify=verify, warm=warm,
-                  executor="in-process" if in_process else "ray", exiting=True)  # main() exits after
+                  executor="in-process" if in_process else "ray", exiting=True,  # main() exits after
+                  on_notice=lambda message: (console if live else err_console).print(Text(message, style="dim")))
     if live:
         with display:
             result = start_run(ws, pipeline, params, on_event=display.on_event, **kwargs)

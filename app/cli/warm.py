@@ -17,8 +17,9 @@ app = typer.Typer(no_args_is_help=True)
 
 def _show(status: dict[str, Any]) -> None:
     if not status["running"]:
-        console.print("no warm Ray is running for this workspace; runs start their own "
-                      "('ductwork ray start' or 'ductwork run --warm' starts one)")
+        console.print("no warm Ray is running for this workspace: the next run that has a step to execute "
+                      "starts one (unless --no-warm, DUCTWORK_WARM=0, CI or the setting 'warm' says no), "
+                      "as does 'ductwork ray start'")
         return
     started = dt.datetime.fromtimestamp(status["started_at"]).strftime("%Y-%m-%d %H:%M:%S")
     drivers = status["drivers"]

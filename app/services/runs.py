@@ -4,9 +4,11 @@ read logs. The CLI's ``run``/``runs`` commands and the app's Runs page call thes
 How a run gets Ray, in this order: ``--address`` / ``RAY_ADDRESS`` / the ``address`` setting (a cluster); else the
 workspace's warm Ray when it is up (``engine.workspace_ray``: one local Ray kept by its own
 keeper process, stopped after 15 idle minutes or by ``ductwork ray stop``); else, with
-``warm`` (``ductwork run --warm``, and every run the app starts), that warm Ray started now;
-else an embedded local Ray owned by this driver and shut down when it ends. Ray is only
-reached for when a step has to execute: a fully reused run never starts or joins one.
+``warm`` (the default of ``ductwork run`` and of every run the app starts, unless ``--no-warm``,
+``DUCTWORK_WARM=0``, ``CI`` or the ``warm`` setting says otherwise: ``warm_ray.warm_by_default``),
+that warm Ray started now; else an embedded local Ray owned by this driver and shut down when
+it ends. Ray is only reached for when a step has to execute: a fully reused run never starts
+or joins one.
 
 Why the app's runs use the warm Ray: a run started from the app is its own driver process
 (the same code path as ``ductwork run``), so the page stays responsive and the run survives
@@ -14,8 +16,10 @@ a reload. With a Ray per driver, every rerun after a one-parameter change paid R
 (≈ 4–5 s) and shutdown (≈ 1.5–2 s) again: the text template's rerun took 1.29× its re-run
 steps' own time. The warm Ray is not owned by the Streamlit server (it would die with it
 and leak workers across reloads) but by a keeper process with a pid file, a log, an idle
-limit and ``ductwork ray status|stop``. A plain ``ductwork run`` keeps issue #3's default,
-an embedded Ray that leaves nothing behind, unless a warm Ray is already up.
+limit and ``ductwork ray status|stop``. The same reasoning made it the default of a plain
+``ductwork run`` too (issue #13: Ray's start and stop were half of a 100-step chain's 16.6 s),
+as build tools keep their daemon; a CI job (``CI`` set) or ``--no-warm`` keeps issue #3's
+embedded Ray that leaves nothing behind, unless a warm Ray is already up.
 """
 from __future__ import annotations
 
@@ -276,17 +280,24 @@ def start_run(
     executor: Executor = "ray",
     prepared: PreparedRun | None = None,
     verify: bool = False,
-    warm: bool = False,
+    warm: bool | None = None,
     exiting: bool = False,
+    on_notice: Callable[[str], None] | None = None,
 ):
     """Run a pipeline in this process (this process is the driver) and return its ``RunResult``.
 
     ``executor="in-process"`` runs steps in threads of this process instead of Ray (debugging).
     ``verify`` re-hashes every reused output: a corrupt one is a miss, evicted, and its step reruns.
-    ``warm`` starts the workspace's warm Ray when none is up (see the module's note).
+    ``warm`` starts the workspace's warm Ray when none is up (see the module's note); ``None``:
+    :func:`app.services.warm_ray.warm_by_default`. ``on_notice`` hears, once, that this run
+    started the warm Ray and how to stop it.
     ``exiting``: the process ends right after (the CLI), so a joined Ray is left by that exit.
     """
+    from app.services.warm_ray import warm_by_default
     from engine.scheduler import execute_run, new_run_id
+
+    if warm is None:
+        warm = warm_by_default(ws)[0]
 
     prepared = prepared or prepare_run(ws, pipeline, params)
     artifacts = artifact_store(ws)  # a store out of reach is an error before anything is recorded
@@ -306,6 +317,8 @@ def start_run(
             from engine.executors import RayExecutor
 
             joined = warm_ray.join(start=warm) if warm_ray is not None else None
+            if warm_ray is not None and warm_ray.started is not None and on_notice is not None:
+                on_notice(started_warm_ray_notice(ws, warm_ray.started))
             return RayExecutor(address=address or joined, leave_by_exit=exiting)
     else:
         raise DuctworkError(f"executor '{executor}' is not known; use 'ray' or 'in-process'")
@@ -318,6 +331,14 @@ def start_run(
     finally:
         if warm_ray is not None:
             warm_ray.leave()
+
+
+def started_warm_ray_notice(ws: Workspace, head: Any) -> str:
+    """What a run says once when it started the workspace's warm Ray."""
+    idle = f"{head.idle_s / 60:g} idle minutes" if head.idle_s >= 60 else f"{head.idle_s:g} idle seconds"
+    return (f"started the workspace's warm Ray at {head.address} (keeper pid {head.pid}): later runs skip Ray's "
+            f"start-up; it stops by itself after {idle}, or now with `ductwork --home {ws.home} ray stop` "
+            "(--no-warm or `ductwork settings set warm false`: runs start a Ray of their own)")
 
 
 def start_run_background(

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from app.services.runs import open_store
+from app.services.warm_ray import WARM_ENV, parse_switch, warm_by_default
 from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from components.fields import did_you_mean
@@ -32,6 +33,9 @@ SETTINGS = {s.name: s for s in (
             "artifacts/ folder)", "--store / DUCTWORK_STORE"),
     Setting("address", "the Ray cluster runs join, e.g. 10.0.0.5:6379 (default: a local Ray)", "--address / RAY_ADDRESS"),
     Setting("name", "how reuse records on a shared store name this workspace (default: host:folder)", ""),
+    Setting("warm", "whether runs start the workspace's warm Ray, kept between runs until 15 idle minutes "
+            "(true, the default), or each run without one starts a Ray of its own (false)",
+            "--warm / --no-warm / DUCTWORK_WARM / CI"),
 )}
 
 
@@ -61,6 +65,8 @@ def set_setting(ws: Workspace, name: str, value: str) -> dict[str, str]:
     values = ws.settings()
     if name == "store":
         open_store(value, ws.name)
+    if name == "warm":
+        value = "true" if parse_switch(value, "the value of 'warm'") else "false"
     values[name] = value
     _write(ws, values)
     return values
@@ -77,11 +83,14 @@ def unset_setting(ws: Workspace, name: str) -> dict[str, str]:
 def show_settings(ws: Workspace) -> list[dict[str, str | None]]:
     """Every setting: its value in the file, what is in effect, and where that comes from."""
     saved = ws.settings()
+    warm, why = warm_by_default(ws)
     effective = {"store": ws.store_url or f"{ws.artifacts_dir} (local)", "address": ws.address or "local Ray",
-                 "name": ws.name}
+                 "name": ws.name, "warm": "true" if warm else "false"}
     rows = []
     for setting in SETTINGS.values():
-        env = {"store": os.environ.get("DUCTWORK_STORE"), "address": os.environ.get("RAY_ADDRESS")}.get(setting.name)
+        env = {"store": os.environ.get("DUCTWORK_STORE"), "address": os.environ.get("RAY_ADDRESS"),
+               "warm": os.environ.get(WARM_ENV) if why == WARM_ENV else "CI" if why == "CI is set" else None
+               }.get(setting.name)
         source = "environment" if env else "settings file" if setting.name in saved else "default"
         rows.append({"name": setting.name, "value": saved.get(setting.name), "effective": effective[setting.name],
                      "source": source, "help": setting.help})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -10,10 +11,35 @@ from app.services.workspace import Workspace
 from components.errors import DuctworkError
 from engine.workspace_ray import DEFAULT_IDLE_S, WorkspaceRay
 
-__all__ = ["DEFAULT_IDLE_S", "parse_duration", "warm_ray", "warm_ray_status", "start_warm_ray", "stop_warm_ray",
+__all__ = ["DEFAULT_IDLE_S", "WARM_ENV", "parse_duration", "parse_switch", "warm_by_default", "warm_ray", "warm_ray_status", "start_warm_ray", "stop_warm_ray",
            "stop_warm_ray_if_idle"]
 
 _UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
+WARM_ENV = "DUCTWORK_WARM"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def parse_switch(text: str, what: str) -> bool:
+    """``true/yes/on/1`` → True, ``false/no/off/0`` → False; anything else raises DuctworkError."""
+    value = str(text).strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise DuctworkError(f"{what} is '{text}', which is neither true nor false; write true or false (or 1 / 0)")
+
+
+def warm_by_default(ws: Workspace) -> tuple[bool, str]:
+    """Whether a run that does not say (no ``--warm``/``--no-warm``) starts the workspace's warm
+    Ray when none is up, and why: ``DUCTWORK_WARM``, else no when ``CI`` is set (a CI job leaves
+    nothing behind), else the workspace's ``warm`` setting, else yes — as build tools keep their
+    daemon (Gradle, Bazel). Either way a run joins a warm Ray that is already up."""
+    if (env := os.environ.get(WARM_ENV)) is not None:
+        return parse_switch(env, WARM_ENV), WARM_ENV
+    ci = os.environ.get("CI", "").strip().lower()
+    if ci and ci not in _FALSE:
+        return False, "CI is set"
+    if (setting := ws.settings().get("warm")) is not None:
+        return parse_switch(setting, "the workspace setting 'warm'"), "the workspace setting 'warm'"
+    return True, "the default"
 
 
 def parse_duration(text: str | float) -> float:
