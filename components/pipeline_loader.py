@@ -48,7 +48,7 @@ from components.spec import (
     PipelineSettings,
     PipelineSpec,
 )
-from components.yamlio import MarkedMap, load_yaml_file
+from components.yamlio import MarkedMap, ParsedCache, load_yaml_file
 
 __all__ = ["load_pipeline_file", "pipeline_from_dict", "parse_component_ref"]
 
@@ -205,12 +205,15 @@ def _component_of(job: str, data: MarkedMap, base_dir: Path, col: Collector,
             except ValidationError as err:
                 col.problems.extend(replace(p, job=p.job or job) for p in err.problems)
                 return None
-            files[key] = (read_component(comp_data, path.parent, sub, source=path), sub)
+            spec = read_component(comp_data, path.parent, sub, source=path)
+            # one spec object for every job of the file: what is computed per component object
+            # (its digest and fingerprint, engine.fingerprint) is then computed once, not per job
+            files[key] = (replace(spec, warnings=sub.warnings) if spec is not None else None, sub)
         spec, sub = files[key]
         col.problems.extend(replace(p, job=p.job or job) for p in sub.problems)
         for warning in sub.warnings:
             col.warn(f"{path.name}: {warning}")
-        return replace(spec, warnings=sub.warnings) if spec is not None else None
+        return spec
     ref = parse_component_ref(text)
     if ref is None:
         col.problem(f"job '{job}' component '{raw}' is neither a file path (./name.yml) nor a registered "
@@ -468,7 +471,8 @@ def pipeline_from_dict(data: Any, base_dir: str | Path, source: str | Path | Non
         jobs=jobs, source=Path(source) if source else None, warnings=col.warnings)
 
 
-def load_pipeline_file(path: str | Path) -> PipelineSpec:
-    """Read a ``type: pipeline`` YAML file (Azure ML CLI v2 pipeline job format)."""
+def load_pipeline_file(path: str | Path, cache: ParsedCache | None = None) -> PipelineSpec:
+    """Read a ``type: pipeline`` YAML file (Azure ML CLI v2 pipeline job format); ``cache``: a
+    large file parsed before is not parsed again (``components.yamlio.ParsedCache``)."""
     path = Path(path).absolute()
-    return pipeline_from_dict(load_yaml_file(path), path.parent, path)
+    return pipeline_from_dict(load_yaml_file(path, cache=cache), path.parent, path)

@@ -225,6 +225,8 @@ class DuckDBRunStore:
         import duckdb
 
         held = getattr(self._held, "con", None)
+        if held is None and getattr(self._held, "block", False):  # the first read of a ``reading()`` block
+            held = self._held.con = self._begin_reading()
         if held is not None:
             return work(held)
         deadline = time.monotonic() + self.retry_for_s
@@ -265,25 +267,30 @@ class DuckDBRunStore:
     def reading(self) -> Iterator[None]:
         """Reads done back to back in this block (this thread) share one connection and one
         transaction, closed as soon as the block ends: one ≈ 20 ms connection instead of one
-        per read. Only for reads that follow each other — never hold it across other work."""
+        per read. Only for reads that follow each other — never hold it across other work.
+        The connection is opened by the block's first read: a block that reads nothing (a
+        fully reused plan, whose records were all read before) costs nothing."""
 
-        if getattr(self._held, "con", None) is not None:  # nested: the outer block's connection
+        if getattr(self._held, "block", False):  # nested: the outer block's connection
             yield
             return
-        con = self._begin_reading()
+        con = None
+        self._held.block, self._held.con = True, None
         try:
-            self._held.con = con
             try:
                 yield
             finally:
-                self._held.con = None
-            con.execute("COMMIT")
-            self._schema_ready = True
+                con, self._held.con, self._held.block = self._held.con, None, False
+            if con is not None:
+                con.execute("COMMIT")
+                self._schema_ready = True
         except BaseException as exc:
-            self._abandon(con, exc)
+            if con is not None:
+                self._abandon(con, exc)
             raise
         finally:
-            con.close()
+            if con is not None:
+                con.close()
 
     def _begin_reading(self):
         """A connection in an open transaction, the schema ensured; retried while another

@@ -87,14 +87,34 @@ def content_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 
 def tree_size(path: str | os.PathLike[str]) -> int | None:
-    """Total bytes of the files of a file or folder; ``None`` when it does not exist."""
-    p = os.fspath(path)
+    """Total bytes of the files of a file or folder; ``None`` when it does not exist.
+
+    Called for every output of every reused step (existence and size are checked on each
+    reuse), so a folder is listed without sorting or keeping its entries, and without a
+    separate ``isdir`` call: ``scandir`` says whether the path is a folder."""
     try:
-        if not os.path.isdir(p):
-            return os.stat(p).st_size
-        return sum(st.st_size for _, kind, st in _walk(p) if kind == "f")
+        return _size(os.fspath(path))
     except FileNotFoundError:
         return None
+
+
+def _size(path: str) -> int:
+    try:
+        it = os.scandir(path)
+    except NotADirectoryError:
+        return os.stat(path).st_size
+    total = 0
+    folders: list[str] = []
+    while True:
+        with it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=True):
+                    folders.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=True).st_size
+        if not folders:
+            return total
+        it = os.scandir(folders.pop())
 
 
 def stat_key(path: str | os.PathLike[str]) -> str:

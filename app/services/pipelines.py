@@ -87,7 +87,7 @@ def load_pipeline(ws: Workspace, source: str | Path | PipelineSpec,
             raise DuctworkError(f"pipeline file '{source}' does not exist; check the path")
         from components.pipeline_loader import load_pipeline_file
 
-        spec = load_pipeline_file(Path(source).absolute())
+        spec = load_pipeline_file(Path(source).absolute(), cache=ws.parsed_cache)
     else:
         name, version = parse_ref(str(source), "pipeline")
         spec = ws.registry.pipeline_spec(name, version)

@@ -9,6 +9,7 @@ workspace exists and imports nothing heavy (no Ray, Streamlit or pandas)::
     <home>/snapshots/      code snapshots of registered components
     <home>/tmp/            step scratch and output folders before commit
     <home>/logs/           step logs
+    <home>/cache/yaml/     large pipeline files, parsed, by the digest of their bytes (components.yamlio)
     <home>/settings.json   workspace settings (``ductwork settings``): store, address, name
 
 Open hooks: other modules add to :data:`ON_OPEN_HOOKS` to run code on every open —
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from components.errors import DuctworkError
 
 if TYPE_CHECKING:
+    from components.yamlio import ParsedCache
     from registry import Registry
 
 __all__ = ["Workspace", "ComputeTargetRow", "store_uri", "open_workspace", "resolve_home", "resolve_db_url", "ON_OPEN_HOOKS",
@@ -90,6 +92,14 @@ class Workspace:
         self.tmp_dir = self.home / "tmp"
         self.logs_dir = self.home / "logs"
         self.ray_dir = self.home / "ray"
+
+    @property
+    def parsed_cache(self) -> ParsedCache:
+        """Where large YAML files read in this workspace are kept parsed (a rerun of a 1,000-job
+        pipeline file does not parse it again; ``components.yamlio.ParsedCache``)."""
+        from components.yamlio import ParsedCache
+
+        return ParsedCache(self.home / "cache" / "yaml")
 
     @property
     def settings_path(self) -> Path:
