@@ -1,11 +1,27 @@
 """Small process checks shared by the step runtime, the warm Ray and the run drivers' records
-(psutil is imported only when a start time is asked for)."""
+(psutil is imported only when a start time is asked for), and the reaper that ends a
+command step's process group when the process that started it dies.
+
+The reaper (:func:`step_lifeline`): one small shell per worker process, started with the
+worker's first command step, in its own session. It reads lines from a pipe whose only
+lasting writer is the worker: ``+PGID`` when a step's process group starts (the step's own
+shell writes it, first thing, see engine/runtime.py), ``-PGID`` when the worker has reaped
+the step and killed what was left of its group. When the worker dies — killed, crashed,
+or ended by Ray — the pipe reaches its end and the reaper SIGKILLs every group still
+listed, grandchildren included, then exits. This replaces a guard shell per step that
+trapped the parent-death signal (``PR_SET_PDEATHSIG``), which needed a Python
+``preexec_fn`` (a full ``fork`` of the worker instead of ``vfork``: ≈ 7 ms in a Ray worker)
+and a second shell (≈ 1.5 ms) for every step.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import threading
 
-__all__ = ["process_alive", "process_started"]
+__all__ = ["process_alive", "process_started", "step_lifeline", "step_ended"]
 
 
 def process_alive(pid: int) -> bool:
@@ -33,3 +49,56 @@ def process_started(pid: int) -> float | None:
         return psutil.Process(pid).create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return None
+
+
+#: POSIX sh (bash and dash alike): keep the listed groups; at the pipe's end kill them all.
+REAPER_SCRIPT = r"""trap '' INT TERM HUP QUIT
+live=
+while read -r line; do
+  case $line in
+    +*) live="$live ${line#+}" ;;
+    -*) keep=; for p in $live; do [ "$p" = "${line#-}" ] || keep="$keep $p"; done; live=$keep ;;
+  esac
+done
+for p in $live; do kill -9 -"$p" 2>/dev/null; done
+"""
+
+_lock = threading.Lock()
+#: (the process that started it, the pipe's write end, the reaper)
+_reaper: tuple[int, int, subprocess.Popen] | None = None
+
+
+def step_lifeline() -> int:
+    """The write end of this process's reaper pipe (started on first use, again if it died or
+    this process is a fork of the one that started it). A command step gets it as its
+    standard input, writes ``+$$`` into it and then reads ``/dev/null`` instead."""
+    global _reaper
+    with _lock:
+        if _reaper is not None:
+            owner, fd, proc = _reaper
+            if owner == os.getpid() and proc.poll() is None:
+                return fd
+            os.close(fd)  # a fork's copy of its parent's pipe, or the pipe of a dead reaper
+            _reaper = None
+        r, w = os.pipe()  # neither end is inherited by anything else this process starts
+        try:
+            proc = subprocess.Popen([shutil.which("sh") or "/bin/sh", "-c", REAPER_SCRIPT], stdin=r,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        except BaseException:
+            os.close(w)
+            raise
+        finally:
+            os.close(r)
+        _reaper = (os.getpid(), w, proc)
+        return w
+
+
+def step_ended(pgid: int) -> None:
+    """The step whose process group is ``pgid`` was reaped and its group killed: unlist it."""
+    reaper = _reaper
+    if reaper is None or reaper[0] != os.getpid():
+        return
+    try:
+        os.write(reaper[1], f"-{pgid}\n".encode())
+    except OSError:  # the reaper died: the next step starts a new one
+        pass

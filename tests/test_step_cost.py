@@ -1,0 +1,172 @@
+"""A command step costs one process start (engine/runtime.py, engine/processes.py): its shell,
+started without a Python ``preexec_fn`` and without a guard shell, in its own session; the
+worker's reaper, started once per worker process, kills the step's whole process group when
+the worker dies. These tests hold the behaviour that must not change with that: the process
+group still dies with its worker (grandchildren included, even when the worker dies before it
+could list the step), standard input is still /dev/null, the user's line numbers are still
+the user's, and a dead reaper never fails a step."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+from engine import processes
+from engine.processes import REAPER_SCRIPT, step_lifeline
+from engine.runtime import ANNOUNCE, StepTask, run_step
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _wait_for(check, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def _with(marker: str) -> list[psutil.Process]:
+    """Live processes whose command line contains ``marker`` (a step's shell shows its script)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status", "pid"]):
+        if (p.info["pid"] != os.getpid() and marker in " ".join(p.info["cmdline"] or [])
+                and p.info["status"] != psutil.STATUS_ZOMBIE):
+            found.append(p)
+    return found
+
+
+def _sleeps(marker: str) -> list[psutil.Process]:
+    return [p for p in _with(marker) if (p.info["cmdline"] or [""])[0] == "sleep"]
+
+
+def _kill_all(marker: str) -> None:
+    for p in _with(marker):
+        p.kill()
+
+
+def _task(tmp_path: Path, command: str, job: str = "j") -> tuple[StepTask, Path]:
+    area, out = tmp_path / f"area-{job}", tmp_path / f"out-{job}"
+    area.mkdir()
+    out.mkdir()
+    return StepTask(run_id="r1", job=job, kind="command", area=str(area), log_path=str(tmp_path / f"{job}.log"),
+                    command=command.replace("OUT", str(out)), output_dirs={"out": str(out)}, capture_fds=False,
+                    mark_start=False), out
+
+
+def test_the_steps_shell_is_the_workers_own_child_reading_dev_null_with_the_users_line_numbers(tmp_path):
+    task, out = _task(tmp_path, "echo $PPID > OUT/ppid; readlink /proc/self/fd/0 > OUT/stdin\n"
+                                "echo $LINENO > OUT/line; read -r x && echo read > OUT/read || echo eof > OUT/read")
+    outcome = run_step(task)
+    assert outcome.ok, (outcome.error, Path(task.log_path).read_text())
+    assert int((out / "ppid").read_text()) == os.getpid()  # no guard shell between the worker and the step
+    assert (out / "stdin").read_text().strip() == "/dev/null"
+    assert (out / "line").read_text().strip() == "2"
+    assert (out / "read").read_text().strip() == "eof"
+
+
+def test_a_syntax_error_is_reported_on_the_users_own_line(tmp_path):
+    task, _ = _task(tmp_path, "echo fine\nif then fi")
+    outcome = run_step(task)
+    assert not outcome.ok and outcome.exit_code == 2
+    log = Path(task.log_path).read_text()
+    assert "fine" in log and "line 2: syntax error" in log
+
+
+def test_one_reaper_serves_every_step_of_a_worker(tmp_path):
+    for i in range(4):
+        task, _ = _task(tmp_path, "true", job=f"j{i}")
+        assert run_step(task).ok
+    me = psutil.Process()
+    reapers = [c for c in me.children() if "live=" in " ".join(c.cmdline())]
+    assert len(reapers) == 1, reapers
+
+
+def test_a_dead_reaper_is_replaced_and_no_step_fails_for_it(tmp_path):
+    step_lifeline()
+    assert processes._reaper is not None
+    processes._reaper[2].kill()
+    processes._reaper[2].wait()
+    task, out = _task(tmp_path, "echo ok > OUT/ok")
+    outcome = run_step(task)
+    assert outcome.ok and (out / "ok").read_text() == "ok\n"
+    assert processes._reaper[2].poll() is None  # a new one
+    # and a step whose reaper died after it was handed the pipe: no SIGPIPE, no message
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        done = subprocess.run(["bash", "-c", ANNOUNCE + "echo ran"], stdin=w, capture_output=True, text=True)
+    finally:
+        os.close(w)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ran\n", "")
+
+
+WORKER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    from engine.runtime import StepTask, run_step
+    task = StepTask(run_id="r1", job="nap", kind="command", area={area!r}, log_path={log!r},
+                    command="echo napping; sleep 71.4 & sleep 71.5; wait", capture_fds=False, mark_start=False)
+    run_step(task)
+""")
+
+
+def test_a_killed_worker_takes_its_steps_whole_process_group_with_it(tmp_path):
+    area, log = tmp_path / "area", tmp_path / "nap.log"
+    area.mkdir()
+    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log))])
+    try:
+        assert _wait_for(lambda: log.is_file() and "napping" in log.read_text(), 60), "the step never started"
+        assert _wait_for(lambda: len(_sleeps("sleep 71.")) == 2, 10), _with("sleep 71.")
+        reapers = [c for c in psutil.Process(worker.pid).children() if "live=" in " ".join(c.cmdline())]
+        assert len(reapers) == 1
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert _wait_for(lambda: not _with("sleep 71."), 10), "the step outlived its worker"
+        assert _wait_for(lambda: not reapers[0].is_running() or reapers[0].status() == psutil.STATUS_ZOMBIE, 10)
+    finally:
+        _kill_all("sleep 71.")
+
+
+RACER = textwrap.dedent("""
+    import os, signal, subprocess, sys
+    sys.path.insert(0, {root!r})
+    from engine.processes import step_lifeline
+    from engine.runtime import ANNOUNCE
+    proc = subprocess.Popen(["bash", "-c", ANNOUNCE + "sleep 72.6 & sleep 72.7; wait"], stdin=step_lifeline(),
+                            start_new_session=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # at once: the worker itself never lists the step anywhere
+""")
+
+
+def test_a_worker_killed_right_after_the_start_still_takes_the_step_with_it(tmp_path):
+    worker = subprocess.run([sys.executable, "-c", RACER.format(root=str(ROOT))])
+    assert worker.returncode == -signal.SIGKILL
+    try:
+        # the step told the reaper itself: its group is killed as soon as it did
+        assert _wait_for(lambda: not _with("sleep 72."), 10), _with("sleep 72.")
+    finally:
+        _kill_all("sleep 72.")
+
+
+def test_the_reaper_script_runs_under_posix_sh(tmp_path):
+    """The reaper runs under ``sh`` (dash on Debian): list two groups, unlist one, end the pipe."""
+    groups = [subprocess.Popen(["sleep", f"73.{i}"], start_new_session=True) for i in range(2)]
+    try:
+        reaper = subprocess.Popen(["sh", "-c", REAPER_SCRIPT], stdin=subprocess.PIPE, start_new_session=True)
+        reaper.communicate(f"+{groups[0].pid}\n+{groups[1].pid}\n-{groups[1].pid}\n".encode(), timeout=10)
+        assert reaper.returncode == 0
+        assert groups[0].wait(timeout=10) == -signal.SIGKILL
+        assert groups[1].poll() is None  # unlisted: left alone
+    finally:
+        for g in groups:
+            g.kill()
+            g.wait()
