@@ -34,6 +34,7 @@ import ast
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -182,16 +183,46 @@ def code_files(folder: str | Path) -> list[CodeFile]:
 
 def copy_code_files(folder: str | Path, files: Iterable[str], target: str | Path) -> None:
     """Copy ``files`` (relative POSIX paths, as :func:`code_files` gives them) from ``folder`` into
-    ``target``, creating it; a link is recreated as a link (:func:`link_target`)."""
+    ``target``, creating it; a link is recreated as a link (:func:`link_target`).
+
+    Every file is a copy of its own, never a link to the source: a step's scratch copy of its
+    code snapshot is written into by the step (its working folder), and through a hard link an
+    in-place write or a ``chmod`` would change the snapshot itself — read-only modes do not stop
+    root, nor an owner who may ``chmod`` — while a symbolic link lets it write into the
+    snapshot's folders. Bytes, mode and modification time are copied (in the kernel:
+    ``sendfile``); extended attributes are not (about half the cost of ``shutil.copy2``)."""
     folder, target = Path(folder), Path(target)
     target.mkdir(parents=True, exist_ok=True)
+    made = {str(target)}
     for rel in files:
-        source, dest = folder / rel, target / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            os.symlink(link_target(source), dest)
+        source, dest = os.path.join(folder, rel), os.path.join(target, rel)
+        parent = os.path.dirname(dest)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        if os.path.islink(source):
+            os.symlink(link_target(Path(source)), dest)
         else:
-            shutil.copy2(source, dest)
+            _copy_file(source, dest)
+
+
+def _copy_file(source: str, dest: str) -> None:
+    with open(source, "rb") as src:
+        st = os.fstat(src.fileno())
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            try:
+                while os.sendfile(fd, src.fileno(), None, max(st.st_size, 1 << 20)):
+                    pass  # to the end of the file, as shutil copies
+            except OSError:  # no sendfile between these two (not Linux, an odd file system)
+                src.seek(0)
+                os.ftruncate(fd, 0)
+                with os.fdopen(os.dup(fd), "wb") as out:
+                    shutil.copyfileobj(src, out)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(fd)
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int]:

@@ -170,3 +170,83 @@ def test_the_reaper_script_runs_under_posix_sh(tmp_path):
         for g in groups:
             g.kill()
             g.wait()
+
+
+# ------------------------------------------------------------------ the scratch copy of the code
+#: Everything a step can do to its working folder: write into a file in place, truncate one,
+#: chmod files and folders, delete and rename, add files, replace a file by a link.
+VANDAL = ("echo appended >> train.py; : > pkg/util.py; chmod 000 data.txt; chmod 777 run.sh; chmod 000 pkg; "
+          "rm -f keep.txt; mv link.txt moved.txt; mkdir -p mlruns/0 && echo m > mlruns/0/meta; "
+          "ln -sf /etc/hostname train2.py; echo vandalised")
+#: What a later step reports of its working folder.
+REPORT = ("cat train.py pkg/util.py keep.txt data.txt link.txt > OUT/bytes; stat -c '%n %a' train.py run.sh "
+          "data.txt pkg pkg/util.py > OUT/modes; ls -A > OUT/names")
+
+
+def _code_folder(root: Path) -> Path:
+    folder = root / "code"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "train.py").write_text("print('train')\n")
+    (folder / "pkg" / "util.py").write_text("X = 1\n")
+    (folder / "keep.txt").write_text("keep\n")
+    (folder / "data.txt").write_text("data\n")
+    (folder / "run.sh").write_text("#!/bin/sh\necho run\n")
+    (folder / "run.sh").chmod(0o755)
+    os.symlink("keep.txt", folder / "link.txt")
+    return folder
+
+
+def _state(folder: Path) -> list[tuple[str, int, bytes | str]]:
+    """Every entry of ``folder``: path, mode, bytes (or a link's target)."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        st = path.lstat()
+        what = os.readlink(path) if path.is_symlink() else b"" if path.is_dir() else path.read_bytes()
+        found.append((path.relative_to(folder).as_posix(), st.st_mode, what))
+    return found
+
+
+def test_a_step_vandalising_its_working_folder_changes_neither_the_snapshot_nor_the_next_steps_copy(tmp_path):
+    from components.digest import code_digest
+    from registry.snapshots import snapshot_code
+
+    source = _code_folder(tmp_path)
+    digest = code_digest(source)
+    snapshot = snapshot_code(source, tmp_path / "snapshots", digest)
+    before = _state(snapshot)
+    vandal, _ = _task(tmp_path, VANDAL, job="vandal")
+    vandal = StepTask(**{**vandal.__dict__, "code_dir": str(snapshot)})
+    outcome = run_step(vandal)
+    assert outcome.ok, Path(vandal.log_path).read_text()
+    assert "vandalised" in Path(vandal.log_path).read_text()
+    assert _state(snapshot) == before and code_digest(snapshot) == digest
+    report, out = _task(tmp_path, REPORT, job="report")
+    report = StepTask(**{**report.__dict__, "code_dir": str(snapshot)})
+    outcome = run_step(report)
+    assert outcome.ok, Path(report.log_path).read_text()
+    assert (out / "bytes").read_text() == "print('train')\nX = 1\nkeep\ndata\nkeep\n"
+    assert (out / "modes").read_text() == "train.py 644\nrun.sh 755\ndata.txt 644\npkg 755\npkg/util.py 644\n"
+    assert (out / "names").read_text().split() == ["data.txt", "keep.txt", "link.txt", "pkg", "run.sh", "train.py"]
+    assert os.readlink(Path(report.area) / "code" / "link.txt") == "keep.txt"  # a link stays a link
+
+
+def test_a_run_whose_step_vandalises_its_working_folder_is_reused_next_time_and_reruns_on_pristine_code(tmp_path):
+    from test_engine_support import Harness, command, single_job
+
+    from components.spec import OutputSpec
+
+    h = Harness(tmp_path)
+    code = _code_folder(tmp_path)
+    before = _state(code)
+    outputs = {"out": OutputSpec("out")}
+    vandal = command("vandal", VANDAL + "; echo done > ${{outputs.out}}/done", code, outputs=outputs)
+    first = h.run(single_job(vandal)).steps[0]
+    assert first.status == "completed", first.error
+    assert _state(code) == before
+    assert h.run(single_job(vandal)).steps[0].status == "reused"  # its code is unchanged: same signature
+    report = command("report", REPORT.replace("OUT", "${{outputs.out}}"), code, outputs=outputs)
+    again = h.run(single_job(report)).steps[0]
+    assert again.status == "completed", again.error
+    out = h.artifacts.path(again.outputs["out"].digest)
+    assert (out / "bytes").read_text() == "print('train')\nX = 1\nkeep\ndata\nkeep\n"
+    assert "run.sh 755" in (out / "modes").read_text()
