@@ -1,6 +1,6 @@
 # Two commands for a new user: `make run` (the app on the embedded default) and `make test`.
 #   make run [HOST=127.0.0.1] [PORT=8501]   create .venv if needed, install Ductwork, start the web app
-#   make test                               install test dependencies (and Debian's chromium), ruff, pytest
+#   make test [TEST_WORKERS=3]              install test dependencies (and Debian's chromium), ruff, pytest
 #   make canvas                             rebuild the designer canvas (app/ui/canvas_frontend) if its sources changed
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV   ?= .venv
@@ -59,9 +59,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# pytest-xdist workers: more than this machine's 2 cores, since many tests mostly wait (a Ray
+# or a cluster starting, a pip environment downloading, a process dying); tests/conftest.py puts
+# each module in one xdist group (its fixtures start once) and hands out the slowest groups first.
+TEST_WORKERS ?= 3
+
 test: $(VENV)/.installed-test browser canvas
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -25,8 +25,8 @@ if the test process itself dies first (SIGKILL, a hard timeout). Never ``ray sto
 never a kill by process name: other engineers' and other tests' Rays run beside these.
 
 Measured here (2 cores, shared with other engineers' runs): the head is up after ≈ 8 s, both
-workers ≈ 6 s later (started together), all three alive in 12.6–22 s (typically ≈ 13–17 s), so the
-module-scoped ``ray_cluster`` costs that once per module; stopping it takes ≈ 3–4 s (Ray's own
+workers ≈ 6 s later (started together), all three alive in 12.6–22 s (typically ≈ 13–17 s), which
+the ``ray_cluster`` fixture pays once per test run (one cluster shared by the cluster modules); stopping it takes ≈ 3–4 s (Ray's own
 SIGTERM handling takes > 10 s, so SIGKILL follows after 3 s); kill_node + restart_node ≈ 8–15 s.
 """
 
@@ -55,7 +55,7 @@ import psutil
 import pytest
 
 __all__ = ["S3Server", "LoopbackCluster", "NodeShape", "SHAPES", "s3_server", "ray_cluster", "free_port",
-           "unshare_problem"]
+           "unshare_problem", "shared_cluster", "shared_cluster_running", "stop_shared_cluster"]
 
 REPO = Path(__file__).resolve().parent.parent
 _BIN = Path(sys.executable).parent
@@ -603,15 +603,54 @@ class _AtExit:
 _atexit_stop = _AtExit()
 
 
+#: The cluster every module of this process shares (:func:`shared_cluster`); ``None`` while none runs.
+_shared: LoopbackCluster | None = None
+
+
+def shared_cluster() -> LoopbackCluster:
+    """The loopback cluster of this test process, started on first use. Every cluster module of
+    a test run shares it (tests/conftest.py puts them in one xdist group, on one worker, one after
+    the other) and it is stopped after the group's last test (:func:`stop_shared_cluster`, called
+    from tests/conftest.py's ``pytest_runtest_teardown``), so the suite starts three ``ray start``
+    nodes once instead of once per module (≈ 15-20 s each time here, plus ≈ 4 s to stop)."""
+    global _shared
+    if _shared is None:
+        cluster = LoopbackCluster()
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.stop()
+            raise
+        print(f"clusterkit: loopback cluster at {cluster.address} up in {cluster.started_s:.1f} s", file=sys.stderr)
+        _shared = cluster
+    return _shared
+
+
+def shared_cluster_running() -> bool:
+    return _shared is not None
+
+
+def stop_shared_cluster() -> None:
+    """Stop the shared cluster, if one runs (asserting, as :meth:`LoopbackCluster.stop` does, that
+    nothing of it survived)."""
+    global _shared
+    cluster, _shared = _shared, None
+    if cluster is not None:
+        cluster.stop()
+
+
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[LoopbackCluster]:
     """A head and two workers (``highmem: 1``; one simulated GPU) started with ``ray start`` on
-    this machine for the module; the workers cannot see ``ray_cluster.hidden``. Skipped, with
-    the reason printed, where a mount namespace cannot be made."""
-    cluster = LoopbackCluster()
-    try:
-        cluster.start()
-        print(f"clusterkit: loopback cluster at {cluster.address} up in {cluster.started_s:.1f} s", file=sys.stderr)
-        yield cluster
-    finally:
-        cluster.stop()
+    this machine; the workers cannot see ``ray_cluster.hidden``. Skipped, with the reason printed,
+    where a mount namespace cannot be made.
+
+    One cluster serves every module that uses it (:func:`shared_cluster`): a module that kills a
+    node starts it again before it ends (the dead node stays listed by the GCS, so a module that
+    counts every node it lists runs first: tests/conftest.py orders them), and give each module
+    its own folders under ``hidden``. A module that leaves a node down gets a fresh cluster for
+    the next one."""
+    cluster = shared_cluster()
+    yield cluster
+    if not all(node.running for node in cluster.nodes.values()):
+        stop_shared_cluster()

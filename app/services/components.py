@@ -140,6 +140,7 @@ def load_python_components(path: Path) -> list[ComponentSpec]:
     an import that fails becomes a problem naming the file and line, never a traceback."""
     import hashlib
     import importlib.util
+    import os
     import sys
     import traceback
 
@@ -151,6 +152,8 @@ def load_python_components(path: Path) -> list[ComponentSpec]:
     if module_spec is None or module_spec.loader is None:
         raise ValidationError([Problem(f"'{path.name}' cannot be imported as a Python module", file=str(path))])
     module = importlib.util.module_from_spec(module_spec)
+    folder = str(path.parent) + os.sep
+    loaded_before = set(sys.modules)
     sys.path.insert(0, str(path.parent))
     sys.modules[module_name] = module
     try:
@@ -170,6 +173,11 @@ def load_python_components(path: Path) -> list[ComponentSpec]:
         )]) from None
     finally:
         sys.modules.pop(module_name, None)
+        # and the module's own local imports (a `helpers` next to it): left in sys.modules, they
+        # would be what a later `import helpers` of another folder's function gets in this process
+        for name in set(sys.modules) - loaded_before:
+            if (getattr(sys.modules.get(name), "__file__", None) or "").startswith(folder):
+                sys.modules.pop(name, None)
         if str(path.parent) in sys.path:
             sys.path.remove(str(path.parent))
     specs = list({v.spec.ref: v.spec for v in vars(module).values() if isinstance(v, Component)}.values())
