@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,14 +39,25 @@ def ductwork(tree: Path, home: Path, *args: str, probe: bool = False) -> subproc
                           env=ENV, cwd=tree)
 
 
-def rerun(tree: Path, home: Path, pipeline: Path) -> tuple[float, bool]:
+def child_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rerun(tree: Path, home: Path, pipeline: Path) -> tuple[float, bool, float]:
+    """(wall seconds, whether Ray was imported, CPU seconds) of a fully reused ``ductwork run``.
+    The CPU time says what the run costs when other work shares the cores (wall time then
+    includes waiting for them)."""
+    cpu = child_cpu()
     started = time.perf_counter()
     again = ductwork(tree, home, "run", str(pipeline), "--json", probe=True)
     took = time.perf_counter() - started
+    cpu = child_cpu() - cpu
     assert again.returncode == 0, again.stderr[-1000:]
     data = json.loads(again.stdout)
     assert {s["status"] for s in data["steps"]} == {"reused"}, "not fully reused"
-    return took, "RAY_IMPORTED" in again.stderr
+    return took, "RAY_IMPORTED" in again.stderr, cpu
 
 
 def main() -> None:
@@ -59,7 +71,8 @@ def main() -> None:
         trees["other"] = args.compare.resolve()
     root = Path(tempfile.mkdtemp(prefix="dw-bench-reuse-"))
     print(f"fully reused rerun of `ductwork run PIPELINE.yml` (wall time, end to end, median of {args.repeat})")
-    print(f"{'steps':>6} {'tree':>6} {'first run':>10} {'reused rerun':>13} {'min':>7} {'Ray imported':>13}")
+    print(f"load {os.getloadavg()[0]:.2f} at the start")
+    print(f"{'steps':>6} {'tree':>6} {'first run':>10} {'reused rerun':>13} {'min':>7} {'CPU':>7} {'Ray imported':>13}")
     for n in args.sizes:
         pipeline = write_command_chain(root / f"p{n}", n)
         first: dict[str, float] = {}
@@ -69,18 +82,22 @@ def main() -> None:
             first[label] = time.perf_counter() - started
             assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
         times: dict[str, list[float]] = {label: [] for label in trees}
+        cpus: dict[str, list[float]] = {label: [] for label in trees}
         imported: set[bool] = set()
         for _ in range(args.repeat):
             for label, tree in trees.items():  # alternate: both see the same load
-                took, ray = rerun(tree, root / f"ws{n}-{label}", pipeline)
+                took, ray, cpu = rerun(tree, root / f"ws{n}-{label}", pipeline)
                 times[label].append(took)
+                cpus[label].append(cpu)
                 imported.add(ray)
         for label in trees:
-            print(f"{n:6d} {label:>6} {first[label]:9.2f}s {statistics.median(times[label]):12.2f}s "
-                  f"{min(times[label]):6.2f}s {'yes' if True in imported else 'no':>13}")
+            print(f"{n:6d} {label:>6} {first[label]:9.2f}s {statistics.median(times[label]):12.3f}s "
+                  f"{min(times[label]):6.3f}s {statistics.median(cpus[label]):6.3f}s "
+                  f"{'yes' if True in imported else 'no':>13}")
         if "other" in times:
             ratio = statistics.median(times["other"]) / statistics.median(times["this"])
             print(f"{n:6d} other/this: {ratio:.2f}x")
+    print(f"load {os.getloadavg()[0]:.2f} at the end (CPU: median user + system seconds of the run's process)")
 
 
 if __name__ == "__main__":
