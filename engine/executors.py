@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from components.errors import DuctworkError
 from engine.compute import ResourceRequest
+from engine.handoff import Handoff, run_handed
 from engine.placement import fits
 from engine.ray_watchdog import RayWatchdog, embedded_temp_dir
-from engine.runtime import StepOutcome, StepTask, run_step
+from engine.runtime import StepOutcome, StepTask
 
 __all__ = ["Executor", "InProcessExecutor", "RayExecutor", "check_picklable", "ray_options"]
 
@@ -32,14 +33,18 @@ class Executor(Protocol):
 
     name: str
     capture_fds: bool  #: whether tasks may redirect descriptors 1 and 2 (own process)
+    chains: bool  #: whether ``submit`` takes ``after``: handles whose outcomes the task waits for
 
     def start(self, requests: Mapping[str, ResourceRequest]) -> None:
         """Start or join the runtime; fail at once when a request can never be satisfied."""
         ...
 
     def submit(self, task: StepTask, request: ResourceRequest, retries: int,
-               runtime_env: Mapping[str, Any] | None = None) -> Any:
-        """Submit one attempt (in ``runtime_env``, where the executor supports it); returns a handle."""
+               runtime_env: Mapping[str, Any] | None = None, handoff: Handoff | None = None,
+               after: tuple[Any, ...] = ()) -> Any:
+        """Submit one attempt (in ``runtime_env``, where the executor supports it); returns a handle.
+        ``handoff``: the task commits its outputs and links inputs from the outcomes of ``after``
+        (engine/handoff.py), which it starts after."""
         ...
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
@@ -99,6 +104,7 @@ class InProcessExecutor:
 
     name = "in-process"
     capture_fds = False
+    chains = False  #: a thread waiting for another's result could hold the pool's last thread
 
     def __init__(self, max_workers: int | None = None):
         self.max_workers = max_workers or os.cpu_count() or 1
@@ -109,12 +115,14 @@ class InProcessExecutor:
             self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="ductwork-step")
 
     def submit(self, task: StepTask, request: ResourceRequest, retries: int,
-               runtime_env: Mapping[str, Any] | None = None) -> Any:
+               runtime_env: Mapping[str, Any] | None = None, handoff: Handoff | None = None,
+               after: tuple[Any, ...] = ()) -> Any:
         assert self._pool is not None, "start() first"
+        assert not after, "the in-process executor does not chain tasks"
         if runtime_env:  # threads share this interpreter: say so in the step's log
             _note_in_log(task.log_path, f"[ductwork] the in-process executor cannot build the environment "
                          f"{dict(runtime_env)}; this step runs in the current environment\n")
-        return self._pool.submit(run_step, task)
+        return self._pool.submit(run_handed, task, handoff)
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
         done, _ = cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED)
@@ -143,6 +151,7 @@ class RayExecutor:
 
     name = "ray"
     capture_fds = True
+    chains = True
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None, temp_dir: str | None = None,
                  object_store_memory: int = 256 * 2**20, leave_by_exit: bool = False):
@@ -181,7 +190,7 @@ class RayExecutor:
             else:
                 self._start_embedded(ray, common)
             self._connected = True
-        self._remote = ray.remote(run_step)
+        self._remote = ray.remote(run_handed)
         check_feasible(requests, ray.nodes())
 
     def _start_embedded(self, ray: Any, common: Mapping[str, Any]) -> None:
@@ -211,10 +220,11 @@ class RayExecutor:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def submit(self, task: StepTask, request: ResourceRequest, retries: int,
-               runtime_env: Mapping[str, Any] | None = None) -> Any:
+               runtime_env: Mapping[str, Any] | None = None, handoff: Handoff | None = None,
+               after: tuple[Any, ...] = ()) -> Any:
         check_picklable(task)
         options = ray_options(request, retries, runtime_env)
-        return self._remote.options(**options).remote(task)
+        return self._remote.options(**options).remote(task, handoff, *after)  # Ray resolves ``after`` first
 
     def wait(self, handles: list[Any], timeout: float) -> list[tuple[Any, StepOutcome]]:
         ray = self._ray

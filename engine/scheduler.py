@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from components.errors import DuctworkError
 from engine import signals
-from engine.artifacts import NODE_ROOT, ArtifactInfo, ArtifactStore
+from engine.artifacts import NODE_ROOT, ArtifactInfo, ArtifactStore, LocalArtifactStore
 from engine.command import render_command
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
+from engine.handoff import UPSTREAM_FAILED, Handoff
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
 from engine.plan import REUSE, RUN, Decision, Planner, RunPlan
@@ -54,7 +55,10 @@ if TYPE_CHECKING:  # executors and the task runtime are imported once something 
 
 __all__ = ["RunEvent", "RunResult", "execute_run", "new_run_id"]
 
-NOT_RETRIED = ("worker crashed", "cancelled")  #: errors starting so are not retried by Ductwork (Ray retries)
+#: errors starting so are not retried by Ductwork (Ray retries a crashed worker; an output the step
+#: did not write or that could not be committed fails it, as when the driver committed outputs)
+NOT_RETRIED = ("worker crashed", "cancelled", UPSTREAM_FAILED, "output '", "could not commit")
+_AHEAD = "\0ahead:"  #: the digest of an output not committed yet, while a step is submitted ahead of it
 
 
 def new_run_id() -> str:
@@ -93,9 +97,12 @@ class _Attempt:
     job: str
     task: StepTask
     area: Path
-    decision: Decision
+    decision: Decision | None  #: ``None`` while submitted ahead: decided once its upstreams committed
     started_at: float | None = None
     log_path: str | None = None  #: a store-backed run: the driver's copy of the log the node uploads
+    handoff: Handoff | None = None  #: the task commits its outputs itself (engine/handoff.py)
+    after: tuple[str, ...] = ()  #: submitted ahead: the running upstream jobs its task waits for
+    waiting: str = ""  #: submitted ahead: the step's reason before, shown again if it is withdrawn
 
 
 class _Discarder:
@@ -162,11 +169,16 @@ class _Driver:
     leased: dict[str, Decision] = field(default_factory=dict)  #: RUN decisions waiting for their lease
     #: a store-backed run (engine/objectstore.py): tasks get virtual paths and upload their outputs
     remote: bool = field(init=False)
+    local: bool = field(init=False)  #: a local artifact store: tasks commit their outputs (engine/handoff.py)
     workspace: str = field(init=False)  #: who the reuse records say made them (a shared store's readers)
     logs_pulled_at: float = 0.0
+    #: steps submitted ahead of their running upstreams (engine/handoff.py), by job: their handle
+    ahead: dict[str, Any] = field(default_factory=dict)
+    handles: dict[str, Any] = field(default_factory=dict)  #: the running attempt's handle of each job
 
     def __post_init__(self) -> None:
         self.remote = bool(getattr(self.artifacts, "remote", False))
+        self.local = isinstance(self.artifacts, LocalArtifactStore)
         self.workspace = str(getattr(self.artifacts, "workspace", "") or "")
         self.recorder = Recorder(self.store)
         self.discarder = _Discarder(self.artifacts, self.run.id)
@@ -291,12 +303,16 @@ class _Driver:
         self.evictions_taken = (len(evicted), len(corrupt))
 
     def step_done(self, job: str) -> None:
-        """A step completed or was reused: queue every downstream step whose inputs are all committed."""
+        """A step completed or was reused: queue every downstream step whose inputs are all committed
+        (one submitted ahead is decided and shown running at once: its task is starting)."""
         for down in self.graph.downstream.get(job, ()):
             if self.states[down].status != "pending":
                 continue
             if all(self.states[u].status in STEP_DONE for u in self.graph.steps[down].upstream):
-                self.to_decide.append(down)
+                if down in self.ahead:
+                    self.activate(down)
+                else:
+                    self.to_decide.append(down)
 
     def step_failed(self, job: str, status: str = "failed") -> None:
         for down in self.graph.descendants(job):
@@ -310,6 +326,8 @@ class _Driver:
     def stop(self, reason: str, status: str = "skipped") -> None:
         self.stopped_by = self.stopped_by or reason
         self.to_decide.clear()
+        for job in list(self.ahead):  # not started: they never will
+            self.withdraw(job)
         for st in self.states.values():
             if st.status == "pending":
                 st.status, st.reason = status, reason
@@ -336,11 +354,11 @@ class _Driver:
                 with contextlib.suppress(OSError):  # launch makes it then (and says what is wrong)
                     self.prepared[down] = self.make_area(self.graph.steps[down])
 
-    def build_task(self, node: StepNode, area: Path, attempt: int) -> StepTask:
+    def build_task(self, node: StepNode, area: Path, attempt: int, bound: Any = None) -> StepTask:
         from engine.runtime import StepTask
 
         comp = node.component
-        bound = self.planner.step_inputs(node, self.outputs_of)
+        bound = bound or self.planner.step_inputs(node, self.outputs_of)
         out_dirs: dict[str, str] = {}
         out_paths: dict[str, str] = {}
         for name, ospec in comp.outputs.items():
@@ -414,6 +432,14 @@ class _Driver:
         return (dataclasses.replace(bound, paths=paths), code_dir,
                 dict(store=store.url, store_env=dict(store.env), fetch=tuple(fetch), file_outputs=file_outputs))
 
+    def handoff(self, node: StepNode, links: tuple[tuple[int, str, str, str], ...] = ()) -> Handoff | None:
+        """A local store's task commits its outputs itself (engine/handoff.py); a store-backed one
+        uploads them (engine/storetask.py)."""
+        if not self.local:
+            return None
+        files = tuple(n for n, o in node.component.outputs.items() if o.type == "uri_file")
+        return Handoff(str(self.artifacts.artifacts_dir), str(self.artifacts.tmp_dir), files, links)
+
     def launch(self, decision: Decision) -> None:
         node, st = self.graph.steps[decision.job], self.states[decision.job]
         if self.executor is None:
@@ -422,20 +448,131 @@ class _Driver:
         st.attempts += 1
         try:
             task = self.build_task(node, area, st.attempts)
-            handle = self.executor.submit(task, node.request, node.job.retries, node.runtime_env)
+            handoff = self.handoff(node)
+            handle = self.executor.submit(task, node.request, node.job.retries, node.runtime_env, handoff)
         except DuctworkError as exc:
             self.artifacts.discard(area)
             self.fail(node.name, str(exc), None)
             return
-        attempt = _Attempt(node.name, task, area, decision)
+        attempt = _Attempt(node.name, task, area, decision, handoff=handoff)
         if self.remote:  # the node's clock: from submission (its area is not on this disk)
             attempt.started_at = time.time()
             attempt.log_path = str(self.logs_dir / self.run.id / f"{node.name}.log")
         self.running[handle] = attempt
+        self.handles[node.name] = handle
         st.status, st.log_path = "running", attempt.log_path or task.log_path
         st.started_at = st.started_at or time.time()
         self.emit(st)
         self.prepare_ahead(node.name)
+        self.submit_ahead(node.name)
+
+    # ------------------------------------------------------------------ submitted ahead
+    def submit_ahead(self, job: str) -> None:
+        """Submit the steps downstream of ``job`` (just submitted) whose decision cannot depend on
+        reuse — forced, or not deterministic — with their running upstreams' tasks as Ray
+        dependencies: each starts as soon as those end, not after a round trip through this
+        driver (engine/handoff.py), and a forced chain is submitted whole, as raw Ray would. A
+        step with a reusable decision waits for its upstream's commit, as before: its output's
+        digest decides it (early cutoff)."""
+        if not (self.local and self.executor is not None and self.executor.chains) or self.stopped_by:
+            return
+        todo = [job]
+        while todo:
+            for down in self.graph.downstream.get(todo.pop(), ()):
+                if down in self.decided or self.states[down].status != "pending":
+                    continue
+                node = self.graph.steps[down]
+                if self.planner.forced_reason(node) is None:
+                    continue
+                after = tuple(u for u in node.upstream if self.states[u].status not in STEP_DONE)
+                if after and all(u in self.handles for u in after) and self.launch_ahead(node, after):
+                    todo.append(down)
+
+    def launch_ahead(self, node: StepNode, after: tuple[str, ...]) -> bool:
+        st = self.states[node.name]
+        try:
+            area = self.prepared.pop(node.name, None) or self.make_area(node)
+        except OSError:
+            return False  # launched the usual way later (which says what is wrong)
+        try:
+            bound, links = self.bound_ahead(node, area, after)
+            task = self.build_task(node, area, st.attempts + 1, bound)
+            handoff = self.handoff(node, links)
+            handle = self.executor.submit(task, node.request, node.job.retries, node.runtime_env, handoff,
+                                          tuple(self.handles[u] for u in after))
+        except DuctworkError:  # decided and launched the usual way once its upstreams are done
+            self.artifacts.discard(area)
+            return False
+        st.attempts += 1
+        self.decided.add(node.name)
+        self.ahead[node.name] = handle
+        self.running[handle] = _Attempt(node.name, task, area, None, handoff=handoff, after=after,
+                                        waiting=st.reason)
+        self.handles[node.name] = handle
+        st.reason = f"submitted to start when {', '.join(after)} {'ends' if len(after) == 1 else 'end'}"
+        self.emit(st)
+        return True
+
+    def bound_ahead(self, node: StepNode, area: Path, after: tuple[str, ...]) -> tuple[Any, tuple]:
+        """The inputs of a step submitted ahead: an output of a running upstream is a link in the
+        step's scratch area (``inputs/<name>``) that its task makes from that upstream's outcome."""
+        pending: dict[str, tuple[str, str]] = {}
+
+        def outputs_of(job: str) -> dict[str, OutputRef]:
+            if job not in after:
+                return self.outputs_of(job)
+            refs = {}
+            for name, ospec in self.graph.steps[job].component.outputs.items():
+                digest = f"{_AHEAD}{len(pending)}"
+                pending[digest] = (job, name)
+                refs[name] = OutputRef(digest, 0, name if ospec.type == "uri_file" else None)
+            return refs
+
+        bound = self.planner.step_inputs(node, outputs_of)
+        paths, links = dict(bound.paths), []
+        for name, digest in bound.digests.items():
+            if digest in pending:
+                job, output = pending[digest]
+                link = area / "inputs" / name
+                paths[name] = str(link) + paths[name][len(str(self.artifacts.path(digest))):]  # "/<file>"
+                links.append((after.index(job), job, output, str(link)))
+        return dataclasses.replace(bound, paths=paths), tuple(links)
+
+    def activate(self, job: str) -> None:
+        """A step submitted ahead whose upstreams are all committed now: decided (forced: no
+        lookup), its signature recorded, shown running."""
+        handle = self.ahead.pop(job)
+        attempt, node, st = self.running[handle], self.graph.steps[job], self.states[job]
+        ing = self.planner.ingredients(node, self.planner.step_inputs(node, self.outputs_of))
+        attempt.decision = decision = self.planner.decide(node, ing)
+        st.reason, st.signature, st.ingredients = decision.reason, ing.signature, ing.to_dict()
+        st.status, st.log_path = "running", attempt.task.log_path
+        st.started_at = st.started_at or time.time()
+        self.emit(st)
+
+    def withdraw(self, job: str) -> None:
+        """Take back a step submitted ahead (an upstream failed or is tried again, or the run
+        stops): its task cancelled — it has not started, or its process group is killed —, its
+        area removed; it is decided again later, or skipped."""
+        from engine.runtime import kill_step_processes
+
+        handle = self.ahead.pop(job)
+        attempt = self.running.pop(handle)
+        self.handles.pop(job, None)
+        self.executor.cancel(handle)
+        kill_step_processes(self.area_here(attempt.area))
+        self.artifacts.discard(attempt.area)
+        st = self.states[job]
+        st.attempts -= 1
+        st.reason = attempt.waiting
+        self.decided.discard(job)
+        self.emit(st)
+
+    def drop_ahead(self, job: str) -> None:
+        """``job`` did not complete: withdraw every step submitted ahead of it."""
+        if self.ahead:
+            for down in self.graph.descendants(job) & self.ahead.keys():
+                self.withdraw(down)
 
     def start_executor(self) -> None:
         pending = {n: self.graph.steps[n].request for n, st in self.states.items() if st.status == "pending"}
@@ -444,6 +581,7 @@ class _Driver:
         executor.start(pending)
 
     def fail(self, job: str, error: str, outcome: StepOutcome | None) -> None:
+        self.drop_ahead(job)
         st = self.states[job]
         st.status, st.error = "failed", error
         self.leases.release(job, self.batch)
@@ -460,9 +598,9 @@ class _Driver:
         outputs: dict[str, OutputRef] = {}
         now = time.time()
         for name, ospec in node.component.outputs.items():
-            if self.remote:  # the task uploaded it: blobs, then its tree (engine/storetask.py)
-                if name not in outcome.outputs:
-                    raise DuctworkError(f"output '{name}' was not uploaded to the store by the step's task")
+            if self.remote or attempt.handoff is not None:  # the task committed it (engine/handoff.py,
+                if name not in outcome.outputs:              # storetask.py: blobs, then its tree)
+                    raise DuctworkError(f"output '{name}' was not committed to the store by the step's task")
                 info = ArtifactInfo(*outcome.outputs[name])
             else:
                 folder = Path(attempt.task.output_dirs[name])
@@ -517,6 +655,7 @@ class _Driver:
 
     def on_outcome(self, handle: Any, outcome: StepOutcome) -> None:
         attempt = self.running.pop(handle)
+        self.handles.pop(attempt.job, None)
         if attempt.log_path:
             self.pull_logs(attempt)
         st = self.states[attempt.job]
@@ -537,6 +676,7 @@ class _Driver:
         kill_step_processes(self.area_here(attempt.area))
         self.artifacts.discard(attempt.area)
         if not (outcome.error or "").startswith(NOT_RETRIED) and st.attempts <= node.job.retries and self.stopped_by is None:
+            self.drop_ahead(attempt.job)  # they wait for this attempt's result: submitted again after the next
             st.reason = f"retry {st.attempts} of {node.job.retries} after: {outcome.error}"
             self.launch(attempt.decision)
             return
@@ -649,7 +789,13 @@ class _Driver:
                 wait = 0.05
             if not self.running:  # only waiting for steps that other runs are executing
                 time.sleep(POLL_S)
-            for handle, outcome in self.executor.wait(list(self.running), wait) if self.running else []:
+            # a step submitted ahead cannot end before its upstreams (Ray hands it their results
+            # through this driver): it is waited for once they are committed. Upstreams first.
+            waiting = [h for h, a in self.running.items() if a.job not in self.ahead] if self.ahead else list(self.running)
+            outcomes = self.executor.wait(waiting, wait) if waiting else []
+            if len(outcomes) > 1:
+                outcomes.sort(key=lambda done: self.states[self.running[done[0]].job].position)
+            for handle, outcome in outcomes:
                 if handle in self.running:
                     self.on_outcome(handle, outcome)
             self.check_timeouts()
