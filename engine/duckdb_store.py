@@ -396,28 +396,34 @@ class DuckDBRunStore:
             f"{_REUSE} WHERE signature IN (SELECT unnest(?))", [keys]).fetchall())
         return {r[0]: _reuse_from(r) for r in rows}
 
+    # Both "latest" queries pick the winning (run_id, job) keys from the small columns first and
+    # only then read the winners' full rows: ranking whole rows read every step run's ingredients
+    # and outputs (JSON) of the pipeline's history, so a plan slowed with each run kept
+    # (a 1,000-step chain with 14 runs: ≈ 110 → 15 ms here).
     def latest_step_runs(self, pipeline: str, jobs: Iterable[str]) -> dict[str, StepRunRecord]:
         keys = list(jobs)
         if not keys:
             return {}
         cols = ", ".join(f"s.{c}" for c in STEP_COLS)
         rows = self._run(lambda con: con.execute(
-            f"SELECT {cols} FROM step_runs s JOIN runs r ON r.id = s.run_id "
-            "WHERE r.pipeline = ? AND s.job IN (SELECT unnest(?)) AND s.signature IS NOT NULL "
+            f"SELECT {cols} FROM step_runs s JOIN (SELECT s.run_id, s.job FROM step_runs s JOIN runs r ON "
+            "r.id = s.run_id WHERE r.pipeline = ? AND s.job IN (SELECT unnest(?)) AND s.signature IS NOT NULL "
             "AND s.ingredients IS NOT NULL QUALIFY row_number() OVER (PARTITION BY s.job "
-            "ORDER BY s.started_at DESC NULLS LAST, r.started_at DESC) = 1", [pipeline, keys]).fetchall())
+            "ORDER BY s.started_at DESC NULLS LAST, r.started_at DESC) = 1) w "
+            "ON s.run_id = w.run_id AND s.job = w.job", [pipeline, keys]).fetchall())
         return {row[1]: _step_from(row) for row in rows}
 
     def latest_component_runs(self, components: Iterable[str]) -> dict[str, StepRunRecord]:
         keys = list(components)
         if not keys:
             return {}
-        cols = ", ".join(STEP_COLS)
+        cols = ", ".join(f"s.{c}" for c in STEP_COLS)
         rows = self._run(lambda con: con.execute(
-            f"SELECT {cols}, split_part(component, ':', 1) AS cname FROM step_runs "
-            "WHERE split_part(component, ':', 1) IN (SELECT unnest(?)) AND signature IS NOT NULL "
-            "AND ingredients IS NOT NULL QUALIFY row_number() OVER (PARTITION BY cname "
-            "ORDER BY started_at DESC NULLS LAST) = 1", [keys]).fetchall())
+            f"SELECT {cols}, w.cname FROM step_runs s JOIN (SELECT run_id, job, split_part(component, ':', 1) "
+            "AS cname FROM step_runs WHERE split_part(component, ':', 1) IN (SELECT unnest(?)) AND signature IS "
+            "NOT NULL AND ingredients IS NOT NULL QUALIFY row_number() OVER (PARTITION BY cname "
+            "ORDER BY started_at DESC NULLS LAST) = 1) w ON s.run_id = w.run_id AND s.job = w.job",
+            [keys]).fetchall())
         return {row[-1]: _step_from(row[:-1]) for row in rows}
 
     def get_memo(self, keys: Iterable[str]) -> dict[str, tuple[str, int]]:
