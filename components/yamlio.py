@@ -221,8 +221,8 @@ def _syntax_problem(err: yaml.YAMLError, file: str, text: str) -> Problem:
 
 
 class ParsedCache:
-    """Parsed YAML files kept by the digest of their bytes, so that a large file read again
-    unchanged (a 1,000-job pipeline rerun: ≈ 0.2 s of parsing) is not parsed again.
+    """Parsed YAML files kept by the digest of their bytes, so that a file read again unchanged
+    (a pipeline rerun: ≈ 0.2 s of parsing for 1,000 jobs) is not parsed again.
 
     Only what parsed without a problem is kept, and an entry is read back only for the very
     bytes it was parsed from, by the same PyYAML, Python and version of this module: a hit is
@@ -233,7 +233,7 @@ class ParsedCache:
     :data:`KEEP` entries are kept, the least recently used removed first.
     """
 
-    MIN_BYTES = 16 * 1024
+    MIN_BYTES = 2 * 1024  #: a 100-job pipeline (12 KB) parses in ≈ 20–40 ms here and reads back in ≈ 1 ms
     KEEP = 64
 
     def __init__(self, folder: str | Path):
