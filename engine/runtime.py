@@ -153,11 +153,23 @@ def environment_build_log() -> list[str]:
     if found is None or ray is None:
         return []
     kind, digest = found.groups()
+    if digest not in _build_logs:  # once per worker: its environment is the same for all its steps
+        lines = _environment_build_log(ray, kind, digest)
+        if lines is None:
+            return []
+        _build_logs[digest] = lines
+    return _build_logs[digest]
+
+
+_build_logs: dict[str, list[str]] = {}  #: runtime environment digest → what each step's log says of it
+
+
+def _environment_build_log(ray: Any, kind: str, digest: str) -> list[str] | None:
     try:
         logs = ray._private.worker.global_worker.node.get_logs_dir_path()
         files = sorted(glob.glob(os.path.join(logs, "runtime_env_setup-*.log")), key=os.path.getmtime)
     except Exception:  # noqa: BLE001 - not a worker of a live node: nothing to tell
-        return []
+        return None
     for path in reversed(files):
         try:
             with open(path, encoding="utf-8", errors="replace") as fh:
