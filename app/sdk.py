@@ -13,6 +13,7 @@ live here, over the same service layer as the CLI and the app.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def run(
 
     ws = open_workspace(home)
     return start_run(ws, _spec(job), params, force=force, address=address, warm=warm,
-                     executor="in-process" if in_process else "ray")
+                     executor="in-process" if in_process else "ray",
+                     on_notice=lambda message: print(message, file=sys.stderr))
 
 
 def register(job: PipelineJob | PipelineSpec | str | Path, *, home: str | Path | None = None):

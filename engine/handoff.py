@@ -28,11 +28,13 @@ from engine.artifacts import LocalArtifactStore
 if TYPE_CHECKING:  # the driver imports this module for Handoff; only a task runs a step
     from engine.runtime import StepOutcome, StepTask
 
-__all__ = ["Handoff", "UPSTREAM_FAILED", "run_handed"]
+__all__ = ["Handoff", "UPSTREAM_FAILED", "WITHDRAWN", "run_handed"]
 
 #: how the outcome of a task submitted ahead starts when an upstream did not succeed (it never
 #: ran; the driver has dropped it by then and decides the step again, or skips it)
 UPSTREAM_FAILED = "not started: upstream"
+#: written into the scratch area of a task the driver took back (engine/scheduler.py ``withdraw``)
+WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def run_handed(task: StepTask, handoff: Handoff | None = None, *upstream: StepOu
 
     if handoff is None:
         return run_step(task)
+    if os.path.exists(os.path.join(task.area, WITHDRAWN)):
+        return StepOutcome(ok=False, error=f"{UPSTREAM_FAILED} or reuse: withdrawn before it started", node_id=node_id())
     for index, job, output, link in handoff.links:
         before = upstream[index]
         if not before.ok or output not in before.outputs:

@@ -29,7 +29,7 @@ from engine.artifacts import NODE_ROOT, ArtifactInfo, ArtifactStore, LocalArtifa
 from engine.command import render_command
 from engine.fingerprint import ComponentFingerprints
 from engine.graph import PipelineGraph, StepNode
-from engine.handoff import UPSTREAM_FAILED, Handoff
+from engine.handoff import UPSTREAM_FAILED, WITHDRAWN, Handoff
 from engine.inputs import ExternalDigests, PipelineValues
 from engine.leases import POLL_S, StepLeases, took_over_reason, waits_reason
 from engine.plan import REUSE, RUN, Decision, Planner, RunPlan
@@ -103,6 +103,7 @@ class _Attempt:
     handoff: Handoff | None = None  #: the task commits its outputs itself (engine/handoff.py)
     after: tuple[str, ...] = ()  #: submitted ahead: the running upstream jobs its task waits for
     waiting: str = ""  #: submitted ahead: the step's reason before, shown again if it is withdrawn
+    withdrawn_started: bool = False  #: withdrawn once its upstreams had ended: it may have started
 
 
 class _Discarder:
@@ -174,6 +175,7 @@ class _Driver:
     logs_pulled_at: float = 0.0
     #: steps submitted ahead of their running upstreams (engine/handoff.py), by job: their handle
     ahead: dict[str, Any] = field(default_factory=dict)
+    withdrawn: dict[Any, _Attempt] = field(default_factory=dict)  #: taken back, until their tasks end
     handles: dict[str, Any] = field(default_factory=dict)  #: the running attempt's handle of each job
 
     def __post_init__(self) -> None:
@@ -468,12 +470,15 @@ class _Driver:
 
     # ------------------------------------------------------------------ submitted ahead
     def submit_ahead(self, job: str) -> None:
-        """Submit the steps downstream of ``job`` (just submitted) whose decision cannot depend on
-        reuse — forced, or not deterministic — with their running upstreams' tasks as Ray
-        dependencies: each starts as soon as those end, not after a round trip through this
-        driver (engine/handoff.py), and a forced chain is submitted whole, as raw Ray would. A
-        step with a reusable decision waits for its upstream's commit, as before: its output's
-        digest decides it (early cutoff)."""
+        """Submit the steps downstream of ``job`` (just submitted) with their running upstreams'
+        tasks as Ray dependencies: each starts as soon as those end, not after a round trip
+        through this driver (engine/handoff.py), and a chain is submitted whole, as raw Ray would.
+
+        Whether such a step may really run is known once its upstreams have committed
+        (:meth:`activate`): a forced or non-deterministic one always; a reusable one when an
+        input is an output created in this run (no earlier run can have seen it: no lookup, its
+        lease claimed at once). One whose upstream made an output that existed already may be
+        reused (early cutoff): it is withdrawn, cancelled if it started, and decided as usual."""
         if not (self.local and self.executor is not None and self.executor.chains) or self.stopped_by:
             return
         todo = [job]
@@ -482,8 +487,6 @@ class _Driver:
                 if down in self.decided or self.states[down].status != "pending":
                     continue
                 node = self.graph.steps[down]
-                if self.planner.forced_reason(node) is None:
-                    continue
                 after = tuple(u for u in node.upstream if self.states[u].status not in STEP_DONE)
                 if after and all(u in self.handles for u in after) and self.launch_ahead(node, after):
                     todo.append(down)
@@ -539,34 +542,62 @@ class _Driver:
         return dataclasses.replace(bound, paths=paths), tuple(links)
 
     def activate(self, job: str) -> None:
-        """A step submitted ahead whose upstreams are all committed now: decided (forced: no
-        lookup), its signature recorded, shown running."""
+        """A step submitted ahead whose upstreams are all committed now: decided without a
+        lookup (forced, not deterministic, or fed by a new output: its lease claimed in the
+        batch of that output's record), its signature recorded, shown running; or withdrawn
+        when its inputs all existed before this run (it may be reused)."""
+        node, st = self.graph.steps[job], self.states[job]
+        bound = self.planner.step_inputs(node, self.outputs_of)
+        fresh = any(d in self.fresh for d in bound.digests.values() if d)
+        reusable = self.planner.forced_reason(node) is None
+        if reusable and not fresh:
+            self.withdraw(job, started=True)
+            self.to_decide.append(job)
+            return
         handle = self.ahead.pop(job)
-        attempt, node, st = self.running[handle], self.graph.steps[job], self.states[job]
-        ing = self.planner.ingredients(node, self.planner.step_inputs(node, self.outputs_of))
-        attempt.decision = decision = self.planner.decide(node, ing)
+        attempt = self.running[handle]
+        ing = self.planner.ingredients(node, bound)
+        attempt.decision = decision = self.planner.decide(node, ing, fresh_inputs=fresh)
+        if reusable:
+            self.leases.claim(job, ing.signature, self.batch)
         st.reason, st.signature, st.ingredients = decision.reason, ing.signature, ing.to_dict()
         st.status, st.log_path = "running", attempt.task.log_path
         st.started_at = st.started_at or time.time()
         self.emit(st)
 
-    def withdraw(self, job: str) -> None:
-        """Take back a step submitted ahead (an upstream failed or is tried again, or the run
-        stops): its task cancelled — it has not started, or its process group is killed —, its
-        area removed; it is decided again later, or skipped."""
+    def withdraw(self, job: str, started: bool = False) -> None:
+        """Take back a step submitted ahead (an upstream failed or is tried again, the run stops,
+        or it may be reused): its task is told not to start (``WITHDRAWN`` in its area) and
+        cancelled — dropped if it is still waiting, else interrupted, its process group killed,
+        the worker kept. Its area (and, when it may have ``started``, the log of an attempt that
+        does not count) is removed once its task has ended (:meth:`forget_withdrawn`), never
+        under it. The step is decided again later, or skipped."""
         from engine.runtime import kill_step_processes
 
         handle = self.ahead.pop(job)
         attempt = self.running.pop(handle)
         self.handles.pop(job, None)
-        self.executor.cancel(handle)
+        with contextlib.suppress(OSError):
+            (attempt.area / WITHDRAWN).touch()
+        self.executor.cancel(handle, force=False)
         kill_step_processes(self.area_here(attempt.area))
-        self.artifacts.discard(attempt.area)
+        attempt.withdrawn_started = started
+        self.withdrawn[handle] = attempt
         st = self.states[job]
         st.attempts -= 1
         st.reason = attempt.waiting
         self.decided.discard(job)
         self.emit(st)
+
+    def forget_withdrawn(self, handle: Any) -> None:
+        """A withdrawn task ended: its area goes, and the log of an attempt that may have started
+        unless the step has run again since (its log is then that attempt's)."""
+        attempt = self.withdrawn.pop(handle)
+        self.discarder.put(attempt.area)
+        if attempt.withdrawn_started and attempt.job not in self.handles \
+                and self.states[attempt.job].status not in ("completed", "failed"):
+            with contextlib.suppress(OSError):
+                os.unlink(attempt.task.log_path)
 
     def drop_ahead(self, job: str) -> None:
         """``job`` did not complete: withdraw every step submitted ahead of it."""
@@ -708,6 +739,11 @@ class _Driver:
     def cancel_all(self, reason: str) -> None:
         from engine.runtime import kill_step_processes
 
+        for handle, attempt in list(self.withdrawn.items()):  # told not to start; now stopped at once
+            if self.executor is not None:
+                self.executor.cancel(handle)
+            kill_step_processes(self.area_here(attempt.area))
+            self.forget_withdrawn(handle)
         for handle, attempt in list(self.running.items()):
             if self.executor is not None:
                 self.executor.cancel(handle)
@@ -782,7 +818,7 @@ class _Driver:
                 self.settle_leases()
                 if self.to_decide:  # a step reused from another run: its downstream is ready
                     continue
-            if not self.running and not self.leased:
+            if not self.running and not self.leased and not self.withdrawn:
                 break
             wait = 0.2
             if any(self.graph.steps[a.job].job.timeout for a in self.running.values()):
@@ -792,12 +828,15 @@ class _Driver:
             # a step submitted ahead cannot end before its upstreams (Ray hands it their results
             # through this driver): it is waited for once they are committed. Upstreams first.
             waiting = [h for h, a in self.running.items() if a.job not in self.ahead] if self.ahead else list(self.running)
+            waiting += self.withdrawn
             outcomes = self.executor.wait(waiting, wait) if waiting else []
             if len(outcomes) > 1:
-                outcomes.sort(key=lambda done: self.states[self.running[done[0]].job].position)
+                outcomes.sort(key=lambda done: self.states[(self.running.get(done[0]) or self.withdrawn[done[0]]).job].position)
             for handle, outcome in outcomes:
                 if handle in self.running:
                     self.on_outcome(handle, outcome)
+                elif handle in self.withdrawn:
+                    self.forget_withdrawn(handle)
             self.check_timeouts()
             if self.remote and self.running:
                 self.pull_logs()

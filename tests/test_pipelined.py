@@ -85,17 +85,30 @@ def test_a_forced_chain_is_submitted_ahead_and_gives_what_a_step_by_step_run_giv
     assert not any(h.artifacts.scratch_of(forced.run.id).glob("*")), "scratch areas were left behind"
 
 
-def test_a_reusable_step_still_waits_for_its_upstream_commit_early_cutoff_kept(ray_runtime, tmp_path):
+def test_a_first_run_goes_ahead_and_early_cutoff_still_reuses_what_an_unchanged_output_feeds(ray_runtime,
+                                                                                              tmp_path):
     h = Harness(tmp_path, executor_factory=RayExecutor)
-    first, seen = reasons_seen(h, chain(4))  # deterministic steps: decided on their upstream's digest
+    first, seen = reasons_seen(h, chain(5))  # every output is new: each step goes ahead of its upstream
     assert set(statuses(first).values()) == {"completed"}
-    assert not any("submitted to start" in e for events in seen.values() for e in events), seen
-    again, seen = reasons_seen(h, chain(4))
-    assert again.count("reused") == 4
-    # a non-deterministic chain in a plain run: each step after the first goes ahead
+    assert all(any("submitted to start when s" in e for e in seen[f"s{i}"]) for i in range(1, 5)), seen
+    assert all(s.reason == "first run" for s in first.steps)
+    assert h.run(chain(5)).count("reused") == 5
+    # s0 changes but writes the same output: s1 went ahead, is withdrawn once s0 commits, and reused
+    spec = chain(5)
+    jobs = dict(spec.jobs)
+    head = jobs["s0"].component
+    jobs["s0"] = JobSpec("s0", command("head", head.command + " && true", None, {}, dict(head.outputs)))
+    cutoff, seen = reasons_seen(h, PipelineSpec(name=spec.name, jobs=jobs))
+    st = statuses(cutoff)
+    assert st["s0"] == "completed" and all(st[f"s{i}"] == "reused" for i in range(1, 5)), st
+    assert any("submitted to start when s0" in e for e in seen["s1"]), seen["s1"]
+    assert not (h.logs / cutoff.run.id / "s1.log").exists()  # the withdrawn attempt left no log
+    assert next(s for s in cutoff.steps if s.job == "s1").attempts == 0
+    # a non-deterministic chain in a plain run: each step after the first goes ahead and runs
     loose, seen = reasons_seen(h, chain(4, deterministic=False))
     assert set(statuses(loose).values()) == {"completed"}
     assert all(any("submitted to start when" in e for e in seen[f"s{i}"]) for i in range(1, 4)), seen
+    assert not any(h.artifacts.scratch_of(cutoff.run.id).glob("*"))
 
 
 def test_a_failing_step_withdraws_what_was_submitted_after_it(ray_runtime, tmp_path):
