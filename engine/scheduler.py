@@ -758,6 +758,8 @@ class _Driver:
                 st.duration_s = round(st.ended_at - st.started_at, 3)
             self.emit(st)
         self.running.clear()
+        self.ahead.clear()  # stopped with the rest above
+        self.handles.clear()
         self.stop(reason, status="cancelled")
 
     def record_plan(self, plan: RunPlan) -> None:
