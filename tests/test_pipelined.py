@@ -245,3 +245,26 @@ def test_an_output_file_the_step_did_not_write_fails_it_once_without_retries(ray
     assert only.status == "failed" and only.attempts == 1
     assert only.error.startswith("output 'score' (uri_file) was not written: the step must create the file")
     assert not list(h.artifacts.artifacts_dir.iterdir())  # nothing committed
+
+
+def test_sigterm_mid_chain_cancels_the_run_and_what_was_submitted_ahead(tmp_path):
+    home = tmp_path / "ws"
+    marker = f"{1 + uuid.uuid4().int % 1000 / 10000:.4f}"
+    pipeline = _write_chain_yaml(tmp_path / "p", 8, float(marker))
+    proc = _cli(home, "run", str(pipeline), "--force", "--json")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((home / "logs").glob("*/s2.log")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    data = json.loads(out)
+    assert data["status"] == "cancelled"
+    steps = {s["name"]: s["status"] for s in data["steps"]}
+    assert steps["s0"] == "completed" and steps["s7"] == "cancelled", steps
+    assert set(steps.values()) <= {"completed", "cancelled"}, steps
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(f"sleep {marker}" in " ".join(p.info["cmdline"] or [])
+                                              for p in psutil.process_iter(["cmdline"])):
+        time.sleep(0.2)
+    assert not any(f"sleep {marker}" in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
