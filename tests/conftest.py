@@ -81,6 +81,20 @@ def node_cache(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def ray_variables_restored():
+    """``RAY_*`` variables as they were before the test: joining a warm Ray in this process sets
+    ``RAY_AUTH_MODE`` for good (engine/workspace_ray.py, ``WorkspaceRay.join``), and a Ray that a
+    later test starts here then runs its GCS with token authentication while this process's Ray
+    client, configured when ``ray`` was imported, has none: "Failed to start GCS ... InvalidAuthToken"
+    — in whichever test came next on that worker."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("RAY_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("RAY_") and k not in saved]:
+        del os.environ[key]
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_warm_ray_left_behind(tmp_path_factory):
     """Every warm Ray a test starts (engine/workspace_ray.py) must be stopped by that test's
@@ -133,22 +147,40 @@ HEAVY = {
 _GROUP = pytest.StashKey[str]()
 
 
-def xdist_group_of(item: pytest.Item) -> str:
-    """The xdist group of ``item`` (see above)."""
-    module = item.nodeid.split("::", 1)[0]
+def xdist_group_of(nodeid: str) -> str:
+    """The xdist group of the test ``nodeid`` (see above)."""
+    module = nodeid.split("::", 1)[0]
     if Path(module).name in CLUSTER_MODULES:
         return CLUSTER_GROUP
-    if getattr(item, "originalname", item.name) in SOLO:
-        return item.originalname
-    return module
+    function = nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+    return function if function in SOLO else module
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (it adds them to the node ids)
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups of :func:`xdist_group_of`, handed out in collection
+    order (which puts the slowest first), not by their number of tests.
+
+    xdist's own loadgroup reads ``xdist_group`` marks into node ids by setting ``item._nodeid``,
+    which pytest 9.2 no longer reads (``Node.nodeid`` is ``str(self._id)``): with xdist 3.8 every
+    test became a group of its own, spreading a module's tests (and its module-scoped Ray or
+    cluster) over every worker. The scheduler here needs only the node ids."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid.split("@", 1)[0])
+
+    config.option.loadscopereorder = False
+    return GroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(session, config, items: list[pytest.Item]) -> None:
     first = {}
     for index, item in enumerate(items):
-        group = xdist_group_of(item)
-        item.add_marker(pytest.mark.xdist_group(group))
+        group = xdist_group_of(item.nodeid)
         first.setdefault(group, index)
         item.stash[_GROUP] = group
 
