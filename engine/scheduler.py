@@ -882,10 +882,8 @@ def execute_run(
     error: str | None = None
     with signals.stop_on_signals():
         try:
-            # recorded from its first instant (written while the plan is made): a driver killed
-            # from then on leaves a run that the next open marks interrupted
-            driver.batch.runs.append(run)
-            driver.flush(force=True, wait=False)
+            # recorded from its first instant (in the transaction of the plan's reads, before them):
+            # a driver killed from then on leaves a run that the next open marks interrupted
             error = _plan_and_run(driver, verify)
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (engine/signals.py)
             driver.cancel_all(_cancel_reason(exc))
@@ -916,7 +914,7 @@ def _plan_and_run(driver: _Driver, verify: bool) -> str | None:
     the executor from starting, if one did."""
     externals = ExternalDigests(driver.store)
     driver.planner = Planner(driver.graph, driver.values, driver.store, driver.artifacts, externals,
-                             ComponentFingerprints(), driver.force, verify)
+                             ComponentFingerprints(), driver.force, verify, first=StoreBatch(runs=[copy.copy(driver.run)]))
     plan = driver.planner.plan()
     driver.record_plan(plan)
     driver.batch.runs.append(driver.run)
