@@ -153,6 +153,7 @@ def _pypi_reachable() -> bool:
         return False
 
 
+@pytest.mark.timeout(900)  # Ray builds a virtualenv and downloads from PyPI: 86 s beside other tests, > 300 s under load
 @pytest.mark.skipif(not _pypi_reachable(), reason="PyPI is not reachable: Ray cannot install the pip environment")
 def test_a_pip_environment_is_built_by_ray_and_the_step_imports_from_it(tmp_path: Path) -> None:
     """tomli-w (pure Python, ~10 kB) is not installed in Ductwork's environment; the step imports it."""

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -42,6 +43,14 @@ def _with(marker: str) -> list[psutil.Process]:
                 and p.info["status"] != psutil.STATUS_ZOMBIE):
             found.append(p)
     return found
+
+
+#: The sleeps of the two worker tests below are found (and killed) by their command line: their
+#: durations carry digits of this session's own, or another test's sleep running at the same time
+#: on another worker (test_signals' `sleep 71.1`, `sleep 72.5`), or another session's run of these
+#: tests, would be counted, and killed.
+_TAG = f"{uuid.uuid4().int % 10**6:06d}"
+NAP, RACE = f"71.{_TAG}", f"72.{_TAG}"
 
 
 def _sleeps(marker: str) -> list[psutil.Process]:
@@ -114,7 +123,7 @@ WORKER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from engine.runtime import StepTask, run_step
     task = StepTask(run_id="r1", job="nap", kind="command", area={area!r}, log_path={log!r},
-                    command="echo napping; sleep 71.4 & sleep 71.5; wait", capture_fds=False, mark_start=False)
+                    command="echo napping; sleep {nap}4 & sleep {nap}5; wait", capture_fds=False, mark_start=False)
     run_step(task)
 """)
 
@@ -122,18 +131,18 @@ WORKER = textwrap.dedent("""
 def test_a_killed_worker_takes_its_steps_whole_process_group_with_it(tmp_path):
     area, log = tmp_path / "area", tmp_path / "nap.log"
     area.mkdir()
-    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log))])
+    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log), nap=NAP)])
     try:
         assert _wait_for(lambda: log.is_file() and "napping" in log.read_text(), 60), "the step never started"
-        assert _wait_for(lambda: len(_sleeps("sleep 71.")) == 2, 10), _with("sleep 71.")
+        assert _wait_for(lambda: len(_sleeps(f"sleep {NAP}")) == 2, 10), _with(f"sleep {NAP}")
         reapers = [c for c in psutil.Process(worker.pid).children() if "live=" in " ".join(c.cmdline())]
         assert len(reapers) == 1
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-        assert _wait_for(lambda: not _with("sleep 71."), 10), "the step outlived its worker"
+        assert _wait_for(lambda: not _with(f"sleep {NAP}"), 10), "the step outlived its worker"
         assert _wait_for(lambda: not reapers[0].is_running() or reapers[0].status() == psutil.STATUS_ZOMBIE, 10)
     finally:
-        _kill_all("sleep 71.")
+        _kill_all(f"sleep {NAP}")
 
 
 RACER = textwrap.dedent("""
@@ -141,20 +150,20 @@ RACER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from engine.processes import step_lifeline
     from engine.runtime import ANNOUNCE
-    proc = subprocess.Popen(["bash", "-c", ANNOUNCE + "sleep 72.6 & sleep 72.7; wait"], stdin=step_lifeline(),
+    proc = subprocess.Popen(["bash", "-c", ANNOUNCE + "sleep {race}6 & sleep {race}7; wait"], stdin=step_lifeline(),
                             start_new_session=True)
     os.kill(os.getpid(), signal.SIGKILL)  # at once: the worker itself never lists the step anywhere
 """)
 
 
 def test_a_worker_killed_right_after_the_start_still_takes_the_step_with_it(tmp_path):
-    worker = subprocess.run([sys.executable, "-c", RACER.format(root=str(ROOT))])
+    worker = subprocess.run([sys.executable, "-c", RACER.format(root=str(ROOT), race=RACE)])
     assert worker.returncode == -signal.SIGKILL
     try:
         # the step told the reaper itself: its group is killed as soon as it did
-        assert _wait_for(lambda: not _with("sleep 72."), 10), _with("sleep 72.")
+        assert _wait_for(lambda: not _with(f"sleep {RACE}"), 10), _with(f"sleep {RACE}")
     finally:
-        _kill_all("sleep 72.")
+        _kill_all(f"sleep {RACE}")
 
 
 def test_the_reaper_script_runs_under_posix_sh(tmp_path):
