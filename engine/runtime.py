@@ -1,8 +1,8 @@
 """What runs inside a task: one ``StepTask`` in, one ``StepOutcome`` out.
 
-A command step runs as a subprocess in a fresh scratch copy of its code, in its own
-process group that dies with its worker; a function step is imported from its code folder
-and called in the worker. Either way stdout and stderr go to the step's own log file, and
+A command step runs as one process (its shell) in a fresh scratch copy of its code, in its
+own process group that dies with its worker (the worker's reaper, engine/processes.py); a
+function step is imported from its code folder and called in the worker. Either way stdout and stderr go to the step's own log file, and
 metrics come back in the outcome: a task never opens the run store.
 """
 
@@ -242,7 +242,8 @@ def _run_command(task: StepTask, log: StepLog, output: int) -> tuple[int | None,
         return None, _spawn_error(task, err)
     with open(task.pgid_path, "w") as fh:
         fh.write(str(proc.pid))
-    watch = task.driver_pid if task.driver_pid and task.driver_host == _HOST else None
+    # the driver on this machine, if it is another process (in-process steps run in the driver itself)
+    watch = task.driver_pid if task.driver_pid not in (None, os.getpid()) and task.driver_host == _HOST else None
     try:
         code = _wait(proc, watch)
         if code is None:
