@@ -33,9 +33,12 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def ductwork(tree: Path, home: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess:
-    """``ductwork ARGS`` with the checkout in ``tree`` (its folder first on ``sys.path``)."""
-    code = PROBE if probe else "from app.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, "--home", str(home), *args], capture_output=True, text=True,
+    """``ductwork ARGS`` with the checkout in ``tree`` (its folder first on ``sys.path``):
+    ``python -m app.cli``, which runs as the ``ductwork`` console script does (its exit
+    included); ``probe``: through ``python -c`` with a check after ``main()`` of whether Ray
+    was imported (``main()`` called from other code ends with ``SystemExit``, as before)."""
+    head = ["-c", PROBE] if probe else ["-m", "app.cli"]
+    return subprocess.run([sys.executable, *head, "--home", str(home), *args], capture_output=True, text=True,
                           env=ENV, cwd=tree)
 
 
@@ -48,16 +51,19 @@ def child_cpu() -> float:
 def rerun(tree: Path, home: Path, pipeline: Path) -> tuple[float, bool, float]:
     """(wall seconds, whether Ray was imported, CPU seconds) of a fully reused ``ductwork run``.
     The CPU time says what the run costs when other work shares the cores (wall time then
-    includes waiting for them)."""
+    includes waiting for them). Whether Ray was imported is asked by a second, untimed rerun
+    (the probe runs code after ``main()``, which the command itself does not)."""
     cpu = child_cpu()
     started = time.perf_counter()
-    again = ductwork(tree, home, "run", str(pipeline), "--json", probe=True)
+    again = ductwork(tree, home, "run", str(pipeline), "--json")
     took = time.perf_counter() - started
     cpu = child_cpu() - cpu
     assert again.returncode == 0, again.stderr[-1000:]
     data = json.loads(again.stdout)
     assert {s["status"] for s in data["steps"]} == {"reused"}, "not fully reused"
-    return took, "RAY_IMPORTED" in again.stderr, cpu
+    probed = ductwork(tree, home, "run", str(pipeline), "--quiet", probe=True)
+    assert probed.returncode == 0 and "RAY_" in probed.stderr, probed.stderr[-1000:]
+    return took, "RAY_IMPORTED" in probed.stderr, cpu
 
 
 def main() -> None:

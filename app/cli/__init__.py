@@ -50,7 +50,42 @@ def main() -> None:
     code = common.run_cli(cli)
     if "ray" in sys.modules:
         _exit_now(code)
+    if _called_as_the_command():
+        _exit_after_atexit(code)
     sys.exit(code)
+
+
+def _called_as_the_command() -> bool:
+    """Whether ``main()`` is the whole program: called from the top level of a ``__main__``
+    that is a file (the ``ductwork`` console script, ``python -m app.cli``), so nothing runs
+    after it but the interpreter's own exit. Code that calls ``main()`` otherwise (``python -c``,
+    a test, a script's function) gets its ``SystemExit`` as before."""
+    top = sys.modules.get("__main__")
+    caller = sys._getframe(2)  # main() -> this -> the caller of main()
+    return (top is not None and getattr(top, "__file__", None) is not None and getattr(top, "main", None) is main
+            and caller.f_globals is vars(top) and caller.f_code.co_name == "<module>")
+
+
+def _exit_after_atexit(code: int) -> None:
+    """End the command as a normal exit does — other threads, then the ``atexit`` callbacks
+    (logging's, the C extensions'), then the output buffers — without tearing the interpreter
+    down: freeing every module and object took ≈ 40–50 ms of a fully reused ``ductwork run``'s
+    ≈ 0.4 s of CPU here. When a thread is still running, or a library registered a threading
+    exit hook, the normal exit is taken (it knows how to wait for them)."""
+    import atexit
+    import os
+    import threading
+
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()) or \
+            getattr(threading, "_threading_atexits", None):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _exit_now(code: int) -> None:
