@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,8 +75,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--compare", type=Path, help="another checkout to alternate with (forced warm runs only)")
     args = parser.parse_args()
-    n = args.n
     root = Path(tempfile.mkdtemp(prefix="dw-bench-cmd-"))
+    try:
+        run(args, root)
+    finally:  # every Ray started here is stopped by then
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, root: Path) -> None:
+    n = args.n
     pipeline = write_command_chain(root / "p", n)
     if args.compare:
         print(f"{n}-step chain of trivial command components, forced on the warm Ray, alternated")
