@@ -37,11 +37,13 @@ import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from components.errors import DuctworkError
 from components.spec import ComponentSpec
+
+if TYPE_CHECKING:  # ≈ 10–15 ms to import: only for a folder with an ignore file
+    from pathspec import GitIgnoreSpec
 
 __all__ = [
     "IGNORED_NAMES",
@@ -76,6 +78,8 @@ def _ignore_spec(directory: Path) -> GitIgnoreSpec | None:
     for name in IGNORE_FILES:
         path = directory / name
         if path.is_file():
+            from pathspec import GitIgnoreSpec
+
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
             try:
                 return GitIgnoreSpec.from_lines(lines)
@@ -86,6 +90,8 @@ def _ignore_spec(directory: Path) -> GitIgnoreSpec | None:
 
 def _bad_patterns(path: Path, lines: list[str]) -> str:
     """Every line of ignore file ``path`` that is no valid pattern, in one message."""
+    from pathspec import GitIgnoreSpec
+
     bad = []
     for number, line in enumerate(lines, 1):
         try:
