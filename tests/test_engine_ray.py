@@ -3,6 +3,7 @@ records, log capture, worker crashes, force-cancelled timeouts, infeasible reque
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -32,10 +33,11 @@ pytestmark = pytest.mark.ray
 def ray_runtime(tmp_path_factory):
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _temp_dir=f"/tmp/dw-test-{uuid.uuid4().hex[:6]}")
+    temp_dir = f"/tmp/dw-test-{uuid.uuid4().hex[:6]}"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
     yield ray
     ray.shutdown()
+    shutil.rmtree(temp_dir, ignore_errors=True)  # Ray leaves its session folder (logs, sockets) behind
 
 
 def harness(tmp_path, **kw) -> Harness:
