@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,10 +34,11 @@ REPO = Path(__file__).resolve().parent.parent
 def ray_runtime():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _temp_dir=f"/tmp/dw-pl-{uuid.uuid4().hex[:6]}")
+    temp_dir = f"/tmp/dw-pl-{uuid.uuid4().hex[:6]}"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
     yield ray
     ray.shutdown()
+    shutil.rmtree(temp_dir, ignore_errors=True)  # Ray leaves its session folder (logs, sockets) behind
 
 
 def chain(n: int, link_cmd: str = "", *, deterministic: bool = True, retries: int = 0,
