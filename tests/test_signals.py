@@ -33,7 +33,10 @@ def _nap_started(home: Path) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stop_signal_mid_step_records_the_run_and_its_steps_cancelled(tmp_path, sig):
     res, home = engine_copy(tmp_path), tmp_path / "ws"
-    seconds = f"71.{int(sig)}"
+    # found by its command line afterwards: two digits per signal, so that one variant's sleep is
+    # never a prefix of another's (71.1 of SIGHUP was one of 71.15 of SIGTERM), and this process's
+    # own digits, so that another session's run of this test is not taken for this one's
+    seconds = f"71.{int(sig):02d}{os.getpid() % 10000:04d}"
     proc = spawn(home, "run", str(res / "nap.yml"), "--in-process", "--set", f"seconds={seconds}")
     assert _wait_for(lambda: _nap_started(home), 60), "the step never started"
     proc.send_signal(sig)
