@@ -402,6 +402,15 @@ def _import_function_locked(task: StepTask):
     for name, mod in list(sys.modules.items()):
         if (getattr(mod, "__file__", None) or "").startswith(prefixes):
             del sys.modules[name]
+    # …and a module of the same name as one of this folder's own, imported from elsewhere (a test
+    # runner's, another tool's `helpers`): the step's import must find its own, as in a fresh
+    # process where its folder comes first (the standard library's names are left alone)
+    for name in _own_module_names(code_dir):
+        mod = sys.modules.get(name)
+        if mod is not None and name not in sys.stdlib_module_names \
+                and not (getattr(mod, "__file__", None) or "").startswith(code_dir + os.sep):
+            for loaded in [n for n in sys.modules if n == name or n.startswith(name + ".")]:
+                del sys.modules[loaded]
     if code_dir in sys.path:
         sys.path.remove(code_dir)
     sys.path.insert(0, code_dir)
@@ -412,6 +421,18 @@ def _import_function_locked(task: StepTask):
     obj = getattr(obj, "__wrapped__", obj)  # the plain function under @command_component
     _loaded[key] = (task.code_digest, obj)
     return obj
+
+
+def _own_module_names(code_dir: str) -> list[str]:
+    """The top-level modules and packages a component's code folder holds."""
+    names = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(code_dir):
+            if entry.name.endswith(".py") and entry.is_file():
+                names.append(entry.name[:-3])
+            elif entry.is_dir() and os.path.exists(os.path.join(entry.path, "__init__.py")):
+                names.append(entry.name)
+    return names
 
 
 @contextlib.contextmanager

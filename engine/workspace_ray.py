@@ -49,6 +49,8 @@ from engine.processes import process_alive, process_started
 
 __all__ = ["DEFAULT_IDLE_S", "Head", "WorkspaceRay"]
 
+_UNSET = object()
+
 DEFAULT_IDLE_S = 15 * 60.0
 POLL_S = 0.25  #: how often the keeper looks at its drivers (a directory listing)
 READY_CHECK_S = 5.0  #: how often, while idle, it checks that its ready workers are still there
@@ -84,6 +86,7 @@ class WorkspaceRay:
         self.drivers_dir = self.folder / "drivers"
         self.log_path = self.folder / "keeper.log"
         self.started: Head | None = None  #: set by :meth:`start` when it started a keeper (not found one)
+        self._auth_before: Any = _UNSET  #: ``RAY_AUTH_MODE`` before :meth:`join` set it
 
     # ------------------------------------------------------------------ reading
     def head(self) -> Head | None:
@@ -212,12 +215,22 @@ class WorkspaceRay:
         if head is None:
             self.leave()
             return None
+        self._auth_before = os.environ.get("RAY_AUTH_MODE")
         os.environ["RAY_AUTH_MODE"] = head.auth_mode
         return head.address
 
     def leave(self) -> None:
+        """Unregister this driver, and give back the ``RAY_AUTH_MODE`` it had before it joined: a
+        long-lived process (the app, a notebook) that starts an embedded Ray later must not start
+        it with this warm Ray's auth mode."""
         with contextlib.suppress(FileNotFoundError):
             (self.drivers_dir / str(os.getpid())).unlink()
+        if self._auth_before is not _UNSET:
+            if self._auth_before is None:
+                os.environ.pop("RAY_AUTH_MODE", None)
+            else:
+                os.environ["RAY_AUTH_MODE"] = self._auth_before
+            self._auth_before = _UNSET
 
 
 _ROOT = str(Path(__file__).resolve().parent.parent)

@@ -104,3 +104,24 @@ def test_bad_switches_are_refused_with_what_to_write(warm, tmp_path):
     shown = {r["name"]: r for r in _json(_cli(home, "settings", "show", "--json"))}
     assert shown["warm"]["value"] is None  # nothing was kept
     assert wr.head() is None
+
+
+def test_joining_sets_the_keepers_auth_mode_only_until_the_driver_leaves(tmp_path, monkeypatch):
+    import psutil
+
+    wr = WorkspaceRay(tmp_path / "ray")
+    me = psutil.Process()
+    wr.folder.mkdir(parents=True)
+    (wr.folder / "head.json").write_text(json.dumps({
+        "address": "127.0.0.1:1", "pid": me.pid, "created": me.create_time(), "started_at": 0.0, "idle_s": 60.0,
+        "num_cpus": 1, "temp_dir": "/tmp/none", "auth_mode": "token", "host": __import__("socket").gethostname()}))
+    for before in (None, "disabled"):
+        if before is None:
+            monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+        else:
+            monkeypatch.setenv("RAY_AUTH_MODE", before)
+        assert wr.join() == "127.0.0.1:1" and os.environ["RAY_AUTH_MODE"] == "token"
+        wr.leave()
+        assert os.environ.get("RAY_AUTH_MODE") == before  # a later embedded Ray starts as it would have
+        wr.leave()  # twice: nothing more
+        assert os.environ.get("RAY_AUTH_MODE") == before
