@@ -41,6 +41,17 @@ def home(tmp_path: Path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def warm(tmp_path: Path):
+    """A workspace folder (``tmp_path/ws``) and its warm Ray's handle; whatever a test started is stopped."""
+    from engine.workspace_ray import WorkspaceRay
+
+    home = tmp_path / "ws"
+    wr = WorkspaceRay(home / "ray")
+    yield home, wr
+    wr.stop(force=True)
+
+
+@pytest.fixture
 def basic(tmp_path: Path) -> Path:
     """A private copy of ``tests/resources/basic`` (components, pipeline, data) that a test may edit."""
     return Path(shutil.copytree(RESOURCES / "basic", tmp_path / "basic"))

@@ -30,14 +30,6 @@ def _cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env=environment)
 
 
-@pytest.fixture
-def warm(tmp_path: Path):
-    home = tmp_path / "ws"
-    wr = WorkspaceRay(home / "ray")
-    yield home, wr
-    wr.stop(force=True)
-
-
 def _json(done: subprocess.CompletedProcess) -> dict:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return json.loads(done.stdout)

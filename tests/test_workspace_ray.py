@@ -26,15 +26,6 @@ def _gone(pid: int) -> bool:
         return True
 
 
-@pytest.fixture
-def warm(tmp_path: Path):
-    """A workspace folder and its warm Ray's handle; whatever a test started is stopped."""
-    home = tmp_path / "ws"
-    wr = WorkspaceRay(home / "ray")
-    yield home, wr
-    wr.stop(force=True)
-
-
 def _run(home: Path, *args: str) -> dict:
     done = cli(home, "run", *args, "--json")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

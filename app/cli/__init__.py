@@ -73,19 +73,13 @@ def _exit_after_atexit(code: int) -> None:
     ≈ 0.4 s of CPU here. When a thread is still running, or a library registered a threading
     exit hook, the normal exit is taken (it knows how to wait for them)."""
     import atexit
-    import os
     import threading
 
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()) or \
             getattr(threading, "_threading_atexits", None):
         sys.exit(code)
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    _flush_and_leave(code)
 
 
 def _exit_now(code: int) -> None:
@@ -98,13 +92,19 @@ def _exit_now(code: int) -> None:
     done here in the order a normal exit would: threads, log handlers, output buffers.
     """
     import logging
-    import os
     import threading
 
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     logging.shutdown()
+    _flush_and_leave(code)
+
+
+def _flush_and_leave(code: int) -> None:
+    """The output buffers written out, then the process gone without finalising the interpreter."""
+    import os
+
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
