@@ -51,9 +51,8 @@ class Executor(Protocol):
         """Outcomes of the handles that finished within ``timeout`` seconds (maybe none)."""
         ...
 
-    def cancel(self, handle: Any, force: bool = True) -> None:
-        """Stop a running attempt at once (``force=False``: one not started yet is dropped, a running
-        function step is interrupted, and the worker process is kept)."""
+    def cancel(self, handle: Any) -> None:
+        """Stop a running attempt at once."""
         ...
 
     def shutdown(self) -> None:
@@ -137,7 +136,7 @@ class InProcessExecutor:
                 out.append((fut, StepOutcome(ok=False, error=f"{type(exc).__name__}: {exc}", ended_at=time.time())))
         return out
 
-    def cancel(self, handle: Any, force: bool = True) -> None:
+    def cancel(self, handle: Any) -> None:
         handle.cancel()  # a started thread cannot be stopped; its command's process group is killed
 
     def shutdown(self) -> None:
@@ -268,9 +267,9 @@ class RayExecutor:
         except rex.RayError as exc:
             return StepOutcome(ok=False, error=f"Ray error: {type(exc).__name__}", ended_at=time.time())
 
-    def cancel(self, handle: Any, force: bool = True) -> None:
+    def cancel(self, handle: Any) -> None:
         try:
-            self._ray.cancel(handle, force=force)
+            self._ray.cancel(handle, force=True)
         except Exception:  # noqa: BLE001 - already finished
             pass
 

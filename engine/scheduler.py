@@ -58,6 +58,7 @@ __all__ = ["RunEvent", "RunResult", "execute_run", "new_run_id"]
 #: errors starting so are not retried by Ductwork (Ray retries a crashed worker; an output the step
 #: did not write or that could not be committed fails it, as when the driver committed outputs)
 NOT_RETRIED = ("worker crashed", "cancelled", UPSTREAM_FAILED, "output '", "could not commit")
+WITHDRAWN_WAIT_S = 5.0  #: how long a run's end waits for its withdrawn tasks to end (see withdraw)
 _AHEAD = "\0ahead:"  #: the digest of an output not committed yet, while a step is submitted ahead of it
 
 
@@ -567,11 +568,14 @@ class _Driver:
 
     def withdraw(self, job: str, started: bool = False) -> None:
         """Take back a step submitted ahead (an upstream failed or is tried again, the run stops,
-        or it may be reused): its task is told not to start (``WITHDRAWN`` in its area) and
-        cancelled — dropped if it is still waiting, else interrupted, its process group killed,
-        the worker kept. Its area (and, when it may have ``started``, the log of an attempt that
-        does not count) is removed once its task has ended (:meth:`forget_withdrawn`), never
-        under it. The step is decided again later, or skipped."""
+        or it may be reused): its task is told not to start (``WITHDRAWN`` in its area; an
+        upstream that failed or crashed stops it anyway) and, if it had started a command, its
+        process group is killed. It is not cancelled through Ray: Ray 2.60's driver aborts
+        ("Tried to complete task that was not pending", task_manager.cc) when a task it was
+        asked to cancel replies after all, which a task already handed its upstream's result
+        can. Its area (and, when it may have ``started``, the log of an attempt that does not
+        count) is removed once its task has ended (:meth:`forget_withdrawn`), or when the run
+        ends, never under a task known to run. The step is decided again later, or skipped."""
         from engine.runtime import kill_step_processes
 
         handle = self.ahead.pop(job)
@@ -579,7 +583,6 @@ class _Driver:
         self.handles.pop(job, None)
         with contextlib.suppress(OSError):
             (attempt.area / WITHDRAWN).touch()
-        self.executor.cancel(handle, force=False)
         kill_step_processes(self.area_here(attempt.area))
         attempt.withdrawn_started = started
         self.withdrawn[handle] = attempt
@@ -598,6 +601,15 @@ class _Driver:
                 and self.states[attempt.job].status not in ("completed", "failed"):
             with contextlib.suppress(OSError):
                 os.unlink(attempt.task.log_path)
+
+    def settle_withdrawn(self, within: float = WITHDRAWN_WAIT_S) -> None:
+        """At the run's end, give the withdrawn tasks a moment to end (they were told not to start,
+        or their command was killed), so that their areas and logs are removed after them."""
+        deadline = time.monotonic() + within
+        while self.withdrawn and self.executor is not None and (left := deadline - time.monotonic()) > 0:
+            for handle, _outcome in self.executor.wait(list(self.withdrawn), left):
+                if handle in self.withdrawn:
+                    self.forget_withdrawn(handle)
 
     def drop_ahead(self, job: str) -> None:
         """``job`` did not complete: withdraw every step submitted ahead of it."""
@@ -739,13 +751,14 @@ class _Driver:
     def cancel_all(self, reason: str) -> None:
         from engine.runtime import kill_step_processes
 
-        for handle, attempt in list(self.withdrawn.items()):  # told not to start; now stopped at once
-            if self.executor is not None:
-                self.executor.cancel(handle)
+        for handle, attempt in list(self.withdrawn.items()):  # told not to start (see withdraw)
             kill_step_processes(self.area_here(attempt.area))
             self.forget_withdrawn(handle)
         for handle, attempt in list(self.running.items()):
-            if self.executor is not None:
+            if attempt.job in self.ahead:  # not started: told not to (not through Ray: see withdraw);
+                with contextlib.suppress(OSError):  # its upstream, cancelled below, stops it too
+                    (attempt.area / WITHDRAWN).touch()
+            elif self.executor is not None:
                 self.executor.cancel(handle)
             kill_step_processes(self.area_here(attempt.area))
             self.artifacts.discard(attempt.area)
@@ -785,6 +798,7 @@ class _Driver:
         """End the run: its status from its steps, its leases released, its records written (the
         end first, while the executor shuts down), its leftovers removed."""
         run = self.run
+        self.settle_withdrawn()
         for st in self.states.values():  # whatever ended the run, no step is left pending or running
             if st.status not in STEP_FINAL:
                 st.status, st.reason = StepStatus.CANCELLED, self.stopped_by or "the run ended before it ran"
@@ -810,6 +824,8 @@ class _Driver:
                 self.recorder.close()
                 for area in self.prepared.values():  # made ahead for steps that did not run
                     self.discarder.put(area)
+                for handle in list(self.withdrawn):  # their tasks stopped with the run's Ray job
+                    self.forget_withdrawn(handle)
                 self.discarder.close()
         self.emit(kind="finished")
 
@@ -820,7 +836,7 @@ class _Driver:
                 self.settle_leases()
                 if self.to_decide:  # a step reused from another run: its downstream is ready
                     continue
-            if not self.running and not self.leased and not self.withdrawn:
+            if not self.running and not self.leased:  # a withdrawn task is not waited for
                 break
             wait = 0.2
             if any(self.graph.steps[a.job].job.timeout for a in self.running.values()):
