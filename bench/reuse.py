@@ -30,6 +30,7 @@ PROBE = ("import sys\nfrom app.cli import main\ntry:\n    main()\nexcept SystemE
 #: As a user runs it: Python may cache bytecode (a sandbox's PYTHONDONTWRITEBYTECODE=1 would
 #: make every run compile the project's ≈ 60 modules again, ≈ 0.2 s).
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["DUCTWORK_WARM"] = "0"  # the runs that fill the store leave no warm Ray behind (a reused run starts none)
 
 
 def ductwork(tree: Path, home: Path, *args: str, probe: bool = False) -> subprocess.CompletedProcess:

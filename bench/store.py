@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from pipelines import write_command_chain  # noqa: E402
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["DUCTWORK_WARM"] = "0"  # the runs that fill the store leave no warm Ray behind (a reused run starts none)
 
 
 def free_port() -> int:
