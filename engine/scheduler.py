@@ -102,7 +102,6 @@ class _Attempt:
     started_at: float | None = None
     log_path: str | None = None  #: a store-backed run: the driver's copy of the log the node uploads
     handoff: Handoff | None = None  #: the task commits its outputs itself (engine/handoff.py)
-    after: tuple[str, ...] = ()  #: submitted ahead: the running upstream jobs its task waits for
     waiting: str = ""  #: submitted ahead: the step's reason before, shown again if it is withdrawn
     withdrawn_started: bool = False  #: withdrawn once its upstreams had ended: it may have started
 
@@ -510,7 +509,7 @@ class _Driver:
         st.attempts += 1
         self.decided.add(node.name)
         self.ahead[node.name] = handle
-        self.running[handle] = _Attempt(node.name, task, area, None, handoff=handoff, after=after,
+        self.running[handle] = _Attempt(node.name, task, area, None, handoff=handoff,
                                         waiting=st.reason)
         self.handles[node.name] = handle
         st.reason = f"submitted to start when {', '.join(after)} {'ends' if len(after) == 1 else 'end'}"
@@ -581,8 +580,7 @@ class _Driver:
         handle = self.ahead.pop(job)
         attempt = self.running.pop(handle)
         self.handles.pop(job, None)
-        with contextlib.suppress(OSError):
-            (attempt.area / WITHDRAWN).touch()
+        _tell_not_to_start(attempt)
         kill_step_processes(self.area_here(attempt.area))
         attempt.withdrawn_started = started
         self.withdrawn[handle] = attempt
@@ -756,8 +754,7 @@ class _Driver:
             self.forget_withdrawn(handle)
         for handle, attempt in list(self.running.items()):
             if attempt.job in self.ahead:  # not started: told not to (not through Ray: see withdraw);
-                with contextlib.suppress(OSError):  # its upstream, cancelled below, stops it too
-                    (attempt.area / WITHDRAWN).touch()
+                _tell_not_to_start(attempt)  # its upstream, cancelled below, stops it too
             elif self.executor is not None:
                 self.executor.cancel(handle)
             kill_step_processes(self.area_here(attempt.area))
@@ -919,6 +916,12 @@ def execute_run(
             with signals.deferred():  # a second signal must not cut the records short
                 driver.finish(error)
     return RunResult(run, [driver.states[n] for n in graph.steps if n in driver.states], driver.saved_s, error)
+
+
+def _tell_not_to_start(attempt: _Attempt) -> None:
+    """The marker a task submitted ahead looks for before it starts (engine/handoff.py)."""
+    with contextlib.suppress(OSError):
+        (attempt.area / WITHDRAWN).touch()
 
 
 def _cancel_reason(exc: KeyboardInterrupt) -> str:
