@@ -80,8 +80,11 @@ class Head:
 class WorkspaceRay:
     """The warm Ray of the workspace whose ``ray/`` folder is ``folder``."""
 
-    def __init__(self, folder: str | os.PathLike[str]):
+    def __init__(self, folder: str | os.PathLike[str], standby: str | None = None):
         self.folder = Path(folder)
+        #: the module a keeper this starts runs as its standby driver (``python -m MODULE FOLDER
+        #: ADDRESS``: see app/standby.py); ``None``: no standby
+        self.standby = standby
         self.head_path = self.folder / "head.json"
         self.drivers_dir = self.folder / "drivers"
         self.log_path = self.folder / "keeper.log"
@@ -128,7 +131,15 @@ class WorkspaceRay:
         if head is None:
             return {"running": False, "folder": str(self.folder)}
         return {"running": True, "folder": str(self.folder), **head.to_dict(), "drivers": self.drivers(),
-                "log": str(self.log_path)}
+                "standby": self.standby_pid(), "log": str(self.log_path)}
+
+    def standby_pid(self) -> int | None:
+        """The pid of the standby driver listening for the next run, if one is."""
+        try:
+            pid = int(json.loads((self.folder / "standby.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return pid if process_alive(pid) else None
 
     # ------------------------------------------------------------------ starting
     def start(self, idle_s: float = DEFAULT_IDLE_S, num_cpus: int | None = None,
@@ -145,7 +156,7 @@ class WorkspaceRay:
                 return head
             cpus = num_cpus or os.cpu_count() or 1
             command = [sys.executable, "-m", "engine.workspace_ray", "keep", str(self.folder.resolve()),
-                       "--idle", f"{idle_s:g}", "--cpus", str(cpus)]
+                       "--idle", f"{idle_s:g}", "--cpus", str(cpus), *(["--standby", self.standby] if self.standby else [])]
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
             env.pop("RAY_ADDRESS", None)
             with open(self.log_path, "ab") as log:
@@ -237,8 +248,9 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 # ---------------------------------------------------------------------- the keeper process
-def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
-    """Own a local Ray node until it has been idle for ``idle_s`` seconds or a signal comes."""
+def keep(folder: Path, idle_s: float, num_cpus: int, standby: str | None = None) -> int:
+    """Own a local Ray node until it has been idle for ``idle_s`` seconds or a signal comes;
+    with ``standby``, keep one standby driver (``python -m STANDBY FOLDER ADDRESS``) listening."""
     import logging
     import shutil
 
@@ -258,6 +270,7 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
              object_store_memory=OBJECT_STORE_MEMORY, log_to_driver=False, logging_level=logging.ERROR,
              configure_logging=True)
     stopping = folder / "head.json.stopping"
+    spare: Standby | None = None
     lock = open(folder / "lock", "a")  # noqa: SIM115 - held from the decision to stop until Ray is gone
     try:
         head = Head(address=ray.get_runtime_context().gcs_address, pid=me, created=process_started(me) or 0.0,
@@ -268,14 +281,19 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
         os.replace(partial, wr.head_path)
         _log(f"warm Ray up at {head.address} (pid {me}, {num_cpus} CPUs, stops after {idle_s:g} s idle)")
         ready = ReadyWorkers.open(ray, min(num_cpus, MAX_READY_WORKERS))
+        spare = Standby(folder, head.address, standby) if standby else None
         idle_since = checked = time.monotonic()
         while not stop.wait(POLL_S):
             if not wr.head_path.exists():
                 _log("head.json was removed: stopping")
                 break
+            if spare is not None:
+                spare.reap()
             if wr.drivers():
                 idle_since = time.monotonic()
                 continue
+            if spare is not None:
+                spare.keep_one()  # while no run is on the node: its start takes CPU from no step
             if ready is not None and (idle_since >= checked or time.monotonic() - checked >= READY_CHECK_S):
                 ready.top_up()  # at once when the last run left, and now and then while idle
                 checked = time.monotonic()
@@ -294,6 +312,8 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
             _log(f"idle for {idle_s:g} s: stopping")
             break
     finally:
+        if spare is not None:
+            spare.stop(serving=set(wr.drivers()))
         fcntl.flock(lock, fcntl.LOCK_EX)  # `start` waits until this Ray is gone before starting another
         try:
             for path in (wr.head_path, stopping):
@@ -305,6 +325,52 @@ def keep(folder: Path, idle_s: float, num_cpus: int) -> int:
         finally:
             lock.close()
     return 0
+
+
+class Standby:
+    """The keeper's one standby driver (app/standby.py): a process that has imported Ray and
+    joined this node, waiting for the next ``ductwork run`` to be handed to it. It serves one
+    command and exits; the keeper starts the next one when no run is on the node. One that
+    fails to get ready (exit status 3) is retried twice, then no more (the log says why)."""
+
+    FAILED = 3  #: app.standby.SERVE_FAILED
+    MAX_FAILURES = 3
+
+    def __init__(self, folder: Path, address: str, module: str):
+        self.folder, self.address, self.module = folder, address, module
+        self.process: subprocess.Popen | None = None
+        self.failures = 0
+
+    def reap(self) -> None:
+        """Forget a standby that has exited (it served a command, or failed to get ready)."""
+        if self.process is None or self.process.poll() is None:
+            return
+        if self.process.returncode == self.FAILED:
+            self.failures += 1
+            if self.failures >= self.MAX_FAILURES:
+                _log(f"the standby driver failed to get ready {self.failures} times: runs join Ray themselves")
+        self.process = None
+
+    def keep_one(self) -> None:
+        if self.process is not None or self.failures >= self.MAX_FAILURES:
+            return
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)}
+        with open(self.folder / "keeper.log", "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", self.module, str(self.folder), self.address],
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            close_fds=True, env=env)
+
+    def stop(self, serving: set[int]) -> None:
+        """End the standby that is waiting (one serving a run is that run's driver: Ray's end fails its steps)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None or process.pid in serving:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class ReadyWorkers:
@@ -409,8 +475,9 @@ def _main(argv: list[str]) -> int:
     k.add_argument("folder", type=Path)
     k.add_argument("--idle", type=float, default=DEFAULT_IDLE_S)
     k.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
+    k.add_argument("--standby", default=None, help="the module to run as the standby driver (app.standby)")
     args = parser.parse_args(argv)
-    return keep(args.folder.resolve(), args.idle, args.cpus)
+    return keep(args.folder.resolve(), args.idle, args.cpus, args.standby)
 
 
 if __name__ == "__main__":

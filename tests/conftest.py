@@ -20,6 +20,10 @@ os.environ.setdefault("DUCTWORK_SEED", "0")
 # asks for it (--warm, or DUCTWORK_WARM=1): runs the tests start in-process or through their own
 # subprocess calls stay hermetic, and leave no keeper behind, whether or not CI is set.
 os.environ.setdefault("DUCTWORK_WARM", "0")
+# And a warm Ray a test starts keeps no standby driver (app/standby.py), nor is a run handed to
+# one, unless the test asks (DUCTWORK_STANDBY=1: tests/test_standby.py): the other warm-Ray
+# tests see the driver they started.
+os.environ.setdefault("DUCTWORK_STANDBY", "0")
 
 
 @pytest.fixture
@@ -74,7 +78,7 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
                        if not k.startswith("DUCTWORK_") or k == "DUCTWORK_NODE_CACHE"}
         environment.update({"PYTHONPATH": str(REPO), "COLUMNS": "200", "NO_COLOR": "1",
                             "DUCTWORK_SEED": os.environ["DUCTWORK_SEED"], "DUCTWORK_WARM": "0",
-                            **(env or {})})
+                            "DUCTWORK_STANDBY": "0", **(env or {})})
         return subprocess.run(
             [sys.executable, "-m", "app.cli", *prefix, *map(str, args)],
             capture_output=True, text=True, cwd=cwd or tmp_path, env=environment, timeout=timeout,

@@ -22,8 +22,9 @@ from app.cli import (
     validate,
     warm,
 )
+from app.standby import hand_over
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "flush_and_leave", "main"]
 
 cli = typer.Typer(
     name="ductwork",
@@ -45,21 +46,28 @@ for module in (common, validate, component, pipeline, compute, run, runs, store,
         register(cli)
 
 
-def main() -> None:
-    """Console-script entry point: every error meant for a person exits 2 without a traceback."""
+def main(*, standby: bool = True, whole_program: bool | None = None) -> None:
+    """Console-script entry point: every error meant for a person exits 2 without a traceback.
+
+    ``standby``: a ``run`` goes to the warm Ray's standby driver when one listens
+    (``app.standby``; ``app.launch`` has tried that already). ``whole_program``: ``main()`` is
+    the whole program (see :func:`_called_as_the_command`, which decides when ``None``)."""
+    code = hand_over() if standby else None
+    if code is not None:
+        flush_and_leave(code)
     code = common.run_cli(cli)
     if "ray" in sys.modules:
         _exit_now(code)
-    if _called_as_the_command():
+    if whole_program if whole_program is not None else _called_as_the_command():
         _exit_after_atexit(code)
     sys.exit(code)
 
 
 def _called_as_the_command() -> bool:
     """Whether ``main()`` is the whole program: called from the top level of a ``__main__``
-    that is a file (the ``ductwork`` console script, ``python -m app.cli``), so nothing runs
-    after it but the interpreter's own exit. Code that calls ``main()`` otherwise (``python -c``,
-    a test, a script's function) gets its ``SystemExit`` as before."""
+    that is a file (``python -m app.cli``), so nothing runs after it but the interpreter's own
+    exit. Code that calls ``main()`` otherwise (``python -c``, a test, a script's function) gets
+    its ``SystemExit`` as before."""
     top = sys.modules.get("__main__")
     caller = sys._getframe(2)  # main() -> this -> the caller of main()
     return (top is not None and getattr(top, "__file__", None) is not None and getattr(top, "main", None) is main
@@ -79,7 +87,7 @@ def _exit_after_atexit(code: int) -> None:
             getattr(threading, "_threading_atexits", None):
         sys.exit(code)
     atexit._run_exitfuncs()
-    _flush_and_leave(code)
+    flush_and_leave(code)
 
 
 def _exit_now(code: int) -> None:
@@ -98,10 +106,10 @@ def _exit_now(code: int) -> None:
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     logging.shutdown()
-    _flush_and_leave(code)
+    flush_and_leave(code)
 
 
-def _flush_and_leave(code: int) -> None:
+def flush_and_leave(code: int) -> None:
     """The output buffers written out, then the process gone without finalising the interpreter."""
     import os
 

@@ -27,6 +27,9 @@ def _show(status: dict[str, Any]) -> None:
                   f"{status['num_cpus']} CPUs · up since {started} · stops after {status['idle_s']:g} s idle")
     console.print(f"runs using it now: {len(drivers)}" + (f" (driver pids {', '.join(map(str, drivers))})"
                                                           if drivers else ""))
+    standby = status.get("standby")
+    console.print(f"standby driver: pid {standby}, joined, takes the next `ductwork run`" if standby else
+                  "standby driver: none listening now (one starts when no run is on it; DUCTWORK_STANDBY=0: never)")
     console.print(f"log: {status['log']}", style="dim")
 
 

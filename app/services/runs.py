@@ -42,6 +42,7 @@ from app.services.components import component_resolver
 from app.services.environments import environment_resolver
 from app.services.lineage import record_run_pipeline
 from app.services.pipelines import load_pipeline
+from app.services.warm_ray import standby_module, warm_by_default
 from app.services.workspace import Workspace, store_uri
 from components.errors import DuctworkError
 from components.fields import suggest_name
@@ -293,7 +294,6 @@ def start_run(
     started the warm Ray and how to stop it.
     ``exiting``: the process ends right after (the CLI), so a joined Ray is left by that exit.
     """
-    from app.services.warm_ray import warm_by_default
     from engine.scheduler import execute_run, new_run_id
 
     if warm is None:
@@ -311,7 +311,7 @@ def start_run(
             return InProcessExecutor()
     elif executor == "ray":
         address = address or ws.address
-        warm_ray = None if address else WorkspaceRay(ws.ray_dir)
+        warm_ray = None if address else WorkspaceRay(ws.ray_dir, standby=standby_module())
 
         def factory():
             from engine.executors import RayExecutor

@@ -8,14 +8,23 @@ import re
 from typing import Any
 
 from app.services.workspace import Workspace
+from app.standby import STANDBY_ENV
 from components.errors import DuctworkError
 from engine.workspace_ray import DEFAULT_IDLE_S, WorkspaceRay
 
-__all__ = ["DEFAULT_IDLE_S", "WARM_ENV", "parse_duration", "parse_switch", "warm_by_default", "warm_ray", "warm_ray_status", "start_warm_ray", "stop_warm_ray",
+__all__ = ["DEFAULT_IDLE_S", "STANDBY_MODULE", "WARM_ENV", "standby_module", "parse_duration", "parse_switch", "warm_by_default", "warm_ray", "warm_ray_status", "start_warm_ray", "stop_warm_ray",
            "stop_warm_ray_if_idle"]
 
 _UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
 WARM_ENV = "DUCTWORK_WARM"
+STANDBY_MODULE = "app.standby"  #: the warm Ray's standby driver, which takes the next `ductwork run`
+
+
+def standby_module() -> str | None:
+    """The module a warm Ray started now keeps as its standby driver (app/standby.py); ``None``
+    when ``DUCTWORK_STANDBY`` says no (``0``/``false``): runs then join the warm Ray themselves."""
+    value = os.environ.get(STANDBY_ENV)
+    return None if value is not None and not parse_switch(value, STANDBY_ENV) else STANDBY_MODULE
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
@@ -57,7 +66,7 @@ def parse_duration(text: str | float) -> float:
 
 
 def warm_ray(ws: Workspace) -> WorkspaceRay:
-    return WorkspaceRay(ws.ray_dir)
+    return WorkspaceRay(ws.ray_dir, standby=standby_module())
 
 
 def warm_ray_status(ws: Workspace) -> dict[str, Any]:
