@@ -156,6 +156,7 @@ HEAVY = {
     "tests/test_cli_pipeline.py": 47, "tests/browser/test_pages_browser.py": 43, "tests/test_cli_compute.py": 40,
     "tests/test_objectstore.py": 39, "tests/test_cli_clone.py": 32, "tests/test_log_cap.py": 29,
     "tests/test_engine_ray.py": 27, "tests/test_hostile_input.py": 24, "tests/test_store_faults.py": 21,
+    "tests/test_standby.py": 60,
 }
 
 
