@@ -8,7 +8,8 @@ workspace's warm Ray (``ductwork ray start``), side by side.
 For each forced run on the warm Ray it prints the wall time and the steps' own time as the
 worker measured it (``run_step`` from its start to its outcome: log, scratch folder, process,
 cleanup), median per step and summed; the rest of the wall time is the CLI, Ray's connection
-and the driver between steps. ``--compare DIR`` runs only the warm forced runs, alternating
+and the driver between steps. Each forced run on the warm Ray starts once its standby driver
+(app/standby.py) listens, as it does seconds after the last run: the run is handed to it. ``--compare DIR`` runs only the warm forced runs, alternating
 this tree with another checkout (``git archive COMMIT | tar -x -C DIR``), each with its own
 workspace and warm Ray, its ``PYTHONPATH`` and working folder set to that tree.
 """
@@ -28,14 +29,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from pipelines import write_command_chain  # noqa: E402
+from pipelines import wait_for_standby, write_command_chain  # noqa: E402
+
+
+def _entry(tree: Path) -> str:
+    """What the ``ductwork`` console script runs in ``tree`` (``app.launch`` since the standby driver)."""
+    return ("from app.launch import main; main()" if (tree / "app" / "launch.py").exists()
+            else "from app.cli import main; main()")
 
 
 def ductwork(home: Path, *args: str, tree: Path = HERE.parent) -> tuple[float, dict]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as for a user
     env["PYTHONPATH"] = str(tree)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "from app.cli import main; main()", "--home", str(home), *args],
+    proc = subprocess.run([sys.executable, "-c", _entry(tree), "--home", str(home), *args],
                           capture_output=True, text=True, cwd=tree, env=env)
     took = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
@@ -56,6 +63,7 @@ def forced_warm(trees: dict[str, Path], root: Path, pipeline: Path, repeat: int)
             ductwork(homes[name], "run", str(pipeline), "--json", tree=tree)  # the first run: not timed here
         for _ in range(repeat):
             for name, tree in trees.items():
+                wait_for_standby(homes[name], tree)
                 wall, result = ductwork(homes[name], "run", str(pipeline), "--json", "--force", tree=tree)
                 steps = _step_ms(result)
                 seen[name].append((wall, statistics.median(steps)))

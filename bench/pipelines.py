@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 from components.spec import (
@@ -64,3 +67,19 @@ def write_command_chain(folder: Path, n: int) -> Path:
     path = folder / "pipeline.yml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def wait_for_standby(home: Path, tree: Path, timeout: float = 60.0) -> float:
+    """Wait until the warm Ray's standby driver listens (a tree that has one): the steady state of
+    a person who reruns after a change, seconds after the last run. Returns the seconds waited."""
+    if not (tree / "app" / "standby.py").exists():
+        return 0.0
+    started = time.monotonic()
+    marker = home / "ray" / "standby.json"
+    while time.monotonic() - started < timeout:
+        try:
+            os.kill(json.loads(marker.read_text())["pid"], 0)
+            return time.monotonic() - started
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+    raise RuntimeError(f"no standby driver listened within {timeout:g} s; see {home / 'ray' / 'keeper.log'}")
