@@ -232,7 +232,15 @@ def _get_ready(folder: Path, address: str) -> socket.socket:
     import ray
 
     ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
-    # what a run imports before its first step; the CLI's own modules (Rich consoles) come after the hand-over
+    # what a run imports before its first step. Not the CLI's own modules (its Rich consoles look
+    # at the terminal when they are made) nor Typer (it reads TERMINAL_WIDTH and TYPER_USE_RICH
+    # when imported): those come after the hand-over, in the CLI's environment. Rich and Click
+    # read nothing of it when imported.
+    import click  # noqa: F401
+    import rich.console  # noqa: F401
+    import rich.live  # noqa: F401
+    import rich.table  # noqa: F401
+
     import app.services.pipelines  # noqa: F401
     import app.services.runs  # noqa: F401
     import engine.executors  # noqa: F401

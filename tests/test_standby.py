@@ -93,32 +93,32 @@ def test_signals_reach_the_run_and_a_killed_cli_takes_its_steps_along(warm_stand
     nap = engine_copy(tmp_path) / "nap.yml"
     # SIGTERM to the CLI: the run is cancelled where it runs, its step stopped, exit 130
     driver = _ready(wr)
-    proc = _spawn(home, "run", str(nap), "--set", "seconds=77.7", "--json")
-    assert _wait_for(lambda: _processes_with("sleep 77.7"), 90), "the step never started"
+    proc = _spawn(home, "run", str(nap), "--set", "seconds=71.37", "--json")
+    assert _wait_for(lambda: _processes_with("sleep 71.37"), 90), "the step never started"
     assert wr.drivers() == [driver]  # the standby is the run's driver, not the CLI process
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
     assert json.loads(out)["status"] == "cancelled"
-    assert _wait_for(lambda: not _processes_with("sleep 77.7"), 30), "a cancelled step's process is still there"
+    assert _wait_for(lambda: not _processes_with("sleep 71.37"), 30), "a cancelled step's process is still there"
     # SIGKILL to the CLI: the standby ends itself as a killed driver would, and its step goes too
     driver = _ready(wr, not_this=driver)
-    proc = _spawn(home, "run", str(nap), "--set", "seconds=66.6")
-    assert _wait_for(lambda: _processes_with("sleep 66.6"), 90), "the step never started"
+    proc = _spawn(home, "run", str(nap), "--set", "seconds=72.41")
+    assert _wait_for(lambda: _processes_with("sleep 72.41"), 90), "the step never started"
     proc.kill()
     proc.communicate(timeout=30)
     assert _wait_for(lambda: _gone(driver), 30), "the standby outlived the CLI it served"
-    assert _wait_for(lambda: not _processes_with("sleep 66.6"), 30), "the step's process outlived its driver"
+    assert _wait_for(lambda: not _processes_with("sleep 72.41"), 30), "the step's process outlived its driver"
     runs = json.loads(_cli(home, "runs", "list", "--json").stdout)
     assert runs[0]["status"] == "interrupted", runs[0]
     # SIGKILL to the standby: the CLI says so and exits 1; the warm Ray goes on serving
     driver = _ready(wr, not_this=driver)
-    proc = _spawn(home, "run", str(nap), "--set", "seconds=55.5")
-    assert _wait_for(lambda: _processes_with("sleep 55.5"), 90), "the step never started"
+    proc = _spawn(home, "run", str(nap), "--set", "seconds=73.59")
+    assert _wait_for(lambda: _processes_with("sleep 73.59"), 90), "the step never started"
     os.kill(driver, signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and f"the run's driver (pid {driver}, the warm Ray's standby) ended" in err, err
-    assert _wait_for(lambda: not _processes_with("sleep 55.5"), 30)
+    assert _wait_for(lambda: not _processes_with("sleep 73.59"), 30)
     after = _cli(home, "run", str(nap), "--set", "seconds=0.1", "--json")
     assert after.returncode == 0 and set(statuses(json.loads(after.stdout)).values()) == {"completed"}
 
