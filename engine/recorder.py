@@ -29,6 +29,11 @@ class Recorder:
             self._thread.start()
         self._queue.put(batch)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a batch handed over is not written yet."""
+        return self._queue.unfinished_tasks > 0
+
     def drain(self) -> None:
         """Wait until every queued batch is applied; re-raise a writer failure."""
         if self._thread is not None:
