@@ -4,6 +4,7 @@ everything else to ``app.cli``."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["main"]
@@ -13,10 +14,13 @@ def main() -> None:
     from app.standby import hand_over
 
     code = hand_over()
-    if code is not None:
-        from app.cli import flush_and_leave
-
-        flush_and_leave(code)
+    if code is not None:  # the command ran in the standby: nothing of this process is left to end
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
     from app.cli import main as cli_main
 
     top = sys.modules.get("__main__")
