@@ -317,8 +317,7 @@ def _run(request: dict[str, Any], conn: socket.socket, folder: Path) -> int:
     for target, fd in enumerate(request["fds"]):
         os.dup2(fd, target, inheritable=True)
         os.close(fd)
-    os.environ.clear()
-    os.environ.update(request["env"])
+    _adopt_environment(request["env"])
     os.chdir(request["cwd"])
     os.umask(int(request["umask"]))
     _reopen_std_streams()
@@ -337,6 +336,19 @@ def _run(request: dict[str, Any], conn: socket.socket, folder: Path) -> int:
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
     return code
+
+
+def _adopt_environment(env: dict[str, str]) -> None:
+    """Make this process's environment the CLI's, changing only what differs: Ray's threads run
+    already, and C code reading the environment (``getenv``) while it is rewritten is a known
+    way to crash a process, so the rewrite is as short as it can be. ``RAY_AUTH_MODE`` is kept
+    when the CLI has none: the run's join sets it to the warm Ray's, which is this one."""
+    keep = {"RAY_AUTH_MODE"} - set(env)
+    for name in [n for n in os.environ if n not in env and n not in keep]:
+        del os.environ[name]
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 def _reopen_std_streams() -> None:

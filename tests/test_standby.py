@@ -189,3 +189,16 @@ def test_a_peer_of_another_user_or_workspace_is_refused(tmp_path, monkeypatch):
     for fd in taken[0]["fds"]:
         os.close(fd)
     assert (folder / "drivers" / str(os.getpid())).exists()  # a run driver from the hand-over on
+
+
+def test_the_standby_takes_the_clis_environment_changing_only_what_differs(monkeypatch):
+    monkeypatch.setenv("DW_T_SAME", "1")
+    monkeypatch.setenv("DW_T_GONE", "x")
+    monkeypatch.setenv("DW_T_CHANGED", "old")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # the warm Ray's, inherited from the keeper
+    wanted = {k: v for k, v in os.environ.items() if k not in ("DW_T_GONE", "RAY_AUTH_MODE")}
+    wanted.update(DW_T_CHANGED="new", DW_T_NEW="2")
+    standby._adopt_environment(wanted)
+    assert dict(os.environ) == {**wanted, "RAY_AUTH_MODE": "token"}
+    standby._adopt_environment({**wanted, "RAY_AUTH_MODE": "disabled"})  # the CLI's own, when it has one
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"
