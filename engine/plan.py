@@ -104,7 +104,8 @@ class Planner:
             missing = {graph.steps[j].component.name for j in jobs if j not in self.previous}
             self.by_component = store.latest_component_runs(missing) if missing else {}
             #: reuse records of the previous runs' signatures: the likely hits, looked up at once
-            self.previous_hits: dict[str, ReuseRecord] = self.find_reuse(
+            #: (none for a forced run: no step of it may be reused, or is looked up)
+            self.previous_hits: dict[str, ReuseRecord] = {} if force else self.find_reuse(
                 p.signature for p in self.previous.values() if p.signature)
         #: outputs that earlier step runs of these jobs and components made: an artifact made again
         #: in this run with one of these digests (it was deleted or evicted) is not new to them
