@@ -4,23 +4,17 @@ everything else to ``app.cli``."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 __all__ = ["main"]
 
 
 def main() -> None:
-    from app.standby import hand_over
+    from app.standby import flush_and_leave, hand_over
 
     code = hand_over()
     if code is not None:  # the command ran in the standby: nothing of this process is left to end
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code)
+        flush_and_leave(code)
     from app.cli import main as cli_main
 
     top = sys.modules.get("__main__")

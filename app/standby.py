@@ -57,7 +57,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STANDBY_ENV", "SERVE_FAILED", "hand_over", "main", "serve", "socket_name", "standby_file"]
+__all__ = ["STANDBY_ENV", "SERVE_FAILED", "flush_and_leave", "hand_over", "leave_now", "main", "serve", "socket_name",
+           "standby_file"]
 
 STANDBY_ENV = "DUCTWORK_STANDBY"  #: "0" (or false/no/off): never hand a command over
 SERVE_FAILED = 3  #: the standby's exit status when it could not get ready (the keeper stops retrying)
@@ -393,14 +394,20 @@ def _die_with_parent(sig: int = signal.SIGTERM) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def _leave(code: int) -> None:
-    """End as ``app.cli.main`` ends a process that loaded Ray: threads, logs, buffers, then out."""
+def leave_now(code: int) -> None:
+    """End a process that loaded Ray without finalising the interpreter (see ``app.cli.main``):
+    other threads, then the log handlers, then the output buffers, then out."""
     import logging
 
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     logging.shutdown()
+    flush_and_leave(code)
+
+
+def flush_and_leave(code: int) -> None:
+    """The output buffers written out, then the process gone without finalising the interpreter."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
@@ -412,7 +419,7 @@ def main() -> None:
     if len(sys.argv) != 3:
         sys.stderr.write("usage: python -m app.standby RAY_FOLDER ADDRESS (the warm Ray's keeper starts it)\n")
         sys.exit(2)
-    _leave(serve(Path(sys.argv[1]).resolve(), sys.argv[2]))
+    leave_now(serve(Path(sys.argv[1]).resolve(), sys.argv[2]))
 
 
 if __name__ == "__main__":

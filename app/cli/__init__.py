@@ -22,7 +22,7 @@ from app.cli import (
     validate,
     warm,
 )
-from app.standby import hand_over
+from app.standby import flush_and_leave, hand_over, leave_now
 
 __all__ = ["cli", "flush_and_leave", "main"]
 
@@ -99,23 +99,4 @@ def _exit_now(code: int) -> None:
     a joined Ray is left by this exit (``RayExecutor(leave_by_exit=True)``). What is left is
     done here in the order a normal exit would: threads, log handlers, output buffers.
     """
-    import logging
-    import threading
-
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    logging.shutdown()
-    flush_and_leave(code)
-
-
-def flush_and_leave(code: int) -> None:
-    """The output buffers written out, then the process gone without finalising the interpreter."""
-    import os
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    leave_now(code)
