@@ -163,8 +163,8 @@ class _Driver:
     batch: StoreBatch = field(default_factory=StoreBatch)
     changed: dict[str, None] = field(default_factory=dict)
     last_flush: float = 0.0
-    #: the interval of the next timed flush: ``flush_interval`` at first, doubled after each timed
-    #: flush up to ``FLUSH_GROWTH`` times it. Each batch costs the writer ≈ 50 ms of CPU whatever
+    #: the interval of the next timed flush: doubled after each flush (the plan's included: the
+    #: first timed one comes 2 × ``flush_interval`` after it) up to ``FLUSH_GROWTH`` times it. Each batch costs the writer ≈ 50 ms of CPU whatever
     #: it holds (a DuckDB connection ≈ 20 ms, its statements ≈ 30): a 200-step chain of no-op
     #: steps wrote 6 in 1.2 s, ≈ 1.5 ms of CPU a step on two cores (bench/README.md (k))
     interval: float = 0.0
@@ -207,8 +207,7 @@ class _Driver:
         now = time.monotonic()
         if not force and (now - self.last_flush < (self.interval or self.flush_interval) or self.recorder.busy):
             return  # while the writer is still at the last batch, the next one grows instead
-        if not force:
-            self.interval = min((self.interval or self.flush_interval) * 2, self.flush_interval * FLUSH_GROWTH)
+        self.interval = min((self.interval or self.flush_interval) * 2, self.flush_interval * FLUSH_GROWTH)
         batch = self.pending()
         if batch:
             self.recorder.submit(batch)
