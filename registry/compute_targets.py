@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from components.errors import DuctworkError
@@ -64,11 +65,21 @@ class ComputeStore:
     engine: Engine
 
     def ensure_default_compute(self) -> None:
-        """Add ``local`` if it is missing (every workspace has it)."""
+        """Add ``local`` if it is missing (every workspace has it).
+
+        Processes opening a new workspace at once race here: the one whose insert loses finds
+        the row the winner added, and goes on.
+        """
         with Session(self.engine) as session:
-            if session.get(ComputeTarget, DEFAULT_COMPUTE.name) is None:
-                session.add(ComputeTarget.model_validate(DEFAULT_COMPUTE.model_dump()))
+            if session.get(ComputeTarget, DEFAULT_COMPUTE.name) is not None:
+                return
+            session.add(ComputeTarget.model_validate(DEFAULT_COMPUTE.model_dump()))
+            try:
                 session.commit()
+            except IntegrityError:
+                session.rollback()
+                if session.get(ComputeTarget, DEFAULT_COMPUTE.name) is None:
+                    raise
 
     def add_compute(self, target: ComputeTargetBase) -> ComputeTargetPublic:
         """Add a new target; an existing name is refused (use :meth:`update_compute`)."""

@@ -178,6 +178,33 @@ def test_compute_targets(registry: Registry) -> None:
     assert registry.compute_names() == ["local"]
 
 
+def test_a_process_losing_the_race_to_add_local_goes_on(registry: Registry, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes open a new workspace at once: both see no ``local``, one insert wins.
+
+    The loser's look happens before the winner's commit (its ``get`` answers None) and its
+    insert then hits the unique name: it must find the winner's row and go on (CI saw
+    ``UNIQUE constraint failed: compute_targets.name`` from 1 of 8 CLI calls).
+    """
+    import registry.compute_targets as compute_targets
+
+    real_get = compute_targets.Session.get
+    looks: list[str] = []
+
+    def get_before_the_winner_commits(session, model, key, *args, **kwargs):
+        looks.append(key)
+        return None if len(looks) == 1 else real_get(session, model, key, *args, **kwargs)
+
+    monkeypatch.setattr(compute_targets.Session, "get", get_before_the_winner_commits)
+    second = Registry(f"sqlite:///{tmp_path / 'reg' / 'registry.db'}", snapshots_dir=tmp_path / "snapshots")
+    try:
+        second.ensure_default_compute()  # the fixture's registry has added 'local' already
+        assert looks == ["local", "local"]
+        assert second.compute_names() == ["local"]
+    finally:
+        second.close()
+
+
 def test_removing_a_used_compute_target_needs_force(registry: Registry, basic: Path) -> None:
     for name in ("cpu", "cpu-highmem", "gpu"):
         registry.add_compute(ComputeTargetBase(name=name))
