@@ -8,7 +8,11 @@ lasting writer is the worker: ``+PGID`` when a step's process group starts (the 
 shell writes it, first thing, see engine/runtime.py), ``-PGID`` when the worker has reaped
 the step and killed what was left of its group. When the worker dies — killed, crashed,
 or ended by Ray — the pipe reaches its end and the reaper SIGKILLs every group still
-listed, grandchildren included, then exits. This replaces a guard shell per step that
+listed, grandchildren included, then exits. The reaper is not the worker's child (a shell
+starts it in the background and exits): a Ray worker told to exit — its job's driver died —
+SIGKILLs its own children first (Ray's ``kill_child_processes_on_worker_exit``), which took
+the step's shell and a child reaper together and left the step's other processes running,
+whenever Ray's exit came before the worker's own look at the dead driver. This replaces a guard shell per step that
 trapped the parent-death signal (``PR_SET_PDEATHSIG``), which needed a Python
 ``preexec_fn`` (a full ``fork`` of the worker instead of ``vfork``: ≈ 7 ms in a Ray worker)
 and a second shell (≈ 1.5 ms) for every step.
@@ -17,11 +21,12 @@ and a second shell (≈ 1.5 ms) for every step.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import threading
 
-__all__ = ["process_alive", "process_started", "step_lifeline", "step_ended"]
+__all__ = ["process_alive", "process_started", "reaper_pid", "step_lifeline", "step_ended"]
 
 
 def process_alive(pid: int) -> bool:
@@ -63,9 +68,15 @@ done
 for p in $live; do kill -9 -"$p" 2>/dev/null; done
 """
 
+#: how the reaper is started: a shell that starts it in the background, prints its pid and exits,
+#: so that the reaper is nobody's child. The pipe is moved to descriptor 3 first: an asynchronous
+#: list's standard input is /dev/null before its own redirections (POSIX). The reaper's ``$0``
+#: names the process it serves (what ``ps`` shows).
+_LAUNCH = 'exec 3<&0 </dev/null; sh -c "$1" "$2" <&3 3<&- >/dev/null 2>&1 & echo $!'
+
 _lock = threading.Lock()
-#: (the process that started it, the pipe's write end, the reaper)
-_reaper: tuple[int, int, subprocess.Popen] | None = None
+#: (the process that started it, the pipe's write end, the reaper's pid, a pidfd of it or None)
+_reaper: tuple[int, int, int, int | None] | None = None
 
 
 def step_lifeline() -> int:
@@ -75,22 +86,46 @@ def step_lifeline() -> int:
     global _reaper
     with _lock:
         if _reaper is not None:
-            owner, fd, proc = _reaper
-            if owner == os.getpid() and proc.poll() is None:
+            owner, fd, pid, pidfd = _reaper
+            if owner == os.getpid() and _running(pid, pidfd):
                 return fd
             os.close(fd)  # a fork's copy of its parent's pipe, or the pipe of a dead reaper
+            if pidfd is not None:
+                os.close(pidfd)
             _reaper = None
         r, w = os.pipe()  # neither end is inherited by anything else this process starts
         try:
-            proc = subprocess.Popen([shutil.which("sh") or "/bin/sh", "-c", REAPER_SCRIPT], stdin=r,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            sh = shutil.which("sh") or "/bin/sh"
+            launcher = subprocess.Popen([sh, "-c", _LAUNCH, "ductwork-reaper-launcher", REAPER_SCRIPT,
+                                         f"ductwork-step-reaper-of-{os.getpid()}"], stdin=r, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+            with launcher.stdout:  # type: ignore[union-attr]
+                line = launcher.stdout.readline()  # type: ignore[union-attr]
+            launcher.wait()
+            pid = int(line)
         except BaseException:
             os.close(w)
             raise
         finally:
             os.close(r)
-        _reaper = (os.getpid(), w, proc)
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfds (Linux < 5.3): looked up by pid
+            pidfd = None
+        _reaper = (os.getpid(), w, pid, pidfd)
         return w
+
+
+def reaper_pid() -> int | None:
+    """This process's reaper, if it started one."""
+    reaper = _reaper
+    return reaper[2] if reaper is not None and reaper[0] == os.getpid() else None
+
+
+def _running(pid: int, pidfd: int | None) -> bool:
+    if pidfd is None:
+        return process_alive(pid)
+    return not select.select([pidfd], [], [], 0)[0]  # a pidfd reads ready once its process ended
 
 
 def step_ended(pgid: int) -> None:

@@ -50,7 +50,7 @@ def _with(marker: str) -> list[psutil.Process]:
 #: on another worker (test_signals' `sleep 71.1`, `sleep 72.5`), or another session's run of these
 #: tests, would be counted, and killed.
 _TAG = f"{uuid.uuid4().int % 10**6:06d}"
-NAP, RACE = f"71.{_TAG}", f"72.{_TAG}"
+NAP, RACE, RAY_EXIT = f"71.{_TAG}", f"72.{_TAG}", f"73.{_TAG}"
 
 
 def _sleeps(marker: str) -> list[psutil.Process]:
@@ -90,24 +90,30 @@ def test_a_syntax_error_is_reported_on_the_users_own_line(tmp_path):
     assert "fine" in log and "line 2: syntax error" in log
 
 
+def _reapers_of(pid: int) -> list[psutil.Process]:
+    return _with(f"ductwork-step-reaper-of-{pid}")
+
+
 def test_one_reaper_serves_every_step_of_a_worker(tmp_path):
     for i in range(4):
         task, _ = _task(tmp_path, "true", job=f"j{i}")
         assert run_step(task).ok
-    me = psutil.Process()
-    reapers = [c for c in me.children() if "live=" in " ".join(c.cmdline())]
-    assert len(reapers) == 1, reapers
+    reapers = _reapers_of(os.getpid())
+    assert [r.pid for r in reapers] == [processes.reaper_pid()], reapers
+    assert reapers[0].pid not in {c.pid for c in psutil.Process().children()}  # nobody's child: see the next tests
 
 
 def test_a_dead_reaper_is_replaced_and_no_step_fails_for_it(tmp_path):
     step_lifeline()
-    assert processes._reaper is not None
-    processes._reaper[2].kill()
-    processes._reaper[2].wait()
+    first = processes.reaper_pid()
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    assert _wait_for(lambda: not _reapers_of(os.getpid()), 10)
     task, out = _task(tmp_path, "echo ok > OUT/ok")
     outcome = run_step(task)
     assert outcome.ok and (out / "ok").read_text() == "ok\n"
-    assert processes._reaper[2].poll() is None  # a new one
+    assert processes.reaper_pid() not in (None, first)  # a new one
+    assert [r.pid for r in _reapers_of(os.getpid())] == [processes.reaper_pid()]
     # and a step whose reaper died after it was handed the pipe: no SIGPIPE, no message
     r, w = os.pipe()
     os.close(r)
@@ -135,14 +141,37 @@ def test_a_killed_worker_takes_its_steps_whole_process_group_with_it(tmp_path):
     try:
         assert _wait_for(lambda: log.is_file() and "napping" in log.read_text(), 60), "the step never started"
         assert _wait_for(lambda: len(_sleeps(f"sleep {NAP}")) == 2, 10), _with(f"sleep {NAP}")
-        reapers = [c for c in psutil.Process(worker.pid).children() if "live=" in " ".join(c.cmdline())]
+        reapers = _reapers_of(worker.pid)
         assert len(reapers) == 1
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         assert _wait_for(lambda: not _with(f"sleep {NAP}"), 10), "the step outlived its worker"
-        assert _wait_for(lambda: not reapers[0].is_running() or reapers[0].status() == psutil.STATUS_ZOMBIE, 10)
+        assert _wait_for(lambda: not _reapers_of(worker.pid), 10)
     finally:
         _kill_all(f"sleep {NAP}")
+
+
+def test_a_worker_that_kills_its_children_as_it_exits_still_takes_the_whole_step_with_it(tmp_path):
+    """A Ray worker told to exit (its job's driver died) SIGKILLs its own children first (Ray's
+    ``kill_child_processes_on_worker_exit``): the step's shell goes, its background processes
+    and grandchildren stay unless the reaper is not among those children."""
+    area, log = tmp_path / "area", tmp_path / "nap.log"
+    area.mkdir()
+    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log),
+                                                                   nap=RAY_EXIT)])
+    try:
+        assert _wait_for(lambda: log.is_file() and "napping" in log.read_text(), 60), "the step never started"
+        assert _wait_for(lambda: len(_sleeps(f"sleep {RAY_EXIT}")) == 2, 10), _with(f"sleep {RAY_EXIT}")
+        children = psutil.Process(worker.pid).children()
+        assert any(ANNOUNCE[:20] in " ".join(c.cmdline()) for c in children)  # the step's shell is one
+        for child in children:  # as Ray's worker does on its way out
+            child.kill()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert _wait_for(lambda: not _with(f"sleep {RAY_EXIT}"), 10), "the step's processes outlived their worker"
+        assert _wait_for(lambda: not _reapers_of(worker.pid), 10)
+    finally:
+        _kill_all(f"sleep {RAY_EXIT}")
 
 
 RACER = textwrap.dedent("""
