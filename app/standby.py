@@ -246,7 +246,9 @@ def _get_ready(folder: Path, address: str) -> socket.socket:
     import app.services.runs  # noqa: F401
     import engine.executors  # noqa: F401
     import engine.scheduler  # noqa: F401
+    from engine import duckdb_store
 
+    duckdb_store.prepare()
     _warm_workers(ray)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     listener.bind(socket_name(folder))
