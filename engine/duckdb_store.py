@@ -381,7 +381,7 @@ class DuckDBRunStore:
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Reads done back to back in this block (this thread) share one connection and one
-        transaction, closed as soon as the block ends: one ≈ 20 ms connection instead of one
+        transaction, closed as soon as the block ends: one opening of the file instead of one
         per read. Only for reads that follow each other — never hold it across other work.
         The connection is opened by the block's first read: a block that reads nothing (a
         fully reused plan, whose records were all read before) costs nothing."""

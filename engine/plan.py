@@ -82,7 +82,7 @@ class Planner:
     ``writes``: the planner of a run (not of a plan only) puts a record it reuses from a
     manifest back into the run store, and deletes the manifest of a record it evicts.
     ``first``: records to write in the transaction of the plan's reads, before them (a run's
-    start record: one DuckDB connection, ≈ 20–40 ms, instead of a second one)."""
+    start record: one transaction instead of a second one)."""
 
     def __init__(self, graph: PipelineGraph, values: PipelineValues, store: RunStore,
                  artifacts: ArtifactStore, externals: ExternalDigests, fingerprints: ComponentFingerprints,
@@ -306,7 +306,7 @@ class Planner:
                     ready.append(down)
 
         # A chain whose reuse records come from another pipeline (a clone, a rename) needs one
-        # lookup per step: those share one connection (≈ 20 ms each otherwise). Between them is
+        # lookup per step: those share one transaction (one opening of the file each otherwise). Between them is
         # only pure work and stat() calls once the components' code is fingerprinted here; with
         # ``verify`` re-hashing outputs comes between, so each lookup opens its own.
         for node in steps.values():

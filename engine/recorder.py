@@ -1,5 +1,5 @@
 """Writes a run's records from a background thread, so the scheduling loop never waits on
-the run store (a DuckDB connection costs tens of milliseconds; a dependent chain of steps
+the run store (a batch's statements cost tens of milliseconds; a dependent chain of steps
 would pay it once per flush, in series)."""
 
 from __future__ import annotations
