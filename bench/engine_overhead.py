@@ -9,6 +9,7 @@ tasks (a chain passing object refs, and a root with 200 dependent tasks).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import tempfile
@@ -52,15 +53,25 @@ def raw_fanout(ray, n: int) -> float:
     return time.perf_counter() - started
 
 
+#: where the last forced chain's time went (seconds): the run's start → its first step's start,
+#: the median gap between a step's end and the next one's start, the last step's end → return
+PHASES: dict[str, float] = {}
+
+
 def engine(spec, root: Path, force: bool) -> float:
     store = DuckDBRunStore(root / "runs.duckdb")
     artifacts = LocalArtifactStore(root / "artifacts", root / "tmp")
     graph = compile_pipeline(spec)
-    started = time.perf_counter()
+    started, wall_started, cpu_started = time.perf_counter(), time.time(), time.process_time()
     result = execute_run(graph, bind_pipeline_inputs(spec), store=store, artifacts=artifacts, logs_dir=root / "logs",
                          executor_factory=RayExecutor, force=force)
     took = time.perf_counter() - started
     assert result.run.status == "completed", [s.error for s in result.steps if s.error][:3]
+    steps = sorted(result.steps, key=lambda s: s.started_at)
+    gaps = sorted(b.started_at - a.ended_at for a, b in itertools.pairwise(steps))
+    PHASES.update(first=steps[0].started_at - wall_started, gap=gaps[len(gaps) // 2] if gaps else 0.0,
+                  last=wall_started + took - max(s.ended_at for s in steps), cpu=time.process_time() - cpu_started,
+                  took=took)
     return took
 
 
@@ -77,12 +88,16 @@ def main() -> None:
         for shape, raw, spec in (("chain", raw_chain, function_chain(n)), ("fan-out", raw_fanout, function_fanout(n))):
             raw_s = min(raw(ray, n) for _ in range(3))
             first = engine(spec, root / shape, force=False)
-            forced = min(engine(spec, root / shape, force=True) for _ in range(2))
-            rows.append((shape, raw_s, first, forced))
+            forced, phases = min((engine(spec, root / shape, force=True), dict(PHASES)) for _ in range(2))
+            rows.append((shape, raw_s, first, forced, phases))
         print(f"engine overhead per step over raw Ray tasks ({n} steps, {os.cpu_count()} CPUs)")
         print(f"{'shape':8} {'raw Ray':>9} {'engine 1st':>11} {'engine forced':>14} {'added/step':>11}")
-        for shape, raw_s, first, forced in rows:
+        for shape, raw_s, first, forced, _ in rows:
             print(f"{shape:8} {raw_s:8.2f}s {first:10.2f}s {forced:13.2f}s {(forced - raw_s) / n * 1000:9.1f}ms")
+        ph = rows[0][4]
+        print(f"the faster forced chain, from its steps' own start and end times: run start → first step "
+              f"{ph['first']:.3f}s, median gap between chained steps {ph['gap'] * 1000:.2f}ms, last step's end → "
+              f"return {ph['last']:.3f}s; driver CPU {ph['cpu']:.2f}s")
     finally:
         ray.shutdown()
 
