@@ -148,6 +148,7 @@ class _Attachments:
         self._base: Any = None
         self._pid = 0
         self._attached: dict[str, tuple[str, int]] = {}  #: file → (alias, transactions using it)
+        self._made = 0
 
     def prepare(self) -> None:
         """Make the in-memory instance now (≈ 20 ms): a process that waits for work (the warm
@@ -162,12 +163,15 @@ class _Attachments:
 
     def open(self, path: str) -> Any:
         """A connection (a cursor of the instance) whose default database is ``path``'s file.
-        Raises what DuckDB raises for a file it cannot open (locked, damaged)."""
+        Raises what DuckDB raises for a file it cannot open (locked, damaged). Two spellings of
+        one file (a link, a relative path) share its attachment: DuckDB refuses a second one."""
+        path = os.path.realpath(path)
         with self._lock:
             self._instance()
             alias, users = self._attached.get(path, ("", 0))
             if not users:
-                alias = f"runstore_{len(self._attached)}_{abs(hash(path)):x}"
+                self._made += 1
+                alias = f"runstore_{self._made}"  # never one a failed DETACH may have left
                 quoted = path.replace("'", "''")
                 self._base.execute(f"ATTACH '{quoted}' AS \"{alias}\"")
             self._attached[path] = (alias, users + 1)
