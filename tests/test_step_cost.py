@@ -8,6 +8,7 @@ the user's, and a dead reaper never fails a step."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -134,34 +135,38 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_a_killed_worker_takes_its_steps_whole_process_group_with_it(tmp_path):
+@contextlib.contextmanager
+def _napping_worker(tmp_path: Path, nap: str):
+    """A worker process whose command step runs two ``sleep {nap}…`` (one in the background),
+    yielded once both run; whatever is left of them is killed at the end."""
     area, log = tmp_path / "area", tmp_path / "nap.log"
     area.mkdir()
-    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log), nap=NAP)])
+    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log),
+                                                                   nap=nap)])
     try:
         assert _wait_for(lambda: log.is_file() and "napping" in log.read_text(), 60), "the step never started"
-        assert _wait_for(lambda: len(_sleeps(f"sleep {NAP}")) == 2, 10), _with(f"sleep {NAP}")
-        reapers = _reapers_of(worker.pid)
-        assert len(reapers) == 1
+        assert _wait_for(lambda: len(_sleeps(f"sleep {nap}")) == 2, 10), _with(f"sleep {nap}")
+        yield worker
+    finally:
+        worker.kill()
+        worker.wait()
+        _kill_all(f"sleep {nap}")
+
+
+def test_a_killed_worker_takes_its_steps_whole_process_group_with_it(tmp_path):
+    with _napping_worker(tmp_path, NAP) as worker:
+        assert len(_reapers_of(worker.pid)) == 1
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         assert _wait_for(lambda: not _with(f"sleep {NAP}"), 10), "the step outlived its worker"
         assert _wait_for(lambda: not _reapers_of(worker.pid), 10)
-    finally:
-        _kill_all(f"sleep {NAP}")
 
 
 def test_a_worker_that_kills_its_children_as_it_exits_still_takes_the_whole_step_with_it(tmp_path):
     """A Ray worker told to exit (its job's driver died) SIGKILLs its own children first (Ray's
     ``kill_child_processes_on_worker_exit``): the step's shell goes, its background processes
     and grandchildren stay unless the reaper is not among those children."""
-    area, log = tmp_path / "area", tmp_path / "nap.log"
-    area.mkdir()
-    worker = subprocess.Popen([sys.executable, "-c", WORKER.format(root=str(ROOT), area=str(area), log=str(log),
-                                                                   nap=RAY_EXIT)])
-    try:
-        assert _wait_for(lambda: log.is_file() and "napping" in log.read_text(), 60), "the step never started"
-        assert _wait_for(lambda: len(_sleeps(f"sleep {RAY_EXIT}")) == 2, 10), _with(f"sleep {RAY_EXIT}")
+    with _napping_worker(tmp_path, RAY_EXIT) as worker:
         children = psutil.Process(worker.pid).children()
         assert any(ANNOUNCE[:20] in " ".join(c.cmdline()) for c in children)  # the step's shell is one
         for child in children:  # as Ray's worker does on its way out
@@ -170,8 +175,6 @@ def test_a_worker_that_kills_its_children_as_it_exits_still_takes_the_whole_step
         worker.wait()
         assert _wait_for(lambda: not _with(f"sleep {RAY_EXIT}"), 10), "the step's processes outlived their worker"
         assert _wait_for(lambda: not _reapers_of(worker.pid), 10)
-    finally:
-        _kill_all(f"sleep {RAY_EXIT}")
 
 
 RACER = textwrap.dedent("""
