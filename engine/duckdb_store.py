@@ -203,9 +203,6 @@ class _Attached:
     def execute(self, *args: Any) -> Any:
         return self._cursor.execute(*args)
 
-    def executemany(self, *args: Any) -> Any:
-        return self._cursor.executemany(*args)
-
     def close(self) -> None:
         cursor, self._cursor = self._cursor, None
         if cursor is not None:

@@ -8,14 +8,16 @@ lasting writer is the worker: ``+PGID`` when a step's process group starts (the 
 shell writes it, first thing, see engine/runtime.py), ``-PGID`` when the worker has reaped
 the step and killed what was left of its group. When the worker dies — killed, crashed,
 or ended by Ray — the pipe reaches its end and the reaper SIGKILLs every group still
-listed, grandchildren included, then exits. The reaper is not the worker's child (a shell
-starts it in the background and exits): a Ray worker told to exit — its job's driver died —
-SIGKILLs its own children first (Ray's ``kill_child_processes_on_worker_exit``), which took
-the step's shell and a child reaper together and left the step's other processes running,
-whenever Ray's exit came before the worker's own look at the dead driver. This replaces a guard shell per step that
+listed, grandchildren included, then exits. This replaces a guard shell per step that
 trapped the parent-death signal (``PR_SET_PDEATHSIG``), which needed a Python
 ``preexec_fn`` (a full ``fork`` of the worker instead of ``vfork``: ≈ 7 ms in a Ray worker)
 and a second shell (≈ 1.5 ms) for every step.
+
+The reaper is not the worker's child (a shell starts it in the background and exits): a Ray
+worker told to exit — its job's driver died — SIGKILLs its own children first (Ray's
+``kill_child_processes_on_worker_exit``), which took the step's shell and a child reaper
+together and left the step's other processes running, whenever Ray's exit came before the
+worker's own look at the dead driver.
 """
 
 from __future__ import annotations

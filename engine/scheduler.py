@@ -164,9 +164,10 @@ class _Driver:
     changed: dict[str, None] = field(default_factory=dict)
     last_flush: float = 0.0
     #: the interval of the next timed flush: doubled after each flush (the plan's included: the
-    #: first timed one comes 2 × ``flush_interval`` after it) up to ``FLUSH_GROWTH`` times it. Each batch costs the writer ≈ 30 ms of CPU whatever
-    #: it holds (its statements; before the store attached its file to one DuckDB a process keeps, a new connection added ≈ 20): a 200-step chain of no-op
-    #: steps wrote 6 in 1.2 s, ≈ 1.5 ms of CPU a step on two cores (bench/README.md (k))
+    #: first timed one comes 2 × ``flush_interval`` after it) up to ``FLUSH_GROWTH`` times it. Each
+    #: batch costs the writer ≈ 20–30 ms of CPU whatever it holds (its statements and the checkpoint
+    #: at DETACH, bench/README.md (l); a new connection added ≈ 20 ms more before): a 200-step chain
+    #: of no-op steps wrote 6 in 1.2 s with fixed intervals (bench/README.md (k))
     interval: float = 0.0
     recorder: Recorder = field(init=False)
     discarder: _Discarder = field(init=False)
